@@ -1,0 +1,1 @@
+//! Virtual clock and seeded simulated network (dev-only).
