@@ -1,0 +1,248 @@
+//! What the front end answers, request by request, until the registrar and proxy exist.
+//!
+//! The order of the checks follows RFC 3261 §16.3 for what a proxy would check first
+//! (URI scheme, Max-Forwards, Proxy-Require) and §8.2 for a UAS (method, Require):
+//!
+//! 1. ACK is never answered (§17.2.1: it ends an INVITE server transaction or belongs to a
+//!    dialog; neither exists yet).
+//! 2. CANCEL reaching the front end matched no server transaction: 481 (§9.2).
+//! 3. A Request-URI scheme other than sip, sips or tel: 416 (§8.2.2.1, RFC 4475 `unkscm`).
+//! 4. Max-Forwards 0 on a request not addressed to one of our domains: 483 (§16.3 step 3).
+//!    A request addressed to us is processed normally even with Max-Forwards 0: RFC 4475
+//!    `zeromf` says an endpoint answers it.
+//! 5. Require or Proxy-Require naming option tags we do not support: 420 with Unsupported
+//!    listing them (§8.2.2.3, §16.3 step 5). This server plays both roles in one process, so
+//!    both headers are checked.
+//! 6. A request for a domain that is not ours: 404. Nothing is relayed until the proxy
+//!    exists; 404 is what §8.2.2.1 prescribes for a URI we do not accept requests for.
+//! 7. OPTIONS: 200 with Allow, Accept, Supported (§11.2).
+//! 8. A method this server knows but does not serve yet (INVITE, REGISTER, SUBSCRIBE, ...):
+//!    405 with Allow (§8.2.1). 405 rather than 404 because the refusal is about the method,
+//!    not the user: a client learns from Allow what it may send instead.
+//! 9. An extension method: 501 with Allow (§8.2.1, RFC 4475 `intmeth`, `esc02`).
+
+use crate::response::{bad_request_reason, response_to, sanitize_reason};
+use sb_sip_msg::{
+    Header, Invalid, Method, OtherHeader, ParseError, ParseErrorKind, Request, Response,
+    StatusCode, Uri,
+};
+
+/// The methods answered by this server, as advertised in Allow.
+pub const ALLOWED: [Method; 3] = [Method::Options, Method::Ack, Method::Cancel];
+
+/// Front-end settings.
+#[derive(Debug, Clone, Default)]
+pub struct FrontendConfig {
+    /// Domains and host addresses we accept requests for (compared case-insensitively with
+    /// the Request-URI host). Empty means every host is ours: the all-in-one default, where
+    /// this is the only SIP server the clients talk to.
+    pub domains: Vec<String>,
+    /// Option tags we support (RFC 3261 §19.2), advertised in Supported and accepted in
+    /// Require / Proxy-Require.
+    pub supported: Vec<String>,
+    /// Seed for To tags; the binary passes something unpredictable, tests a constant.
+    pub tag_seed: u64,
+    /// Product token for the Server header; none when empty.
+    pub server_name: String,
+}
+
+/// The request policy. Sans-IO and deterministic: To tags come from the seed and a counter.
+#[derive(Debug)]
+pub struct Frontend {
+    config: FrontendConfig,
+    tags_issued: u64,
+}
+
+impl Frontend {
+    pub fn new(config: FrontendConfig) -> Self {
+        Frontend {
+            config,
+            tags_issued: 0,
+        }
+    }
+
+    pub fn config(&self) -> &FrontendConfig {
+        &self.config
+    }
+
+    /// The answer to a request that parsed and passed [`sb_sip_msg::validate`]; `None` when
+    /// no answer is due (ACK).
+    pub fn handle_request(&mut self, req: &Request) -> Option<Response> {
+        let (status, extra) = match self.decide(req)? {
+            Decision::Status(s) => (s, Vec::new()),
+            Decision::WithHeaders(s, h) => (s, h),
+        };
+        let tag = self.next_tag();
+        let mut resp = response_to(req, status, Some(&tag));
+        resp.headers.0.extend(extra);
+        self.add_server(&mut resp);
+        Some(resp)
+    }
+
+    /// The answer to a request that parsed but failed [`sb_sip_msg::validate`]: 400 with the
+    /// reason. Works from the parsed headers that are there (a missing Call-ID stays missing).
+    pub fn handle_invalid(&mut self, req: &Request, why: &Invalid) -> Option<Response> {
+        if req.method == Method::Ack {
+            // §17.1.1.3: an ACK is never answered, not even with an error.
+            return None;
+        }
+        let tag = self.next_tag();
+        let mut resp = response_to(req, StatusCode::BAD_REQUEST, Some(&tag));
+        resp.reason = bad_request_reason(&why.reason);
+        self.add_server(&mut resp);
+        Some(resp)
+    }
+
+    /// The answer to bytes that failed to parse: 400 (505 for a bad version, 513 for an
+    /// oversized message) when the bytes are a request whose Via and CSeq can be recovered;
+    /// `None` (drop) otherwise. See [`crate::recover`].
+    pub fn handle_parse_error(&mut self, bytes: &[u8], err: &ParseError) -> Option<Response> {
+        let status = StatusCode::try_from(err).ok()?;
+        if bytes.starts_with(b"ACK ") {
+            return None;
+        }
+        let reason = match err.kind {
+            ParseErrorKind::Syntax | ParseErrorKind::Framing => bad_request_reason(&err.reason),
+            _ => sanitize_reason(status.default_reason()),
+        };
+        let tag = self.next_tag();
+        let mut resp = crate::recover::response_to_raw(bytes, status, &reason, &tag)?;
+        self.add_server(&mut resp);
+        Some(resp)
+    }
+
+    /// A 503 for a request that arrives while shutting down (RFC 3261 §21.5.4); none for ACK.
+    pub fn refuse_unavailable(&mut self, req: &Request) -> Option<Response> {
+        if req.method == Method::Ack {
+            return None;
+        }
+        let tag = self.next_tag();
+        let mut resp = response_to(req, StatusCode::SERVICE_UNAVAILABLE, Some(&tag));
+        self.add_server(&mut resp);
+        Some(resp)
+    }
+
+    fn decide(&self, req: &Request) -> Option<Decision> {
+        use Decision::*;
+        match req.method {
+            Method::Ack => return None,
+            Method::Cancel => return Some(Status(StatusCode::CALL_DOES_NOT_EXIST)),
+            _ => {}
+        }
+        if !matches!(req.uri, Uri::Sip(_) | Uri::Tel(_)) {
+            return Some(Status(StatusCode::UNSUPPORTED_URI_SCHEME));
+        }
+        let ours = self.is_ours(&req.uri);
+        if req.headers.max_forwards() == Some(0) && !ours {
+            return Some(Status(StatusCode::TOO_MANY_HOPS));
+        }
+        let unsupported = self.unsupported_tags(req);
+        if !unsupported.is_empty() {
+            let h = unsupported.into_iter().map(Header::Unsupported).collect();
+            return Some(WithHeaders(StatusCode::BAD_EXTENSION, h));
+        }
+        if !ours {
+            return Some(Status(StatusCode::NOT_FOUND));
+        }
+        Some(match &req.method {
+            Method::Options => WithHeaders(StatusCode::OK, self.capabilities()),
+            Method::Extension(_) => WithHeaders(StatusCode::NOT_IMPLEMENTED, allow()),
+            _ => WithHeaders(StatusCode::METHOD_NOT_ALLOWED, allow()),
+        })
+    }
+
+    /// Whether the Request-URI names us. tel URIs are ours: numbers are routed here.
+    fn is_ours(&self, uri: &Uri) -> bool {
+        match uri {
+            Uri::Tel(_) => true,
+            Uri::Sip(u) if !self.config.domains.is_empty() => {
+                let host = host_text(&u.host);
+                self.config
+                    .domains
+                    .iter()
+                    .any(|d| d.eq_ignore_ascii_case(&host))
+            }
+            Uri::Sip(_) => true,
+            Uri::Other { .. } => false,
+        }
+    }
+
+    /// Option tags in Require and Proxy-Require that we do not support, deduplicated, in
+    /// the order they appeared (compared case-insensitively, RFC 3261 §19.2).
+    fn unsupported_tags(&self, req: &Request) -> Vec<String> {
+        let mut out: Vec<String> = Vec::new();
+        for tag in req.headers.require().chain(req.headers.proxy_require()) {
+            let tag = tag.trim();
+            let known = self
+                .config
+                .supported
+                .iter()
+                .any(|s| s.eq_ignore_ascii_case(tag));
+            if !tag.is_empty() && !known && !out.iter().any(|o| o.eq_ignore_ascii_case(tag)) {
+                out.push(tag.to_string());
+            }
+        }
+        out
+    }
+
+    /// Allow, Accept and Supported for a 200 to OPTIONS (RFC 3261 §11.2).
+    fn capabilities(&self) -> Vec<Header> {
+        let mut h = allow();
+        h.push(Header::Other(OtherHeader {
+            name: "Accept".into(),
+            value: "application/sdp".into(),
+        }));
+        if self.config.supported.is_empty() {
+            // An empty Supported says "no extensions" explicitly (§20.37 allows no tags).
+            h.push(Header::Other(OtherHeader {
+                name: "Supported".into(),
+                value: String::new(),
+            }));
+        } else {
+            h.extend(self.config.supported.iter().cloned().map(Header::Supported));
+        }
+        h
+    }
+
+    fn add_server(&self, resp: &mut Response) {
+        if !self.config.server_name.is_empty() {
+            resp.headers.push(Header::Other(OtherHeader {
+                name: "Server".into(),
+                value: self.config.server_name.clone(),
+            }));
+        }
+    }
+
+    /// A fresh To tag (RFC 3261 §19.3: globally unique, at least 32 bits of randomness).
+    /// The counter makes tags unique per process; the seed makes them differ across runs.
+    fn next_tag(&mut self) -> String {
+        self.tags_issued += 1;
+        let x = splitmix64(self.config.tag_seed ^ splitmix64(self.tags_issued));
+        format!("{x:016x}")
+    }
+}
+
+enum Decision {
+    Status(StatusCode),
+    WithHeaders(StatusCode, Vec<Header>),
+}
+
+fn allow() -> Vec<Header> {
+    ALLOWED.iter().cloned().map(Header::Allow).collect()
+}
+
+fn host_text(h: &sb_sip_msg::Host) -> String {
+    match h {
+        sb_sip_msg::Host::Domain(d) => d.clone(),
+        sb_sip_msg::Host::V4(a) => a.to_string(),
+        sb_sip_msg::Host::V6(a) => format!("[{a}]"),
+    }
+}
+
+/// A bijective mixer (SplitMix64's finaliser), so distinct counters give distinct tags.
+fn splitmix64(mut z: u64) -> u64 {
+    z = z.wrapping_add(0x9e37_79b9_7f4a_7c15);
+    z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+    z ^ (z >> 31)
+}
