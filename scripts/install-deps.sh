@@ -1,0 +1,16 @@
+#!/usr/bin/env bash
+# Installs the system packages the tests use, from Debian's archive. Idempotent.
+set -euo pipefail
+packages=(sip-tester openssl ca-certificates)
+missing=()
+for p in "${packages[@]}"; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ "${#missing[@]}" -eq 0 ]; then
+    echo "system packages present: ${packages[*]}"
+    exit 0
+fi
+SUDO=""
+if [ "$(id -u)" != 0 ]; then SUDO="sudo"; fi
+$SUDO apt-get update
+DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y --no-install-recommends "${missing[@]}"
