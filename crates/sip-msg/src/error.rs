@@ -55,3 +55,18 @@ impl TryFrom<&ParseError> for StatusCode {
         })
     }
 }
+
+/// Something the parser tolerated instead of refusing (see `LINT-VERDICTS.md` of the torture
+/// corpus): reported so a linter or a log can say so.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ParseWarning {
+    /// The header concerned, if one is.
+    pub header: Option<String>,
+    pub message: String,
+}
+
+impl std::fmt::Display for ParseWarning {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.message)
+    }
+}

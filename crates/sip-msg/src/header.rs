@@ -104,7 +104,11 @@ pub struct NameAddr {
 
 impl NameAddr {
     pub fn new(uri: Uri) -> Self {
-        NameAddr { display: None, uri, params: Params::new() }
+        NameAddr {
+            display: None,
+            uri,
+            params: Params::new(),
+        }
     }
 
     pub fn tag(&self) -> Option<&str> {

@@ -18,6 +18,7 @@
 
 pub mod error;
 pub mod framing;
+mod grammar;
 pub mod header;
 pub mod method;
 pub mod msg;
@@ -27,15 +28,14 @@ pub mod print;
 pub mod uri;
 pub mod validate;
 
-pub use error::{ParseError, ParseErrorKind};
+pub use error::{ParseError, ParseErrorKind, ParseWarning};
 pub use framing::{Framed, StreamFramer, DEFAULT_MAX_MESSAGE_SIZE};
 pub use header::{
-    CSeq, CallId, ContactValue, Header, HeaderName, Headers, NameAddr, OtherHeader, Transport,
-    Via,
+    CSeq, CallId, ContactValue, Header, HeaderName, Headers, NameAddr, OtherHeader, Transport, Via,
 };
 pub use method::Method;
 pub use msg::{Message, Request, Response, StatusCode};
 pub use params::Params;
-pub use parse::parse_datagram;
+pub use parse::{parse_datagram, parse_datagram_with_warnings};
 pub use uri::{Host, SipUri, TelUri, Uri};
-pub use validate::{validate, Invalid};
+pub use validate::{lint, validate, Invalid, LintError, LintOk};

@@ -166,7 +166,12 @@ impl Message {
 
 impl Request {
     pub fn new(method: Method, uri: Uri) -> Self {
-        Request { method, uri, headers: Headers::new(), body: Vec::new() }
+        Request {
+            method,
+            uri,
+            headers: Headers::new(),
+            body: Vec::new(),
+        }
     }
 }
 

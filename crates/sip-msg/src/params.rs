@@ -30,7 +30,11 @@ impl Params {
     /// Sets (replacing in place, or appending) a parameter.
     pub fn set(&mut self, name: &str, value: Option<&str>) {
         let value = value.map(str::to_string);
-        if let Some(slot) = self.0.iter_mut().find(|(n, _)| n.eq_ignore_ascii_case(name)) {
+        if let Some(slot) = self
+            .0
+            .iter_mut()
+            .find(|(n, _)| n.eq_ignore_ascii_case(name))
+        {
             slot.1 = value;
         } else {
             self.0.push((name.to_string(), value));

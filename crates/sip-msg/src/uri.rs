@@ -52,7 +52,10 @@ pub enum Uri {
     Sip(SipUri),
     Tel(TelUri),
     /// Any other absolute URI: the scheme (lower-cased) and the rest after the colon, as written.
-    Other { scheme: String, rest: String },
+    Other {
+        scheme: String,
+        rest: String,
+    },
 }
 
 impl Uri {
