@@ -163,18 +163,25 @@ impl StreamFramer {
     fn content_length(&self, end: usize) -> Result<usize, ParseError> {
         let head = &self.buf[..end];
         let mut found: Option<u64> = None;
-        for line in head.split(|&c| c == b'\n').skip(1) {
+        let lines: Vec<&[u8]> = head.split(|&c| c == b'\n').skip(1).collect();
+        let is_fold = |l: &[u8]| l.first().is_some_and(|c| *c == b' ' || *c == b'\t');
+        for (i, line) in lines.iter().enumerate() {
             let Some(colon) = line.iter().position(|&c| c == b':') else {
                 continue;
             };
-            if line.first().is_some_and(|c| *c == b' ' || *c == b'\t') {
+            if is_fold(line) {
                 continue;
             }
             let name = trim(&line[..colon]);
             if !(name.eq_ignore_ascii_case(b"content-length") || name.eq_ignore_ascii_case(b"l")) {
                 continue;
             }
-            let value = trim(&line[colon + 1..]);
+            // The value may continue on folded lines (RFC 3261 §7.3.1).
+            let mut joined = trim(&line[colon + 1..]).to_vec();
+            for cont in lines[i + 1..].iter().take_while(|l| is_fold(l)) {
+                joined.extend_from_slice(trim(cont));
+            }
+            let value = joined.as_slice();
             let n = std::str::from_utf8(value)
                 .ok()
                 .filter(|v| !v.is_empty() && v.bytes().all(|c| c.is_ascii_digit()))

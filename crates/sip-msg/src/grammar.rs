@@ -122,7 +122,8 @@ pub(crate) fn scan_quoted(s: &str, pos: usize) -> GResult<(usize, String)> {
                 Some((_, q)) if (q as u32) <= 0x7f && q != '\r' && q != '\n' => out.push(q),
                 _ => return Err("invalid quoted-pair in quoted string".into()),
             },
-            c if c == ' ' || c == '\t' || !c.is_control() => out.push(c),
+            // UTF8-NONASCII is qdtext, C1 controls included; only ASCII controls must be escaped.
+            c if c == ' ' || c == '\t' || !c.is_ascii_control() => out.push(c),
             c => {
                 return Err(format!(
                     "control character {:?} in quoted string (it must be escaped with '\\')",

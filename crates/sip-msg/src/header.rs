@@ -89,6 +89,22 @@ impl Via {
     pub fn maddr(&self) -> Option<&str> {
         self.params.value("maddr")
     }
+
+    /// The `received` address. The brackets RFC 3261's grammar forbids there
+    /// (`received=[2001:db8::1]`) are tolerated, as RFC 5118 §4.5 asks.
+    pub fn received_ip(&self) -> Option<std::net::IpAddr> {
+        let r = self.received()?;
+        let r = r
+            .strip_prefix('[')
+            .and_then(|r| r.strip_suffix(']'))
+            .unwrap_or(r);
+        r.parse().ok()
+    }
+
+    /// The port a response goes to: rport if filled in (RFC 3581 §4), else the sent-by port.
+    pub fn response_port(&self) -> Option<u16> {
+        self.rport().flatten().or(self.port)
+    }
 }
 
 /// A name-addr or addr-spec with header parameters (From, To, Contact, Route, ...).

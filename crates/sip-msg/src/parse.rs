@@ -142,7 +142,7 @@ fn parse_start_line(line: &str) -> Result<StartLine, ParseError> {
                 format!("Status-Line: status code '{code}' is not a number in 100..=699"),
             ));
         }
-        if reason.chars().any(|c| c.is_control() && c != '\t') {
+        if reason.chars().any(|c| c.is_ascii_control() && c != '\t') {
             return Err(ParseError::syntax(
                 None,
                 "Status-Line: control character in reason phrase",
