@@ -16,7 +16,7 @@ use crate::parse::parse_datagram;
 pub const DEFAULT_MAX_MESSAGE_SIZE: usize = 64 * 1024;
 
 /// What the framer found in its buffer.
-#[derive(Debug)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Framed {
     /// One whole message (parsed, or failed to parse with its framing intact).
     Message(Result<Message, ParseError>),
@@ -35,6 +35,8 @@ pub struct StreamFramer {
     /// already searched), so a slowly arriving header section is scanned once.
     scanned: usize,
     client: bool,
+    /// The length of the message being received, once its header section was read.
+    pending: Option<usize>,
     failed: Option<ParseError>,
 }
 
@@ -46,6 +48,7 @@ impl StreamFramer {
             max: max_message_size,
             scanned: 0,
             client: false,
+            pending: None,
             failed: None,
         }
     }
@@ -88,9 +91,13 @@ impl StreamFramer {
     fn consume(&mut self, n: usize) {
         self.buf.drain(..n);
         self.scanned = 0;
+        self.pending = None;
     }
 
     fn step(&mut self) -> Result<Option<Framed>, ParseError> {
+        if let Some(total) = self.pending {
+            return Ok(self.take_message(total));
+        }
         let b = &self.buf;
         if b.starts_with(b"\r\n") {
             if self.client {
@@ -149,13 +156,18 @@ impl StreamFramer {
                     ),
                 )
             })?;
+        self.pending = Some(total);
+        Ok(self.take_message(total))
+    }
+
+    /// The message of `total` octets at the front of the buffer, once it is all there.
+    fn take_message(&mut self, total: usize) -> Option<Framed> {
         if self.buf.len() < total {
-            self.scanned = end;
-            return Ok(None);
+            return None;
         }
         let parsed = parse_datagram(&self.buf[..total]);
         self.consume(total);
-        Ok(Some(Framed::Message(parsed)))
+        Some(Framed::Message(parsed))
     }
 
     /// Reads Content-Length from the header section `buf[..end]`, checking only what framing
