@@ -116,10 +116,16 @@ impl Frontend {
         if req.method == Method::Ack {
             return None;
         }
+        Some(self.respond(req, StatusCode::SERVICE_UNAVAILABLE))
+    }
+
+    /// A plain response to `req` with `status`: §8.2.6 headers, a fresh To tag for a final
+    /// response, and the Server header.
+    pub fn respond(&mut self, req: &Request, status: StatusCode) -> Response {
         let tag = self.next_tag();
-        let mut resp = response_to(req, StatusCode::SERVICE_UNAVAILABLE, Some(&tag));
+        let mut resp = response_to(req, status, Some(&tag));
         self.add_server(&mut resp);
-        Some(resp)
+        resp
     }
 
     fn decide(&self, req: &Request) -> Option<Decision> {

@@ -1,0 +1,208 @@
+//! The configuration file: one TOML document, every field optional, unknown fields refused
+//! by name (so a typo is an error that says which key, not a silently ignored setting).
+
+use anyhow::Context;
+use serde::Deserialize;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+/// The whole file.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Config {
+    pub sip: SipConfig,
+    pub tls: TlsConfig,
+    pub http: HttpConfig,
+    pub log: LogConfig,
+}
+
+/// `[sip]`: listeners, domains, limits and timers.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct SipConfig {
+    /// UDP listen addresses (RFC 3261 §18.1). Port 0 picks a free port.
+    pub udp: Vec<SocketAddr>,
+    /// TCP listen addresses.
+    pub tcp: Vec<SocketAddr>,
+    /// TLS listen addresses (RFC 3261 §26.2, sips).
+    pub tls: Vec<SocketAddr>,
+    /// SIP over WebSocket, plain (RFC 7118).
+    pub ws: Vec<SocketAddr>,
+    /// SIP over secure WebSocket (RFC 7118); uses the `[tls]` certificate.
+    pub wss: Vec<SocketAddr>,
+    /// Domains this server is responsible for; empty accepts every domain.
+    pub domains: Vec<String>,
+    /// Largest message accepted, in bytes, on any transport.
+    pub max_message_size: usize,
+    /// Most connections (TCP, TLS, WS, WSS together) open at once; more are refused.
+    pub max_connections: usize,
+    /// Seconds a connection may stay idle before it is closed.
+    pub idle_timeout_s: u64,
+    /// Seconds to let in-flight transactions finish on shutdown.
+    pub shutdown_grace_s: u64,
+    /// RFC 3261 T1 (round-trip estimate), milliseconds.
+    pub t1_ms: u64,
+    /// RFC 3261 T2 (longest non-INVITE retransmit interval), milliseconds.
+    pub t2_ms: u64,
+    /// RFC 3261 T4 (longest a message stays in the network), milliseconds.
+    pub t4_ms: u64,
+}
+
+impl Default for SipConfig {
+    fn default() -> Self {
+        let any = |port| SocketAddr::from(([0, 0, 0, 0], port));
+        SipConfig {
+            udp: vec![any(5060)],
+            tcp: vec![any(5060)],
+            tls: vec![any(5061)],
+            ws: vec![any(5066)],
+            wss: Vec::new(),
+            domains: Vec::new(),
+            max_message_size: sb_sip_msg::DEFAULT_MAX_MESSAGE_SIZE,
+            max_connections: 10_000,
+            idle_timeout_s: 300,
+            shutdown_grace_s: 32,
+            t1_ms: 500,
+            t2_ms: 4_000,
+            t4_ms: 5_000,
+        }
+    }
+}
+
+/// `[tls]`: the server certificate. Without both fields a self-signed certificate is made
+/// on first start under `DATA/tls/` and reused afterwards.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct TlsConfig {
+    /// PEM certificate chain.
+    pub cert: Option<PathBuf>,
+    /// PEM private key.
+    pub key: Option<PathBuf>,
+}
+
+/// `[http]`: the management plane (`/metrics`, `/health`).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct HttpConfig {
+    /// Listen address; loopback by default, since it is unauthenticated.
+    pub listen: Option<SocketAddr>,
+}
+
+impl Default for HttpConfig {
+    fn default() -> Self {
+        HttpConfig {
+            listen: Some(SocketAddr::from(([127, 0, 0, 1], 8080))),
+        }
+    }
+}
+
+/// `[log]`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct LogConfig {
+    /// A tracing filter: `info`, `debug`, `sb_runtime=trace,info`, ...
+    pub level: String,
+    pub format: LogFormat,
+}
+
+impl Default for LogConfig {
+    fn default() -> Self {
+        LogConfig {
+            level: "info".into(),
+            format: LogFormat::Text,
+        }
+    }
+}
+
+/// How log lines look.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    /// Human-readable lines.
+    Text,
+    /// One JSON object per line.
+    Json,
+}
+
+impl Config {
+    /// Reads and checks a config file; errors name the file and, for TOML errors, the key.
+    pub fn load(path: &Path) -> anyhow::Result<Config> {
+        let text = std::fs::read_to_string(path)
+            .with_context(|| format!("cannot read config file {}", path.display()))?;
+        Config::parse(&text).with_context(|| format!("invalid config file {}", path.display()))
+    }
+
+    pub fn parse(text: &str) -> anyhow::Result<Config> {
+        let c: Config = toml::from_str(text)?;
+        c.check()?;
+        Ok(c)
+    }
+
+    fn check(&self) -> anyhow::Result<()> {
+        let s = &self.sip;
+        anyhow::ensure!(
+            s.max_message_size >= 1024,
+            "sip.max_message_size must be at least 1024"
+        );
+        anyhow::ensure!(
+            s.t1_ms > 0 && s.t2_ms >= s.t1_ms,
+            "sip.t2_ms must be at least sip.t1_ms > 0"
+        );
+        anyhow::ensure!(s.t4_ms > 0, "sip.t4_ms must be positive");
+        anyhow::ensure!(s.idle_timeout_s > 0, "sip.idle_timeout_s must be positive");
+        anyhow::ensure!(
+            self.tls.cert.is_some() == self.tls.key.is_some(),
+            "tls.cert and tls.key must be given together"
+        );
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn empty_file_gives_the_defaults() {
+        let c = Config::parse("").unwrap();
+        assert_eq!(c.sip.udp, ["0.0.0.0:5060".parse().unwrap()]);
+        assert_eq!(c.sip.tls, ["0.0.0.0:5061".parse().unwrap()]);
+        assert_eq!(c.sip.ws, ["0.0.0.0:5066".parse().unwrap()]);
+        assert!(c.sip.wss.is_empty());
+        assert_eq!(c.http.listen, Some("127.0.0.1:8080".parse().unwrap()));
+        assert_eq!(c.log.format, LogFormat::Text);
+    }
+
+    #[test]
+    fn fields_are_read() {
+        let c = Config::parse(
+            "[sip]\nudp = [\"127.0.0.1:0\"]\ntcp = []\ndomains = [\"example.com\"]\nt1_ms = 100\n\
+             [log]\nformat = \"json\"\nlevel = \"debug\"\n[tls]\ncert = \"c.pem\"\nkey = \"k.pem\"\n",
+        )
+        .unwrap();
+        assert_eq!(c.sip.udp, ["127.0.0.1:0".parse().unwrap()]);
+        assert!(c.sip.tcp.is_empty());
+        assert_eq!(c.sip.domains, ["example.com"]);
+        assert_eq!(c.sip.t1_ms, 100);
+        assert_eq!(c.log.format, LogFormat::Json);
+        assert_eq!(c.tls.cert.as_deref(), Some(Path::new("c.pem")));
+    }
+
+    #[test]
+    fn a_typo_names_the_field() {
+        let e = format!(
+            "{:#}",
+            Config::parse("[sip]\nmax_mesage_size = 10\n").unwrap_err()
+        );
+        assert!(e.contains("max_mesage_size"), "{e}");
+        let e = format!("{:#}", Config::parse("[sipp]\n").unwrap_err());
+        assert!(e.contains("sipp"), "{e}");
+    }
+
+    #[test]
+    fn inconsistent_values_are_refused() {
+        assert!(Config::parse("[tls]\ncert = \"c.pem\"\n").is_err());
+        assert!(Config::parse("[sip]\nt1_ms = 0\n").is_err());
+        assert!(Config::parse("[log]\nformat = \"xml\"\n").is_err());
+    }
+}
