@@ -70,6 +70,8 @@ impl StreamFramer {
     /// The next framed item; `Ok(None)` when more bytes are needed; `Err` when framing is
     /// lost (the caller closes the connection). Once it has returned `Err` it keeps
     /// returning the same error.
+    // Not an Iterator: "need more bytes" and "framing lost" are different answers.
+    #[allow(clippy::should_implement_trait)]
     pub fn next(&mut self) -> Result<Option<Framed>, ParseError> {
         if let Some(e) = &self.failed {
             return Err(e.clone());

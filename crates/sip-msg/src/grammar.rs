@@ -498,7 +498,7 @@ pub(crate) fn parse_name_addr(s: &str) -> GResult<crate::header::NameAddr> {
 
 fn parse_addr_spec(s: &str, pos: usize) -> GResult<crate::header::NameAddr> {
     let end = s[pos..]
-        .find(|c: char| c == ';' || c == '?' || c == ' ' || c == '\t')
+        .find([';', '?', ' ', '\t'])
         .map_or(s.len(), |i| pos + i);
     if s.as_bytes().get(end) == Some(&b'?') {
         return Err("a URI with headers ('?') must be enclosed in '<' '>' (RFC 3261 §20)".into());

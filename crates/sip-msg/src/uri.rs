@@ -81,7 +81,7 @@ impl SipUri {
     /// The user part with `%HH` escapes decoded (RFC 3261 §19.1.4). Returns bytes: an
     /// escaped NUL is legal (RFC 4475 §3.1.1.4) and must not truncate the user.
     pub fn user_unescaped(&self) -> Option<Vec<u8>> {
-        self.user.as_deref().map(|u| crate::uri::unescape(u))
+        self.user.as_deref().map(crate::uri::unescape)
     }
 }
 
