@@ -196,7 +196,8 @@ impl Frontend {
         let mut h = allow();
         h.push(Header::Other(OtherHeader {
             name: "Accept".into(),
-            value: "application/sdp".into(),
+            // Other values are printed byte-exact after the colon, so the space is ours.
+            value: " application/sdp".into(),
         }));
         if self.config.supported.is_empty() {
             // An empty Supported says "no extensions" explicitly (§20.37 allows no tags).
@@ -214,7 +215,7 @@ impl Frontend {
         if !self.config.server_name.is_empty() {
             resp.headers.push(Header::Other(OtherHeader {
                 name: "Server".into(),
-                value: self.config.server_name.clone(),
+                value: format!(" {}", self.config.server_name),
             }));
         }
     }

@@ -45,7 +45,8 @@ pub fn response_to_raw(
     let mut resp = Response::new(status);
     resp.reason = reason.to_string();
     for h in headers {
-        let mut value = h.value.into_owned();
+        // The printer writes Other values byte-exact after the colon.
+        let mut value = format!(" {}", h.value);
         if h.name == HeaderName::To && !has_tag_param(&value) {
             value.push_str(";tag=");
             value.push_str(to_tag);
