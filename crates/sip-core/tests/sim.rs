@@ -37,8 +37,16 @@ struct UasLog {
 }
 
 enum Role {
-    Uac { invite: Option<TsxId>, bye: Option<TsxId>, message: Option<TsxId>, log: UacLog },
-    Uas { inv: Option<(TsxId, Uas2xxRetransmitter)>, log: UasLog },
+    Uac {
+        invite: Option<TsxId>,
+        bye: Option<TsxId>,
+        message: Option<TsxId>,
+        log: UacLog,
+    },
+    Uas {
+        inv: Option<(TsxId, Uas2xxRetransmitter)>,
+        log: UasLog,
+    },
 }
 
 struct Ua {
@@ -51,10 +59,12 @@ struct Ua {
 }
 
 fn node_of(p: &Peer) -> NodeId {
-    NodeId(usize::from(match p.addr.ip() {
-        std::net::IpAddr::V4(a) => a.octets()[3],
-        _ => 0,
-    }) - 1)
+    NodeId(
+        usize::from(match p.addr.ip() {
+            std::net::IpAddr::V4(a) => a.octets()[3],
+            _ => 0,
+        }) - 1,
+    )
 }
 
 impl Ua {
@@ -70,18 +80,36 @@ impl Ua {
 
     fn start_uac(&mut self, now: Instant, with_invite: bool) {
         let peer = self.peer;
-        let Role::Uac { invite, message, .. } = &mut self.role else { return };
+        let Role::Uac {
+            invite, message, ..
+        } = &mut self.role
+        else {
+            return;
+        };
         if with_invite {
-            *invite = Some(self.layer.send_request(now, simple_request(Method::Invite, "call", 1), peer).unwrap());
+            *invite = Some(
+                self.layer
+                    .send_request(now, simple_request(Method::Invite, "call", 1), peer)
+                    .unwrap(),
+            );
         }
-        *message = Some(self.layer.send_request(now, simple_request(Method::Message, "im", 1), peer).unwrap());
+        *message = Some(
+            self.layer
+                .send_request(now, simple_request(Method::Message, "im", 1), peer)
+                .unwrap(),
+        );
     }
 
     /// The TU: reacts to every event until there are none.
     fn process(&mut self, now: Instant) {
         while let Some(ev) = self.layer.poll_event() {
             match &mut self.role {
-                Role::Uac { invite, bye, message, log } => match ev {
+                Role::Uac {
+                    invite,
+                    bye,
+                    message,
+                    log,
+                } => match ev {
                     TsxEvent::Response { tsx, resp } if resp.status.is_final() => {
                         let code = resp.status.code();
                         if Some(tsx) == *invite {
@@ -91,16 +119,24 @@ impl Ua {
                                 // end to end, in a transaction of its own (§13.2.2.4).
                                 self.acks_sent += 1;
                                 let mut ack = simple_request(Method::Ack, "call", 1);
-                                if let Some(Header::To(t)) = resp.headers.iter().find(|h| matches!(h, Header::To(_))) {
+                                if let Some(Header::To(t)) =
+                                    resp.headers.iter().find(|h| matches!(h, Header::To(_)))
+                                {
                                     ack.headers.0.retain(|h| !matches!(h, Header::To(_)));
                                     ack.headers.push(Header::To(t.clone()));
                                 }
-                                ack.headers.top_via_mut().unwrap().params.set("branch", Some(&format!("z9hG4bKack{}", self.acks_sent)));
-                                self.direct.push_back((node_of(&self.peer), Message::Request(ack)));
+                                ack.headers
+                                    .top_via_mut()
+                                    .unwrap()
+                                    .params
+                                    .set("branch", Some(&format!("z9hG4bKack{}", self.acks_sent)));
+                                self.direct
+                                    .push_back((node_of(&self.peer), Message::Request(ack)));
                                 if bye.is_none() {
                                     let mut b = simple_request(Method::Bye, "call", 2);
                                     b.headers.top_via_mut().unwrap().params.remove("branch");
-                                    *bye = Some(self.layer.send_request(now, b, self.peer).unwrap());
+                                    *bye =
+                                        Some(self.layer.send_request(now, b, self.peer).unwrap());
                                 }
                             }
                             if log.invite == Outcome::Pending {
@@ -139,7 +175,8 @@ impl Ua {
                             self.layer.send_response(now, tsx, ringing).unwrap();
                             let ok = response_to(&req, StatusCode::OK, Some("uas"));
                             self.layer.send_response(now, tsx, ok.clone()).unwrap();
-                            *inv = Some((tsx, Uas2xxRetransmitter::new(now, ok, self.layer.config())));
+                            *inv =
+                                Some((tsx, Uas2xxRetransmitter::new(now, ok, self.layer.config())));
                         } else {
                             let ok = response_to(&req, StatusCode::OK, Some("uas"));
                             self.layer.send_response(now, tsx, ok).unwrap();
@@ -159,7 +196,11 @@ impl Ua {
     }
 
     fn drive_retransmitter(&mut self, now: Instant) {
-        if let Role::Uas { inv: Some((tsx, r)), log } = &mut self.role {
+        if let Role::Uas {
+            inv: Some((tsx, r)),
+            log,
+        } = &mut self.role
+        {
             r.handle_timeout(now);
             while let Some(resp) = r.poll_transmit() {
                 // The INVITE server transaction is Accepted for the same 64*T1.
@@ -196,12 +237,16 @@ impl Node for Ua {
         if let Some(x) = self.direct.pop_front() {
             return Some(x);
         }
-        self.layer.poll_transmit().map(|t| (node_of(&t.to), t.message))
+        self.layer
+            .poll_transmit()
+            .map(|t| (node_of(&t.to), t.message))
     }
 
     fn poll_timeout(&self) -> Option<Instant> {
         let r = match &self.role {
-            Role::Uas { inv: Some((_, r)), .. } => r.poll_timeout(),
+            Role::Uas {
+                inv: Some((_, r)), ..
+            } => r.poll_timeout(),
             _ => None,
         };
         match (self.layer.poll_timeout(), r) {
@@ -212,8 +257,24 @@ impl Node for Ua {
 }
 
 fn pair(seed: u64, link: LinkConfig, with_invite: bool) -> Sim<Ua> {
-    let uac = Ua::new(0, Role::Uac { invite: None, bye: None, message: None, log: UacLog::default() }, seed);
-    let uas = Ua::new(1, Role::Uas { inv: None, log: UasLog::default() }, seed);
+    let uac = Ua::new(
+        0,
+        Role::Uac {
+            invite: None,
+            bye: None,
+            message: None,
+            log: UacLog::default(),
+        },
+        seed,
+    );
+    let uas = Ua::new(
+        1,
+        Role::Uas {
+            inv: None,
+            log: UasLog::default(),
+        },
+        seed,
+    );
     let mut sim = Sim::new(seed, vec![uac, uas], link);
     let now = sim.now();
     sim.nodes[0].start_uac(now, with_invite);
@@ -245,12 +306,21 @@ fn invite_and_non_invite_complete_over_a_lossy_reordering_link() {
     let completed = std::cell::Cell::new(0);
     let net = std::cell::Cell::new(sb_netsim::NetStats::default());
     run_seeds(0..200, |seed| {
-        let link = LinkConfig::lossy(Duration::from_millis(5), Duration::from_millis(80), 0.2, 0.1, 0.1);
+        let link = LinkConfig::lossy(
+            Duration::from_millis(5),
+            Duration::from_millis(80),
+            0.2,
+            0.1,
+            0.1,
+        );
         let mut sim = pair(seed, link, true);
         let end = sim.run(Duration::from_secs(300), 100_000);
         assert_eq!(end, RunEnd::Quiet, "seed {seed}");
         let (uac, uas) = logs(&sim);
-        assert!(count(&uas.new_requests, Method::Invite) <= 1, "INVITE retransmissions absorbed");
+        assert!(
+            count(&uas.new_requests, Method::Invite) <= 1,
+            "INVITE retransmissions absorbed"
+        );
         match uac.invite {
             Outcome::Final(200) => {
                 completed.set(completed.get() + 1);
@@ -275,17 +345,30 @@ fn invite_and_non_invite_complete_over_a_lossy_reordering_link() {
         n.reordered += s.reordered;
         net.set(n);
     });
-    assert!(completed.get() >= 195, "only {} of 200 calls completed", completed.get());
+    assert!(
+        completed.get() >= 195,
+        "only {} of 200 calls completed",
+        completed.get()
+    );
     // The runs did meet the trouble they were meant to.
     let n = net.get();
-    assert!(n.lost > 200 && n.duplicated > 100 && n.reordered > 100, "{n:?}");
+    assert!(
+        n.lost > 200 && n.duplicated > 100 && n.reordered > 100,
+        "{n:?}"
+    );
 }
 
 #[test]
 fn non_invite_over_a_very_lossy_link_completes_or_times_out_consistently() {
     let (ok, timed_out) = (std::cell::Cell::new(0), std::cell::Cell::new(0));
     run_seeds(1000..1200, |seed| {
-        let link = LinkConfig::lossy(Duration::from_millis(1), Duration::from_millis(30), 0.5, 0.2, 0.2);
+        let link = LinkConfig::lossy(
+            Duration::from_millis(1),
+            Duration::from_millis(30),
+            0.5,
+            0.2,
+            0.2,
+        );
         let mut sim = pair(seed, link, false);
         let start = sim.now();
         assert_eq!(sim.run(Duration::from_secs(120), 100_000), RunEnd::Quiet);
@@ -297,9 +380,18 @@ fn non_invite_over_a_very_lossy_link_completes_or_times_out_consistently() {
             ok.set(ok.get() + 1);
         }
         // Timer F bounds the client; Timer J (64*T1 after the answer) the server.
-        assert!(sim.now() - start <= Duration::from_secs(70), "{:?}", sim.now() - start);
+        assert!(
+            sim.now() - start <= Duration::from_secs(70),
+            "{:?}",
+            sim.now() - start
+        );
     });
-    assert!(ok.get() > 150 && timed_out.get() > 0, "ok {} timed out {}", ok.get(), timed_out.get());
+    assert!(
+        ok.get() > 150 && timed_out.get() > 0,
+        "ok {} timed out {}",
+        ok.get(),
+        timed_out.get()
+    );
 }
 
 #[test]
@@ -307,10 +399,23 @@ fn a_lossless_call_takes_the_textbook_path() {
     let mut sim = pair(7, LinkConfig::fixed(Duration::from_millis(10)), true);
     assert_eq!(sim.run(Duration::from_secs(300), 10_000), RunEnd::Quiet);
     let (uac, uas) = logs(&sim);
-    assert_eq!((uac.invite.clone(), uac.bye.clone(), uac.message.clone()), (Outcome::Final(200), Outcome::Final(200), Outcome::Final(200)));
-    assert_eq!(uac.two_xx_seen, 1, "ACK arrived before the first 2xx retransmission");
+    assert_eq!(
+        (uac.invite.clone(), uac.bye.clone(), uac.message.clone()),
+        (
+            Outcome::Final(200),
+            Outcome::Final(200),
+            Outcome::Final(200)
+        )
+    );
+    assert_eq!(
+        uac.two_xx_seen, 1,
+        "ACK arrived before the first 2xx retransmission"
+    );
     assert_eq!(uas.acks, 1);
-    assert_eq!(uas.new_requests, vec![Method::Invite, Method::Message, Method::Bye]);
+    assert_eq!(
+        uas.new_requests,
+        vec![Method::Invite, Method::Message, Method::Bye]
+    );
     let s = sim.net.stats();
     assert_eq!(s.lost, 0);
     // INVITE, MESSAGE, 180, 200, 200 (MESSAGE), ACK, BYE, 200 (BYE).

@@ -627,7 +627,7 @@ impl TransactionLayer {
         }
         let next = entry.tsx.next_timeout();
         if let Some(at) = next {
-            if entry.scheduled.map_or(true, |s| at < s) {
+            if !matches!(entry.scheduled, Some(s) if s <= at) {
                 entry.scheduled = Some(at);
                 self.wakeups.push(Reverse((at, id)));
             }
