@@ -121,6 +121,7 @@ async fn serve(config: Config, data: PathBuf) -> anyhow::Result<()> {
         None => None,
     };
 
+    let signal = shutdown_signal()?;
     print_banner(
         &data,
         tls.as_ref(),
@@ -133,7 +134,7 @@ async fn serve(config: Config, data: PathBuf) -> anyhow::Result<()> {
     let stop = server.shutdown_handle();
     let signal_health = health.clone();
     tokio::spawn(async move {
-        wait_for_signal().await;
+        signal.await;
         tracing::info!("signal received; shutting down");
         signal_health.set_ready(false);
         stop.shutdown();
@@ -183,25 +184,27 @@ fn print_banner(
     let _ = out.flush();
 }
 
-async fn wait_for_signal() {
+/// Installs the SIGINT and SIGTERM handlers now (before "ready" is printed, so a signal
+/// sent right after it is not lost) and returns a future that resolves on either.
+fn shutdown_signal() -> anyhow::Result<impl std::future::Future<Output = ()>> {
     #[cfg(unix)]
     {
         use tokio::signal::unix::{signal, SignalKind};
-        let mut term = match signal(SignalKind::terminate()) {
-            Ok(s) => s,
-            Err(_) => {
-                let _ = tokio::signal::ctrl_c().await;
-                return;
+        let mut int = signal(SignalKind::interrupt()).context("cannot install a SIGINT handler")?;
+        let mut term =
+            signal(SignalKind::terminate()).context("cannot install a SIGTERM handler")?;
+        Ok(async move {
+            tokio::select! {
+                _ = int.recv() => {}
+                _ = term.recv() => {}
             }
-        };
-        tokio::select! {
-            _ = tokio::signal::ctrl_c() => {}
-            _ = term.recv() => {}
-        }
+        })
     }
     #[cfg(not(unix))]
     {
-        let _ = tokio::signal::ctrl_c().await;
+        Ok(async {
+            let _ = tokio::signal::ctrl_c().await;
+        })
     }
 }
 
