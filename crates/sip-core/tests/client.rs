@@ -445,3 +445,28 @@ fn transport_errors_fail_the_transaction() {
     );
     assert_eq!(h.layer.len(), 1);
 }
+
+#[test]
+fn a_late_wake_up_sends_one_retransmission_not_a_burst_and_keeps_timer_b() {
+    let mut h = Harness::new();
+    let udp = peer(TransportKind::Udp);
+    let tsx = h
+        .layer
+        .send_request(h.now(), simple_request(Method::Invite, "late", 1), udp)
+        .unwrap();
+    h.drain();
+    // The shard stalled for 10 s.
+    h.clock.advance(std::time::Duration::from_secs(10));
+    h.layer.handle_timeout(h.now());
+    h.drain();
+    assert_eq!(h.request_times(Method::Invite), vec![0, 10_000]);
+    h.run_until(40_000);
+    assert_eq!(
+        h.request_times(Method::Invite),
+        vec![0, 10_000, 11_000, 13_000, 17_000, 25_000]
+    );
+    assert_eq!(
+        h.events_where(is_timeout),
+        vec![(32_000, TsxEvent::Timeout { tsx })]
+    );
+}

@@ -18,7 +18,7 @@ use std::time::{Duration, Instant};
 use sb_sip_msg::{Header, HeaderName, Message, Method, Request, Response};
 
 use super::event::{Out, TsxEvent, TsxId};
-use super::timer::{Timer, TimerConfig, TimerTable};
+use super::timer::{rearm, Timer, TimerConfig, TimerTable};
 use crate::peer::Peer;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -140,7 +140,7 @@ impl InviteClient {
                 Timer::A if self.state == InviteClientState::Calling => {
                     out.send(self.peer, Message::Request(self.request.clone()));
                     self.a_interval *= 2;
-                    self.timers.set(Timer::A, due + self.a_interval);
+                    self.timers.set(Timer::A, rearm(due, self.a_interval, now));
                 }
                 Timer::B => {
                     self.timers.stop_all();

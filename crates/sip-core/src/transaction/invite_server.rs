@@ -17,7 +17,7 @@ use std::time::{Duration, Instant};
 use sb_sip_msg::{Message, Request, Response, StatusCode};
 
 use super::event::{response_for, Out, TsxEvent, TsxId};
-use super::timer::{Timer, TimerConfig, TimerTable};
+use super::timer::{rearm, Timer, TimerConfig, TimerTable};
 use crate::error::TsxError;
 use crate::peer::Peer;
 
@@ -196,7 +196,7 @@ impl InviteServer {
                         out.send(self.peer, Message::Response(r.clone()));
                     }
                     self.g_interval = (self.g_interval * 2).min(cfg.t2);
-                    self.timers.set(Timer::G, due + self.g_interval);
+                    self.timers.set(Timer::G, rearm(due, self.g_interval, now));
                 }
                 Timer::H if self.state == Completed => {
                     // The ACK never came (§17.2.1): tell the TU, which may count the

@@ -16,7 +16,7 @@ use std::time::{Duration, Instant};
 use sb_sip_msg::{Message, Request, Response};
 
 use super::event::{Out, TsxEvent, TsxId};
-use super::timer::{Timer, TimerConfig, TimerTable};
+use super::timer::{rearm, Timer, TimerConfig, TimerTable};
 use crate::peer::Peer;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -126,7 +126,7 @@ impl NonInviteClient {
                     } else {
                         cfg.t2
                     };
-                    self.timers.set(Timer::E, due + self.e_interval);
+                    self.timers.set(Timer::E, rearm(due, self.e_interval, now));
                 }
                 Timer::F => {
                     self.timers.stop_all();

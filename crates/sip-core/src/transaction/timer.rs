@@ -106,6 +106,18 @@ impl TimerTable {
     }
 }
 
+/// The next deadline of a retransmission timer that was due at `due`: on the RFC grid
+/// (`due + interval`) when the wake-up was on time, `now + interval` when it was so late that
+/// the grid point has passed, so a stalled shard sends one retransmission, not a burst.
+pub fn rearm(due: Instant, interval: Duration, now: Instant) -> Instant {
+    let next = due + interval;
+    if next <= now {
+        now + interval
+    } else {
+        next
+    }
+}
+
 /// T1, T2, T4 and the fixed waits, with the RFC 3261 Table 4 defaults.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct TimerConfig {
