@@ -456,3 +456,68 @@ fn uas_retransmits_a_2xx_from_t1_doubling_to_t2_until_64_t1() {
     assert_eq!(sent, 3, "500, 1500, 3500, then the ACK at 4 s");
     assert!(r.is_done() && r.poll_event().is_none());
 }
+
+#[test]
+fn an_ack_reusing_the_invite_branch_reaches_the_tu_through_the_accepted_transaction() {
+    // RFC 6026 §8.7: such an ACK (from an RFC 2543-style UAC) matches the Accepted
+    // transaction and must still reach the TU, which is waiting for it to stop its 2xx.
+    let mut h = Harness::new();
+    let udp = peer(TransportKind::Udp);
+    let invite = simple_request(Method::Invite, "s8", 1);
+    let tsx = receive_invite(&mut h, &invite, TransportKind::Udp);
+    h.layer
+        .send_response(
+            h.now(),
+            tsx,
+            response_to(&invite, StatusCode::OK, Some("u")),
+        )
+        .unwrap();
+    h.drain();
+    let ack = ack_for(&invite, "u");
+    h.recv_request(ack.clone(), udp);
+    assert!(h.events.contains(&(
+        0,
+        TsxEvent::Ack2xx {
+            tsx: Some(tsx),
+            req: ack,
+            from: udp
+        }
+    )));
+    assert_eq!(
+        h.layer.state(tsx),
+        Some(TsxState::InviteServer(InviteServerState::Accepted))
+    );
+}
+
+#[test]
+fn a_transport_error_on_a_server_transaction_informs_the_tu() {
+    // §17.2.4: the response could not be sent; the transaction ends and the TU is told.
+    let mut h = Harness::new();
+    let invite = simple_request(Method::Invite, "s9", 1);
+    let tsx = receive_invite(&mut h, &invite, TransportKind::Tcp);
+    h.layer
+        .send_response(
+            h.now(),
+            tsx,
+            response_to(&invite, StatusCode(486), Some("u")),
+        )
+        .unwrap();
+    h.drain();
+    h.layer.handle_transport_error(h.now(), tsx);
+    h.drain();
+    assert_eq!(
+        h.events_where(|e| matches!(
+            e,
+            TsxEvent::TransportError { .. } | TsxEvent::Terminated { .. }
+        )),
+        vec![
+            (0, TsxEvent::TransportError { tsx }),
+            (0, TsxEvent::Terminated { tsx })
+        ]
+    );
+    assert_eq!(
+        h.layer
+            .send_response(h.now(), tsx, response_to(&invite, StatusCode(500), None)),
+        Err(TsxError::NoSuchTransaction(tsx))
+    );
+}
