@@ -154,6 +154,8 @@ pub struct TransactionLayer {
     rng: u64,
     next_id: u64,
     tsxs: HashMap<TsxId, Entry>,
+    /// Keyed by peer-chosen strings (branch, Call-ID), so the default SipHash stays: a
+    /// faster unkeyed hash would let a peer aim collisions at one bucket.
     server_index: HashMap<ServerKey, TsxId>,
     client_index: HashMap<ClientKey, TsxId>,
     /// Deadlines by transaction. Entries go stale when a transaction's timers change; a
