@@ -355,7 +355,12 @@ impl<C: Core> EventLoop<C> {
                         .increment(1);
                     tracing::warn!(%peer, "connection queue full; message dropped");
                 }
-                Err(mpsc::error::TrySendError::Closed(_)) => self.forget(conn),
+                Err(mpsc::error::TrySendError::Closed(b)) => {
+                    // Closed under us: the loop has not seen its Closed input yet. Fall
+                    // through to dialling a new connection like any closed one.
+                    self.forget(conn);
+                    return self.send_stream(Peer { conn: None, ..peer }, addr, b);
+                }
             }
             return;
         }

@@ -34,7 +34,12 @@ impl ServerCore {
     }
 
     fn on_request(&mut self, now: Instant, from: Peer, req: Request) {
-        if let Err(why) = sb_sip_msg::validate(&Message::Request(req.clone())) {
+        let msg = Message::Request(req);
+        let checked = sb_sip_msg::validate(&msg);
+        let Message::Request(req) = msg else {
+            unreachable!("wrapped a request just above")
+        };
+        if let Err(why) = checked {
             tracing::debug!(%from, reason = %why, "invalid request");
             metrics::counter!("sip_invalid_requests_total").increment(1);
             if let Some(resp) = self.fe.handle_invalid(&req, &why) {

@@ -64,9 +64,9 @@ pub fn route_response(resp: &Response, peer: Peer) -> ResponseRoute {
     let port = via.port.unwrap_or(default_port);
     if peer.transport.is_reliable() {
         // §18.2.2: reuse the connection; failing that, connect to received (or the
-        // sent-by) with the sent-by port.
+        // sent-by) with the sent-by port. Not rport: over a stream it is the client's
+        // ephemeral source port, where nothing listens once the connection is gone.
         let ip = received.or(sent_by_ip).unwrap_or(peer.addr.ip());
-        let port = via.rport().flatten().unwrap_or(port);
         return ResponseRoute::Connection {
             peer,
             addr: SocketAddr::new(ip, port),
@@ -246,7 +246,7 @@ mod tests {
         let v = via(
             Host::Domain("h.example".into()),
             Some(5070),
-            &[("received", Some("192.0.2.7"))],
+            &[("received", Some("192.0.2.7")), ("rport", Some("40000"))],
         );
         assert_eq!(
             route_response(&response(v), peer),

@@ -3,84 +3,10 @@
 
 mod common;
 
-use common::{loopback, options, status_of, DEADLINE};
-use sb_runtime::{ConnId, Core, Peer, RuntimeConfig, Server, Transmit, TransportKind};
-use sb_sip_msg::{Message, ParseError, Request, StatusCode};
+use common::{loopback, options, status_of, SlowCore, DEADLINE};
+use sb_runtime::{RuntimeConfig, Server, TransportKind};
 use std::time::{Duration, Instant};
 use tokio::net::UdpSocket;
-
-/// Answers each request with 100 at once and 200 after `delay` (never, if `None`); after
-/// shutdown begins, answers new requests with 503.
-struct SlowCore {
-    delay: Option<Duration>,
-    pending: Vec<(Instant, Peer, Request)>,
-    out: Vec<Transmit>,
-    stopping: bool,
-}
-
-impl SlowCore {
-    fn new(delay: Option<Duration>) -> Self {
-        SlowCore {
-            delay,
-            pending: Vec::new(),
-            out: Vec::new(),
-            stopping: false,
-        }
-    }
-
-    fn answer(&mut self, to: Peer, req: &Request, status: StatusCode) {
-        let resp = sb_frontend::response_to(req, status, Some("t"));
-        self.out.push(Transmit {
-            peer: to,
-            message: Message::Response(resp),
-        });
-    }
-}
-
-impl Core for SlowCore {
-    fn handle_message(&mut self, now: Instant, from: Peer, msg: Message) {
-        let Message::Request(req) = msg else { return };
-        if self.stopping {
-            self.answer(from, &req, StatusCode::SERVICE_UNAVAILABLE);
-            return;
-        }
-        self.answer(from, &req, StatusCode::TRYING);
-        let at = self
-            .delay
-            .map(|d| now + d)
-            .unwrap_or(now + Duration::from_secs(3600));
-        self.pending.push((at, from, req));
-    }
-    fn handle_malformed(&mut self, _: Instant, _: Peer, _: &[u8], _: &ParseError) {}
-    fn handle_timeout(&mut self, now: Instant) {
-        let due: Vec<_> = self
-            .pending
-            .iter()
-            .filter(|p| p.0 <= now)
-            .cloned()
-            .collect();
-        self.pending.retain(|p| p.0 > now);
-        for (_, peer, req) in due {
-            self.answer(peer, &req, StatusCode::OK);
-        }
-    }
-    fn handle_connection_lost(&mut self, _: Instant, _: ConnId) {}
-    fn begin_shutdown(&mut self, _: Instant) {
-        self.stopping = true;
-    }
-    fn transactions(&self) -> usize {
-        self.pending.len()
-    }
-    fn in_flight(&self) -> usize {
-        self.pending.len()
-    }
-    fn poll_transmit(&mut self) -> Option<Transmit> {
-        self.out.pop()
-    }
-    fn poll_timeout(&self) -> Option<Instant> {
-        self.pending.iter().map(|p| p.0).min()
-    }
-}
 
 async fn recv(sock: &UdpSocket) -> String {
     let mut buf = vec![0u8; 65536];

@@ -288,3 +288,32 @@ async fn shutdown_completes_and_closes_connections() {
         .unwrap();
     expect_closed(&mut s, DEADLINE).await;
 }
+
+#[tokio::test]
+async fn tcp_malformed_message_with_intact_framing_gets_400_and_the_connection_stays() {
+    let srv = start(|_| {}).await;
+    let mut s = TcpStream::connect(srv.addr(TransportKind::Tcp))
+        .await
+        .unwrap();
+    let bad = options("t6", "TCP", "").replace(";rport", ";rport;;");
+    s.write_all(bad.as_bytes()).await.unwrap();
+    let r = read_message(&mut s).await;
+    assert_eq!(status_of(&r), 400, "{r}");
+    assert!(r.contains("branch=z9hG4bKt6"), "{r}");
+    s.write_all(options("t7", "TCP", "").as_bytes())
+        .await
+        .unwrap();
+    assert_eq!(status_of(&read_message(&mut s).await), 200);
+}
+
+#[tokio::test]
+async fn tcp_message_over_the_size_limit_closes_the_connection() {
+    let srv = start(|c| c.max_message_size = 2048).await;
+    let mut s = TcpStream::connect(srv.addr(TransportKind::Tcp))
+        .await
+        .unwrap();
+    let big = options("t8", "TCP", &format!("Subject: {}\r\n", "x".repeat(4096)));
+    // The server may close while we are still writing; that is the point.
+    let _ = s.write_all(big.as_bytes()).await;
+    expect_closed(&mut s, DEADLINE).await;
+}

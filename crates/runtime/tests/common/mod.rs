@@ -1,10 +1,14 @@
 //! A small SIP test client over real loopback sockets. Every wait has a deadline.
 #![allow(dead_code)]
 
-use sb_runtime::{RuntimeConfig, Server, ServerCore, ShutdownHandle, TransportKind};
+use sb_runtime::{
+    ConnId, Core, Peer, RuntimeConfig, Server, ServerCore, ShutdownHandle, Transmit, TransportKind,
+};
+use sb_sip_msg::{Message, ParseError, Request, StatusCode};
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
+use std::time::Instant;
 use tokio::io::{AsyncRead, AsyncReadExt};
 
 /// Longest any single exchange may take before the test fails.
@@ -158,4 +162,77 @@ pub async fn expect_closed<S: AsyncRead + Unpin>(s: &mut S, within: Duration) {
     })
     .await
     .expect("connection still open at the deadline");
+}
+
+/// Answers each request with 100 at once and 200 after `delay` (never, if `None`); after
+/// shutdown begins, answers new requests with 503.
+pub struct SlowCore {
+    pub delay: Option<Duration>,
+    pub pending: Vec<(Instant, Peer, Request)>,
+    pub out: Vec<Transmit>,
+    pub stopping: bool,
+}
+
+impl SlowCore {
+    pub fn new(delay: Option<Duration>) -> Self {
+        SlowCore {
+            delay,
+            pending: Vec::new(),
+            out: Vec::new(),
+            stopping: false,
+        }
+    }
+
+    fn answer(&mut self, to: Peer, req: &Request, status: StatusCode) {
+        let resp = sb_frontend::response_to(req, status, Some("t"));
+        self.out.push(Transmit {
+            peer: to,
+            message: Message::Response(resp),
+        });
+    }
+}
+
+impl Core for SlowCore {
+    fn handle_message(&mut self, now: Instant, from: Peer, msg: Message) {
+        let Message::Request(req) = msg else { return };
+        if self.stopping {
+            self.answer(from, &req, StatusCode::SERVICE_UNAVAILABLE);
+            return;
+        }
+        self.answer(from, &req, StatusCode::TRYING);
+        let at = self
+            .delay
+            .map(|d| now + d)
+            .unwrap_or(now + Duration::from_secs(3600));
+        self.pending.push((at, from, req));
+    }
+    fn handle_malformed(&mut self, _: Instant, _: Peer, _: &[u8], _: &ParseError) {}
+    fn handle_timeout(&mut self, now: Instant) {
+        let due: Vec<_> = self
+            .pending
+            .iter()
+            .filter(|p| p.0 <= now)
+            .cloned()
+            .collect();
+        self.pending.retain(|p| p.0 > now);
+        for (_, peer, req) in due {
+            self.answer(peer, &req, StatusCode::OK);
+        }
+    }
+    fn handle_connection_lost(&mut self, _: Instant, _: ConnId) {}
+    fn begin_shutdown(&mut self, _: Instant) {
+        self.stopping = true;
+    }
+    fn transactions(&self) -> usize {
+        self.pending.len()
+    }
+    fn in_flight(&self) -> usize {
+        self.pending.len()
+    }
+    fn poll_transmit(&mut self) -> Option<Transmit> {
+        self.out.pop()
+    }
+    fn poll_timeout(&self) -> Option<Instant> {
+        self.pending.iter().map(|p| p.0).min()
+    }
 }
