@@ -8,7 +8,8 @@ use std::time::{Duration, Instant};
 use sb_netsim::sip::{node_addr, response_to, simple_request};
 use sb_netsim::{run_seeds, LinkConfig, Node, NodeId, RunEnd, Sim};
 use sb_sip_core::{
-    Peer, TimerConfig, TransactionLayer, TsxEvent, TsxId, Uas2xxEvent, Uas2xxRetransmitter,
+    Peer, TimerConfig, TransactionLayer, TransportKind, TsxEvent, TsxId, Uas2xxEvent,
+    Uas2xxRetransmitter,
 };
 use sb_sip_msg::{Header, Message, Method, StatusCode};
 
@@ -55,6 +56,7 @@ struct Ua {
     /// Messages the TU sends outside any transaction (the ACK for a 2xx).
     direct: VecDeque<(NodeId, Message)>,
     peer: Peer,
+    transport: TransportKind,
     acks_sent: u32,
 }
 
@@ -68,12 +70,13 @@ fn node_of(p: &Peer) -> NodeId {
 }
 
 impl Ua {
-    fn new(me: usize, role: Role, seed: u64) -> Self {
+    fn new(me: usize, role: Role, seed: u64, transport: TransportKind) -> Self {
         Ua {
             layer: TransactionLayer::new(TimerConfig::default(), seed ^ me as u64),
             role,
             direct: VecDeque::new(),
-            peer: Peer::udp(node_addr(1 - me)),
+            peer: Peer::new(transport, node_addr(1 - me)),
+            transport,
             acks_sent: 0,
         }
     }
@@ -217,7 +220,7 @@ impl Node for Ua {
     type Msg = Message;
 
     fn handle_input(&mut self, now: Instant, from: NodeId, msg: Message) {
-        let peer = Peer::udp(node_addr(from.0));
+        let peer = Peer::new(self.transport, node_addr(from.0));
         match msg {
             Message::Request(r) => self.layer.handle_request(now, r, peer),
             Message::Response(r) => self.layer.handle_response(now, r, peer),
@@ -257,6 +260,10 @@ impl Node for Ua {
 }
 
 fn pair(seed: u64, link: LinkConfig, with_invite: bool) -> Sim<Ua> {
+    pair_over(seed, link, with_invite, TransportKind::Udp)
+}
+
+fn pair_over(seed: u64, link: LinkConfig, with_invite: bool, t: TransportKind) -> Sim<Ua> {
     let uac = Ua::new(
         0,
         Role::Uac {
@@ -266,6 +273,7 @@ fn pair(seed: u64, link: LinkConfig, with_invite: bool) -> Sim<Ua> {
             log: UacLog::default(),
         },
         seed,
+        t,
     );
     let uas = Ua::new(
         1,
@@ -274,6 +282,7 @@ fn pair(seed: u64, link: LinkConfig, with_invite: bool) -> Sim<Ua> {
             log: UasLog::default(),
         },
         seed,
+        t,
     );
     let mut sim = Sim::new(seed, vec![uac, uas], link);
     let now = sim.now();
@@ -420,4 +429,25 @@ fn a_lossless_call_takes_the_textbook_path() {
     assert_eq!(s.lost, 0);
     // INVITE, MESSAGE, 180, 200, 200 (MESSAGE), ACK, BYE, 200 (BYE).
     assert_eq!(s.sent, 8);
+}
+
+#[test]
+fn over_tcp_nothing_is_retransmitted_and_the_wait_states_are_skipped() {
+    let mut sim = pair_over(
+        11,
+        LinkConfig::fixed(Duration::from_millis(10)),
+        true,
+        TransportKind::Tcp,
+    );
+    let start = sim.now();
+    sim.run_until(start + Duration::from_secs(1));
+    let (uac, uas) = logs(&sim);
+    assert_eq!(uac.bye, Outcome::Final(200));
+    assert_eq!(uas.acks, 1);
+    // The BYE, MESSAGE and their server transactions ended on their final responses
+    // (Timers J and K are zero); only the INVITE pair waits out Timers L and M.
+    assert_eq!(sim.nodes[0].layer.len(), 1);
+    assert_eq!(sim.nodes[1].layer.len(), 1);
+    assert_eq!(sim.run(Duration::from_secs(300), 10_000), RunEnd::Quiet);
+    assert_eq!(sim.net.stats().sent, 8, "not one retransmission");
 }
