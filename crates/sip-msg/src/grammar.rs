@@ -22,8 +22,10 @@ fn is_unreserved(c: u8) -> bool {
     c.is_ascii_alphanumeric() || b"-_.!~*'()".contains(&c)
 }
 
+/// RFC 3261 user characters, plus `#`: dial strings such as `*97#` reach us unescaped from
+/// real phones and gateways, and `#` is unambiguous inside a userinfo.
 fn is_user_char(c: u8) -> bool {
-    is_unreserved(c) || b"&=+$,;?/%".contains(&c)
+    is_unreserved(c) || b"&=+$,;?/%#".contains(&c)
 }
 
 fn is_password_char(c: u8) -> bool {

@@ -212,7 +212,17 @@ fn split_headers(
             return Ok((out, next, true));
         }
         if line.contains(&b'\r') {
-            return Err(ParseError::syntax(None, "bare CR inside a header line"));
+            let name = line
+                .iter()
+                .position(|&c| c == b':')
+                .map_or(&b""[..], |c| &line[..c]);
+            let name = String::from_utf8_lossy(name).trim().to_string();
+            let reason = if name.is_empty() {
+                "bare CR inside a header line".to_string()
+            } else {
+                format!("{name}: bare CR inside the header line")
+            };
+            return Err(ParseError::syntax(None, reason));
         }
         if line[0] == b' ' || line[0] == b'\t' {
             match cur.as_mut() {
