@@ -9,7 +9,7 @@
 //!   Content-Length that disagrees in a bare-LF copy, a missing final empty line).
 //! * [`StreamFramer`] cuts messages out of a TCP/TLS byte stream: check first, then parse;
 //!   "incomplete" is a value, not an error. It also reports RFC 5626 CRLF keep-alives.
-//! * [`validate`] adds the checks a server applies after a message has parsed (mandatory
+//! * [`validate()`] adds the checks a server applies after a message has parsed (mandatory
 //!   headers, CSeq method, duplicated single-value headers, bare magic-cookie branch, Date
 //!   in GMT): what the transaction layer uses to decide between processing and 400.
 //!   [`lint`] is parse + validate, the verdict `switchboard sip lint` prints.
