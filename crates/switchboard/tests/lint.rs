@@ -155,3 +155,20 @@ fn every_command_has_help() {
         assert!(text.contains("Usage:"), "{args:?}: {text}");
     }
 }
+
+#[test]
+fn warnings_go_to_stderr_and_keep_the_verdict_ok() {
+    // The bare-LF archive copy: its Content-Length disagrees with its body (LINT-VERDICTS.md).
+    let f = corpus().join("rfc5118/ipv6-in-sdp");
+    let out = lint(&[&f]);
+    assert_eq!(out.status.code(), Some(0));
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout).trim(),
+        format!("{}: ok", f.display())
+    );
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("warning") && err.contains("Content-Length"),
+        "{err}"
+    );
+}

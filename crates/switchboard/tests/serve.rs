@@ -319,6 +319,14 @@ fn metrics_and_health_are_served() {
         &request("OPTIONS", "sip:bob@example.com", "UDP", "m1", ""),
     );
     assert_eq!(status(&r), 200);
+    let bad = request("OPTIONS", "sip:bob@example.com", "UDP", "m2", "")
+        .replace("Content-Length: 0", "Content-Length: x");
+    assert_eq!(status(&udp(srv.addr("udp"), &bad)), 400);
+    // A TCP connection that stays open while we read the gauge.
+    let mut held = tcp_stream(srv.addr("tcp"));
+    held.write_all(request("OPTIONS", "sip:bob@example.com", "TCP", "m3", "").as_bytes())
+        .unwrap();
+    assert_eq!(status(&read_message(&mut held)), 200);
     let get = |path: &str| {
         let mut s = tcp_stream(srv.addr("http"));
         write!(
@@ -341,6 +349,15 @@ fn metrics_and_health_are_served() {
         metrics.contains("sip_responses_sent_total{status=\"200\"}"),
         "{metrics}"
     );
+    for want in [
+        "sip_responses_sent_total{status=\"400\"}",
+        "sip_parse_errors_total{transport=\"udp\"} 1",
+        "sip_connections{transport=\"tcp\"} 1",
+        "sip_transactions",
+    ] {
+        assert!(metrics.contains(want), "{want} in {metrics}");
+    }
+    drop(held);
 }
 
 #[test]
