@@ -346,9 +346,9 @@ impl<C: Core> EventLoop<C> {
             .filter(|c| self.conns.contains_key(c))
             .or_else(|| self.by_addr.get(&(peer.transport, addr)).copied())
             .or_else(|| self.by_addr.get(&(peer.transport, peer.addr)).copied());
-        if let Some(conn) = open {
+        if let Some((conn, entry)) = open.and_then(|c| self.conns.get(&c).map(|e| (c, e))) {
             // try_send: a stalled peer must not stall the loop that serves everyone else.
-            match self.conns[&conn].tx.try_send(bytes) {
+            match entry.tx.try_send(bytes) {
                 Ok(()) => {}
                 Err(mpsc::error::TrySendError::Full(_)) => {
                     metrics::counter!("sip_undeliverable_total", "transport" => transport_label(peer.transport))

@@ -174,6 +174,14 @@ mod tests {
     }
 
     #[test]
+    fn the_example_file_parses_and_states_the_defaults() {
+        let text = include_str!("../switchboard.example.toml");
+        let c = Config::parse(text).unwrap();
+        let d = Config::default();
+        assert_eq!(format!("{c:?}"), format!("{d:?}"));
+    }
+
+    #[test]
     fn fields_are_read() {
         let c = Config::parse(
             "[sip]\nudp = [\"127.0.0.1:0\"]\ntcp = []\ndomains = [\"example.com\"]\nt1_ms = 100\n\
