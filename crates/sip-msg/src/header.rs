@@ -31,15 +31,18 @@ impl Transport {
 
     /// Case-insensitive mapping of a transport token.
     pub fn from_token(s: &str) -> Transport {
-        match s.to_ascii_uppercase().as_str() {
-            "UDP" => Transport::Udp,
-            "TCP" => Transport::Tcp,
-            "TLS" => Transport::Tls,
-            "SCTP" => Transport::Sctp,
-            "WS" => Transport::Ws,
-            "WSS" => Transport::Wss,
-            _ => Transport::Other(s.to_string()),
-        }
+        let known = [
+            ("UDP", Transport::Udp),
+            ("TCP", Transport::Tcp),
+            ("TLS", Transport::Tls),
+            ("SCTP", Transport::Sctp),
+            ("WS", Transport::Ws),
+            ("WSS", Transport::Wss),
+        ];
+        known
+            .into_iter()
+            .find(|(n, _)| n.eq_ignore_ascii_case(s))
+            .map_or_else(|| Transport::Other(s.to_string()), |(_, t)| t)
     }
 
     /// Stream transports need Content-Length framing and keep a connection.
@@ -214,28 +217,41 @@ impl HeaderName {
 
     /// Maps a wire name (long or compact form, any case) to a typed header name.
     pub fn from_wire(name: &str) -> Option<HeaderName> {
-        let n = name.to_ascii_lowercase();
-        Some(match n.as_str() {
-            "via" | "v" => HeaderName::Via,
-            "from" | "f" => HeaderName::From,
-            "to" | "t" => HeaderName::To,
-            "call-id" | "i" => HeaderName::CallId,
-            "cseq" => HeaderName::CSeq,
-            "max-forwards" => HeaderName::MaxForwards,
-            "content-length" | "l" => HeaderName::ContentLength,
-            "content-type" | "c" => HeaderName::ContentType,
-            "contact" | "m" => HeaderName::Contact,
-            "route" => HeaderName::Route,
-            "record-route" => HeaderName::RecordRoute,
-            "expires" => HeaderName::Expires,
-            "min-expires" => HeaderName::MinExpires,
-            "require" => HeaderName::Require,
-            "proxy-require" => HeaderName::ProxyRequire,
-            "supported" | "k" => HeaderName::Supported,
-            "unsupported" => HeaderName::Unsupported,
-            "allow" => HeaderName::Allow,
-            _ => return None,
-        })
+        // Compared in place: this runs once per header line, so no lower-cased copy.
+        const WIRE: [(&str, HeaderName); 24] = [
+            ("via", HeaderName::Via),
+            ("v", HeaderName::Via),
+            ("from", HeaderName::From),
+            ("f", HeaderName::From),
+            ("to", HeaderName::To),
+            ("t", HeaderName::To),
+            ("call-id", HeaderName::CallId),
+            ("i", HeaderName::CallId),
+            ("cseq", HeaderName::CSeq),
+            ("max-forwards", HeaderName::MaxForwards),
+            ("content-length", HeaderName::ContentLength),
+            ("l", HeaderName::ContentLength),
+            ("content-type", HeaderName::ContentType),
+            ("c", HeaderName::ContentType),
+            ("contact", HeaderName::Contact),
+            ("m", HeaderName::Contact),
+            ("route", HeaderName::Route),
+            ("record-route", HeaderName::RecordRoute),
+            ("expires", HeaderName::Expires),
+            ("min-expires", HeaderName::MinExpires),
+            ("require", HeaderName::Require),
+            ("proxy-require", HeaderName::ProxyRequire),
+            ("supported", HeaderName::Supported),
+            ("k", HeaderName::Supported),
+        ];
+        const MORE: [(&str, HeaderName); 2] = [
+            ("unsupported", HeaderName::Unsupported),
+            ("allow", HeaderName::Allow),
+        ];
+        WIRE.iter()
+            .chain(MORE.iter())
+            .find(|(n, _)| n.len() == name.len() && n.eq_ignore_ascii_case(name))
+            .map(|(_, h)| *h)
     }
 }
 
