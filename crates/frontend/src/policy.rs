@@ -65,7 +65,7 @@ impl Frontend {
         &self.config
     }
 
-    /// The answer to a request that parsed and passed [`sb_sip_msg::validate`]; `None` when
+    /// The answer to a request that parsed and passed [`sb_sip_msg::validate()`]; `None` when
     /// no answer is due (ACK).
     pub fn handle_request(&mut self, req: &Request) -> Option<Response> {
         let (status, extra) = match self.decide(req)? {
@@ -79,7 +79,7 @@ impl Frontend {
         Some(resp)
     }
 
-    /// The answer to a request that parsed but failed [`sb_sip_msg::validate`]: 400 with the
+    /// The answer to a request that parsed but failed [`sb_sip_msg::validate()`]: 400 with the
     /// reason. Works from the parsed headers that are there (a missing Call-ID stays missing).
     pub fn handle_invalid(&mut self, req: &Request, why: &Invalid) -> Option<Response> {
         if req.method == Method::Ack {

@@ -56,7 +56,7 @@ pub fn sanitize_reason(s: &str) -> String {
     out.trim_end().to_string()
 }
 
-/// "Bad Request (<why>)", sanitised; plain "Bad Request" when there is no reason.
+/// `Bad Request (why)`, sanitised; plain "Bad Request" when there is no reason.
 pub fn bad_request_reason(why: &str) -> String {
     let why = sanitize_reason(why);
     if why.is_empty() {
