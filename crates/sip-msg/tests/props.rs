@@ -237,8 +237,10 @@ proptest! {
         }
         if let Ok(p) = parse_datagram(&bytes) {
             // Whatever parses prints to something that parses to the same value.
-            let again = parse_datagram(&p.to_bytes());
-            prop_assert!(again.is_ok());
+            let printed = p.to_bytes();
+            let again = parse_datagram(&printed);
+            prop_assert!(again.is_ok(), "{:?}", again);
+            prop_assert_eq!(again.map(|a| a.to_bytes()).unwrap_or_default(), printed);
         }
     }
 
