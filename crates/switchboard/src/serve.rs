@@ -121,7 +121,7 @@ async fn serve(config: Config, data: PathBuf) -> anyhow::Result<()> {
         None => None,
     };
 
-    let signal = shutdown_signal()?;
+    let mut signals = Signals::install()?;
     print_banner(
         &data,
         tls.as_ref(),
@@ -134,10 +134,14 @@ async fn serve(config: Config, data: PathBuf) -> anyhow::Result<()> {
     let stop = server.shutdown_handle();
     let signal_health = health.clone();
     tokio::spawn(async move {
-        signal.await;
-        tracing::info!("signal received; shutting down");
+        signals.next().await;
+        tracing::info!("signal received; shutting down (a second signal exits at once)");
         signal_health.set_ready(false);
         stop.shutdown();
+        // An operator who signals again does not want to wait out the grace period.
+        signals.next().await;
+        tracing::warn!("second signal; exiting without waiting");
+        std::process::exit(1);
     });
     server.run().await;
     let _ = http_stop_tx.send(());
@@ -184,27 +188,41 @@ fn print_banner(
     let _ = out.flush();
 }
 
-/// Installs the SIGINT and SIGTERM handlers now (before "ready" is printed, so a signal
-/// sent right after it is not lost) and returns a future that resolves on either.
-fn shutdown_signal() -> anyhow::Result<impl std::future::Future<Output = ()>> {
+/// SIGINT and SIGTERM, installed before "ready" is printed so that a signal sent right
+/// after it is not lost.
+struct Signals {
     #[cfg(unix)]
-    {
-        use tokio::signal::unix::{signal, SignalKind};
-        let mut int = signal(SignalKind::interrupt()).context("cannot install a SIGINT handler")?;
-        let mut term =
-            signal(SignalKind::terminate()).context("cannot install a SIGTERM handler")?;
-        Ok(async move {
-            tokio::select! {
-                _ = int.recv() => {}
-                _ = term.recv() => {}
-            }
-        })
+    int: tokio::signal::unix::Signal,
+    #[cfg(unix)]
+    term: tokio::signal::unix::Signal,
+}
+
+impl Signals {
+    fn install() -> anyhow::Result<Signals> {
+        #[cfg(unix)]
+        {
+            use tokio::signal::unix::{signal, SignalKind};
+            Ok(Signals {
+                int: signal(SignalKind::interrupt()).context("cannot install a SIGINT handler")?,
+                term: signal(SignalKind::terminate())
+                    .context("cannot install a SIGTERM handler")?,
+            })
+        }
+        #[cfg(not(unix))]
+        Ok(Signals {})
     }
-    #[cfg(not(unix))]
-    {
-        Ok(async {
+
+    /// The next SIGINT or SIGTERM.
+    async fn next(&mut self) {
+        #[cfg(unix)]
+        tokio::select! {
+            _ = self.int.recv() => {}
+            _ = self.term.recv() => {}
+        }
+        #[cfg(not(unix))]
+        {
             let _ = tokio::signal::ctrl_c().await;
-        })
+        }
     }
 }
 
