@@ -163,10 +163,13 @@ impl Frontend {
             Uri::Tel(_) => true,
             Uri::Sip(u) if !self.config.domains.is_empty() => {
                 let host = host_text(&u.host);
+                // An IPv6 address may be configured with or without its brackets.
+                let bare = |h: &str| h.trim_start_matches('[').trim_end_matches(']').to_owned();
+                let host = bare(&host);
                 self.config
                     .domains
                     .iter()
-                    .any(|d| d.eq_ignore_ascii_case(&host))
+                    .any(|d| bare(d).eq_ignore_ascii_case(&host))
             }
             Uri::Sip(_) => true,
             Uri::Other { .. } => false,

@@ -248,6 +248,27 @@ fn status_table() {
 }
 
 #[test]
+fn ip_hosts_match_configured_addresses() {
+    let with_host = |host: Host| match sip("bob", "x") {
+        Uri::Sip(mut u) => {
+            u.host = host;
+            Uri::Sip(u)
+        }
+        _ => unreachable!("sip() builds a SIP URI"),
+    };
+    let status = |domains: &[&str], host: Host| {
+        let r = req(Method::Options, with_host(host));
+        fe(domains).handle_request(&r).unwrap().status.code()
+    };
+    let v6 = |a: &str| Host::V6(a.parse().unwrap());
+    let v4 = |a: &str| Host::V4(a.parse().unwrap());
+    assert_eq!(status(&["[2001:db8::1]"], v6("2001:db8::1")), 200);
+    assert_eq!(status(&["2001:DB8::1"], v6("2001:db8::1")), 200);
+    assert_eq!(status(&["192.0.2.1"], v4("192.0.2.1")), 200);
+    assert_eq!(status(&["192.0.2.1"], v4("192.0.2.2")), 404);
+}
+
+#[test]
 fn response_copies_dialog_headers_and_adds_a_to_tag() {
     let r = req(Method::Options, sip("bob", "example.com"));
     let resp = fe(&[]).handle_request(&r).unwrap();
