@@ -82,7 +82,7 @@ fn scan_headers<'a>(lines: impl Iterator<Item = &'a str>) -> Option<Vec<RawHeade
                 if let Some(h) = out.last_mut() {
                     let v = h.value.to_mut();
                     v.push(' ');
-                    v.push_str(line.trim());
+                    v.push_str(&no_controls(line.trim()));
                 }
             }
             continue;
@@ -108,11 +108,24 @@ fn scan_headers<'a>(lines: impl Iterator<Item = &'a str>) -> Option<Vec<RawHeade
         }
         out.push(RawHeader {
             name,
-            value: value.trim().into(),
+            value: no_controls(value.trim()),
         });
         last_kept = true;
     }
     Some(out)
+}
+
+/// The value with control characters (a lone CR, NUL, ...) replaced by spaces: they are
+/// echoed back to the peer, and a bare CR would end a header line for many parsers.
+fn no_controls(v: &str) -> std::borrow::Cow<'_, str> {
+    if v.chars().any(|c| c.is_control() && c != '\t') {
+        v.chars()
+            .map(|c| if c.is_control() && c != '\t' { ' ' } else { c })
+            .collect::<String>()
+            .into()
+    } else {
+        v.into()
+    }
 }
 
 /// Whether a raw To value carries a `tag` header parameter (after the closing `>` of a
