@@ -22,17 +22,20 @@ fn drain(f: &mut StreamFramer, out: &mut Vec<Result<Framed, ParseError>>) -> boo
 }
 
 fuzz_target!(|data: &[u8]| {
-    // First byte: how many cut points; then one byte per cut (a chunk length).
+    // First byte: how many cut points (low bits) and which side of the connection (high
+    // bit: client, which reads every CRLF as a pong); then one byte per cut (a chunk length).
     let Some((&n, rest)) = data.split_first() else { return };
+    let client = n & 0x80 != 0;
     let n = usize::from(n % 16).min(rest.len());
+    let framer = || if client { StreamFramer::new_client(MAX) } else { StreamFramer::new(MAX) };
     let (cuts, stream) = rest.split_at(n);
 
-    let mut whole = StreamFramer::new(MAX);
+    let mut whole = framer();
     whole.push(stream);
     let mut want = Vec::new();
     drain(&mut whole, &mut want);
 
-    let mut chunked = StreamFramer::new(MAX);
+    let mut chunked = framer();
     let mut got = Vec::new();
     let mut pos = 0;
     let mut lens = cuts.iter().map(|&c| usize::from(c));
