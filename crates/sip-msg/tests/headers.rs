@@ -123,6 +123,11 @@ fn call_id_cseq_numbers() {
     );
     assert!(err("Max-Forwards: -1").starts_with("Max-Forwards: "));
     assert!(err("Call-ID: a b").starts_with("Call-ID: "));
+    // Deployed UAs put base64 padding or a second '@' in Call-IDs; they are opaque.
+    assert_eq!(
+        one("Call-ID: YWJj==@h@x"),
+        Header::CallId(sb_sip_msg::CallId("YWJj==@h@x".into()))
+    );
 }
 
 #[test]
