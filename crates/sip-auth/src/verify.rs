@@ -102,7 +102,7 @@ pub enum Step {
     /// Look up the HA1 for `(credentials.username, credentials.realm, algorithm)` and call
     /// [`DigestAuth::verify`].
     NeedHa1 {
-        credentials: Credentials,
+        credentials: Box<Credentials>,
         algorithm: Algorithm,
     },
     /// No lookup needed: this is the answer.
@@ -245,7 +245,7 @@ impl DigestAuth {
             return forbid(ForbiddenReason::UriMismatch);
         }
         Step::NeedHa1 {
-            credentials: c,
+            credentials: Box::new(c),
             algorithm,
         }
     }
