@@ -29,7 +29,10 @@ pub enum Framed {
 /// Buffers a byte stream and yields whole messages.
 #[derive(Debug)]
 pub struct StreamFramer {
+    /// Received bytes; those before `start` are already framed and wait to be dropped in
+    /// bulk, so many small messages in one read do not each move the rest of the buffer.
     buf: Vec<u8>,
+    start: usize,
     max: usize,
     /// Where the search for the end of the header section resumes (bytes before it were
     /// already searched), so a slowly arriving header section is scanned once.
@@ -45,6 +48,7 @@ impl StreamFramer {
     pub fn new(max_message_size: usize) -> Self {
         StreamFramer {
             buf: Vec::new(),
+            start: 0,
             max: max_message_size,
             scanned: 0,
             client: false,
@@ -87,11 +91,22 @@ impl StreamFramer {
 
     /// Bytes buffered and not yet framed.
     pub fn buffered(&self) -> usize {
-        self.buf.len()
+        self.buf.len() - self.start
+    }
+
+    fn live(&self) -> &[u8] {
+        &self.buf[self.start..]
     }
 
     fn consume(&mut self, n: usize) {
-        self.buf.drain(..n);
+        self.start += n;
+        if self.start == self.buf.len() {
+            self.buf.clear();
+            self.start = 0;
+        } else if self.start * 2 > self.buf.len() {
+            self.buf.drain(..self.start);
+            self.start = 0;
+        }
         self.scanned = 0;
         self.pending = None;
     }
@@ -100,7 +115,7 @@ impl StreamFramer {
         if let Some(total) = self.pending {
             return Ok(self.take_message(total));
         }
-        let b = &self.buf;
+        let b = self.live();
         if b.starts_with(b"\r\n") {
             if self.client {
                 self.consume(2);
@@ -164,10 +179,10 @@ impl StreamFramer {
 
     /// The message of `total` octets at the front of the buffer, once it is all there.
     fn take_message(&mut self, total: usize) -> Option<Framed> {
-        if self.buf.len() < total {
+        if self.live().len() < total {
             return None;
         }
-        let parsed = parse_datagram(&self.buf[..total]);
+        let parsed = parse_datagram(&self.live()[..total]);
         self.consume(total);
         Some(Framed::Message(parsed))
     }
@@ -175,7 +190,7 @@ impl StreamFramer {
     /// Reads Content-Length from the header section `buf[..end]`, checking only what framing
     /// needs; the full parse comes once the body is in.
     fn content_length(&self, end: usize) -> Result<usize, ParseError> {
-        let head = &self.buf[..end];
+        let head = &self.live()[..end];
         let mut found: Option<u64> = None;
         let lines: Vec<&[u8]> = head.split(|&c| c == b'\n').skip(1).collect();
         let is_fold = |l: &[u8]| l.first().is_some_and(|c| *c == b' ' || *c == b'\t');
@@ -235,7 +250,10 @@ impl StreamFramer {
             kind,
             header: header.map(str::to_string),
             reason,
-            is_request: !(self.buf.len() >= 4 && self.buf[..4].eq_ignore_ascii_case(b"SIP/")),
+            is_request: !self
+                .live()
+                .get(..4)
+                .is_some_and(|p| p.eq_ignore_ascii_case(b"SIP/")),
         }
     }
 }
