@@ -51,7 +51,8 @@ impl ConnCtx {
     }
 }
 
-/// Outbound messages queued per connection before it pushes back on the event loop.
+/// Outbound messages queued per connection; beyond it the event loop drops (and counts)
+/// rather than wait on one slow peer.
 pub(crate) const CONN_QUEUE: usize = 256;
 
 /// How long a TLS or WebSocket handshake may take before the connection is dropped.
@@ -69,7 +70,8 @@ pub(crate) fn transport_label(t: TransportKind) -> &'static str {
 
 /// Parses one datagram-like unit (a UDP datagram, a WebSocket message) and reports it.
 pub(crate) async fn deliver_datagram(inputs: &mpsc::Sender<Input>, from: Peer, bytes: &[u8]) {
-    // RFC 5626 §3.5.1: a lone CRLF CRLF (or CRLF) over UDP is a keep-alive; nothing to parse.
+    // CRLF keep-alives are specified for streams (RFC 5626 §3.5.1), but some clients send
+    // them in datagrams and WebSocket messages too: nothing to parse, nothing to answer.
     if bytes.iter().all(|b| matches!(b, b'\r' | b'\n')) {
         return;
     }
