@@ -8,9 +8,12 @@
 
 use crate::core::{Core, Transmit};
 use sb_frontend::Frontend;
-use sb_sip_core::{ConnId, Peer, TimerConfig, TransactionLayer, TsxEvent};
+use sb_sip_core::{
+    ConnId, InviteServerState, NonInviteServerState, Peer, TimerConfig, TransactionLayer, TsxEvent,
+    TsxId, TsxState,
+};
 use sb_sip_msg::{Message, ParseError, Request, StatusCode};
-use std::collections::VecDeque;
+use std::collections::{HashSet, VecDeque};
 use std::time::Instant;
 
 /// Transaction layer + front end, driven by the runtime's event loop.
@@ -18,6 +21,9 @@ use std::time::Instant;
 pub struct ServerCore {
     tsx: TransactionLayer,
     fe: Frontend,
+    /// Server transactions not yet terminated, so shutdown can tell which still wait for
+    /// an answer from us.
+    server_tsxs: HashSet<TsxId>,
     shutting_down: bool,
     /// Stateless answers (400s), sent after the transaction layer's transmits.
     stateless: VecDeque<Transmit>,
@@ -28,6 +34,7 @@ impl ServerCore {
         ServerCore {
             tsx: TransactionLayer::new(timers, seed),
             fe: frontend,
+            server_tsxs: HashSet::new(),
             shutting_down: false,
             stateless: VecDeque::new(),
         }
@@ -81,8 +88,13 @@ impl ServerCore {
                     req,
                     ..
                 } => (tsx, self.fe.handle_request(&req)),
+                TsxEvent::Terminated { tsx } => {
+                    self.server_tsxs.remove(&tsx);
+                    continue;
+                }
                 _ => continue,
             };
+            self.server_tsxs.insert(tsx);
             if let Some(resp) = resp {
                 if let Err(e) = self.tsx.send_response(now, tsx, resp) {
                     tracing::warn!(error = %e, "transaction layer refused a response");
@@ -130,12 +142,22 @@ impl Core for ServerCore {
         self.tsx.len()
     }
 
-    /// The front end answers every request within the input that delivered it and sends no
-    /// requests of its own, so nothing ever waits on a final response. What remains are
-    /// Completed transactions absorbing retransmissions (Timer J, 32 s over UDP), which are
-    /// not worth holding a shutdown for.
+    /// Server transactions still without a final response. (Today the front end answers
+    /// within the input that delivered the request, so this is zero between inputs.)
+    /// Completed transactions that only absorb retransmissions (Timer J, 32 s over UDP) do
+    /// not count: they are not worth holding a shutdown for.
     fn in_flight(&self) -> usize {
-        0
+        self.server_tsxs
+            .iter()
+            .filter(|id| {
+                matches!(
+                    self.tsx.state(**id),
+                    Some(TsxState::NonInviteServer(
+                        NonInviteServerState::Trying | NonInviteServerState::Proceeding
+                    )) | Some(TsxState::InviteServer(InviteServerState::Proceeding))
+                )
+            })
+            .count()
     }
 
     fn poll_transmit(&mut self) -> Option<Transmit> {
@@ -150,5 +172,74 @@ impl Core for ServerCore {
 
     fn poll_timeout(&self) -> Option<Instant> {
         self.tsx.poll_timeout()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+
+    fn request(method: &str, cseq_method: &str, branch: &str) -> Message {
+        let text = format!(
+            "{method} sip:bob@example.com SIP/2.0\r\n\
+             Via: SIP/2.0/UDP 192.0.2.1;branch=z9hG4bK{branch}\r\n\
+             Max-Forwards: 70\r\nTo: <sip:bob@example.com>\r\nFrom: <sip:a@example.com>;tag=1\r\n\
+             Call-ID: {branch}\r\nCSeq: 1 {cseq_method}\r\nContent-Length: 0\r\n\r\n"
+        );
+        sb_sip_msg::parse_datagram(text.as_bytes()).expect("test request parses")
+    }
+
+    fn statuses(core: &mut ServerCore) -> Vec<u16> {
+        std::iter::from_fn(|| core.poll_transmit())
+            .map(|t| match t.message {
+                Message::Response(r) => r.status.code(),
+                Message::Request(_) => 0,
+            })
+            .collect()
+    }
+
+    fn core() -> ServerCore {
+        ServerCore::new(TimerConfig::default(), 1, Frontend::new(Default::default()))
+    }
+
+    #[test]
+    fn answers_through_a_transaction_that_absorbs_retransmissions() {
+        let mut c = core();
+        let t0 = Instant::now();
+        let peer = Peer::udp("192.0.2.1:5060".parse().unwrap());
+        c.handle_message(t0, peer, request("OPTIONS", "OPTIONS", "a"));
+        assert_eq!(statuses(&mut c), [200]);
+        assert_eq!((c.transactions(), c.in_flight()), (1, 0));
+        // The retransmission gets the same response again, from the transaction.
+        c.handle_message(t0, peer, request("OPTIONS", "OPTIONS", "a"));
+        assert_eq!(statuses(&mut c), [200]);
+        // Timer J (64*T1 over UDP) ends it.
+        let later = t0 + Duration::from_secs(33);
+        c.handle_timeout(later);
+        assert_eq!(c.transactions(), 0);
+        assert!(
+            c.server_tsxs.is_empty(),
+            "terminated transactions are forgotten"
+        );
+    }
+
+    #[test]
+    fn invalid_requests_are_answered_statelessly() {
+        let mut c = core();
+        let peer = Peer::udp("192.0.2.1:5060".parse().unwrap());
+        c.handle_message(Instant::now(), peer, request("OPTIONS", "INVITE", "b"));
+        assert_eq!(statuses(&mut c), [400]);
+        assert_eq!(c.transactions(), 0);
+    }
+
+    #[test]
+    fn after_shutdown_begins_new_requests_get_503() {
+        let mut c = core();
+        let peer = Peer::udp("192.0.2.1:5060".parse().unwrap());
+        c.begin_shutdown(Instant::now());
+        c.handle_message(Instant::now(), peer, request("OPTIONS", "OPTIONS", "c"));
+        assert_eq!(statuses(&mut c), [503]);
+        assert_eq!(c.in_flight(), 0);
     }
 }
