@@ -264,7 +264,7 @@ impl<C: Core> EventLoop<C> {
         match input {
             Input::Message { from, msg } => {
                 if let Message::Request(r) = &msg {
-                    metrics::counter!("sip_requests_received_total", "method" => r.method.as_str().to_string())
+                    metrics::counter!("sip_requests_received_total", "method" => method_label(&r.method))
                         .increment(1);
                 }
                 self.core.handle_message(now(), from, msg);
@@ -383,6 +383,29 @@ impl<C: Core> EventLoop<C> {
             },
         );
         tokio::spawn(transport::connect_tcp(target, self.ctx.clone(), tx, rx));
+    }
+}
+
+/// The method as a metric label. Extension methods share one label: their names come from
+/// peers, and one label per name would let a peer grow the metrics without bound.
+fn method_label(m: &sb_sip_msg::Method) -> &'static str {
+    use sb_sip_msg::Method::*;
+    match m {
+        Invite => "INVITE",
+        Ack => "ACK",
+        Bye => "BYE",
+        Cancel => "CANCEL",
+        Register => "REGISTER",
+        Options => "OPTIONS",
+        Info => "INFO",
+        Update => "UPDATE",
+        Prack => "PRACK",
+        Subscribe => "SUBSCRIBE",
+        Notify => "NOTIFY",
+        Publish => "PUBLISH",
+        Refer => "REFER",
+        Message => "MESSAGE",
+        Extension(_) => "other",
     }
 }
 

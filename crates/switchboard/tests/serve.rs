@@ -322,6 +322,8 @@ fn metrics_and_health_are_served() {
     let bad = request("OPTIONS", "sip:bob@example.com", "UDP", "m2", "")
         .replace("Content-Length: 0", "Content-Length: x");
     assert_eq!(status(&udp(srv.addr("udp"), &bad)), 400);
+    let ext = request("XYZZY", "sip:bob@example.com", "UDP", "m4", "");
+    assert_eq!(status(&udp(srv.addr("udp"), &ext)), 501);
     // A TCP connection that stays open while we read the gauge.
     let mut held = tcp_stream(srv.addr("tcp"));
     held.write_all(request("OPTIONS", "sip:bob@example.com", "TCP", "m3", "").as_bytes())
@@ -354,9 +356,12 @@ fn metrics_and_health_are_served() {
         "sip_parse_errors_total{transport=\"udp\"} 1",
         "sip_connections{transport=\"tcp\"} 1",
         "sip_transactions",
+        // Extension methods share one label, so peers cannot mint label values.
+        "sip_requests_received_total{method=\"other\"} 1",
     ] {
         assert!(metrics.contains(want), "{want} in {metrics}");
     }
+    assert!(!metrics.contains("XYZZY"), "{metrics}");
     drop(held);
 }
 
