@@ -473,11 +473,12 @@ impl Headers {
         })
     }
 
-    /// Values of an untyped header by name (case-insensitive; compact forms are not mapped
-    /// here because typed headers never appear as [`Header::Other`]).
+    /// Values of an untyped header by name, trimmed. Names compare case-insensitively and
+    /// a compact form matches its long form either way (`o` is `Event`, RFC 3261 §7.3.3
+    /// and the extensions' registrations).
     pub fn other<'a>(&'a self, name: &'a str) -> impl Iterator<Item = &'a str> + 'a {
         self.0.iter().filter_map(move |h| match h {
-            Header::Other(o) if o.name.eq_ignore_ascii_case(name) => Some(o.value.trim()),
+            Header::Other(o) if same_header_name(&o.name, name) => Some(o.value.trim()),
             _ => None,
         })
     }
@@ -487,9 +488,43 @@ impl Headers {
         self.0.retain(|h| h.name() != Some(name));
     }
 
-    /// Removes every untyped header with this name.
+    /// Removes every untyped header with this name (or its compact form).
     pub fn remove_other(&mut self, name: &str) {
         self.0
-            .retain(|h| !matches!(h, Header::Other(o) if o.name.eq_ignore_ascii_case(name)));
+            .retain(|h| !matches!(h, Header::Other(o) if same_header_name(&o.name, name)));
+    }
+}
+
+/// Compact forms of the untyped headers (IANA SIP header registry) beside their long names.
+const UNTYPED_COMPACT: [(&str, &str); 12] = [
+    ("a", "Accept-Contact"),
+    ("b", "Referred-By"),
+    ("d", "Request-Disposition"),
+    ("e", "Content-Encoding"),
+    ("j", "Reject-Contact"),
+    ("n", "Identity-Info"),
+    ("o", "Event"),
+    ("r", "Refer-To"),
+    ("s", "Subject"),
+    ("u", "Allow-Events"),
+    ("x", "Session-Expires"),
+    ("y", "Identity"),
+];
+
+/// Header names are equal ignoring case, or one is the compact form of the other.
+fn same_header_name(a: &str, b: &str) -> bool {
+    if a.eq_ignore_ascii_case(b) {
+        return true;
+    }
+    let long = |n: &str| {
+        UNTYPED_COMPACT
+            .iter()
+            .find(|(c, _)| c.eq_ignore_ascii_case(n))
+            .map(|(_, l)| *l)
+    };
+    match (long(a), long(b)) {
+        (Some(l), None) => l.eq_ignore_ascii_case(b),
+        (None, Some(l)) => l.eq_ignore_ascii_case(a),
+        _ => false,
     }
 }

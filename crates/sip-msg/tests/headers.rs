@@ -235,3 +235,18 @@ fn uris_print_as_parsed() {
         assert_eq!(t.uri.to_string(), u.replace("URN:", "urn:"));
     }
 }
+
+#[test]
+fn untyped_compact_forms_are_found_by_either_name() {
+    let raw = format!(
+        "{BASE}o: presence;id=1\r\nSubject: hi\r\nr: <sip:c@d>\r\nContent-Length: 0\r\n\r\n"
+    );
+    let m = parse_datagram(raw.as_bytes()).expect("parses");
+    let mut h = m.headers().clone();
+    assert_eq!(h.other("Event").collect::<Vec<_>>(), ["presence;id=1"]);
+    assert_eq!(h.other("s").collect::<Vec<_>>(), ["hi"]);
+    assert_eq!(h.other("refer-to").count(), 1);
+    assert_eq!(h.other("x").count(), 0);
+    h.remove_other("Refer-To");
+    assert_eq!(h.other("r").count(), 0);
+}
