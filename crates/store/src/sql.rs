@@ -1,0 +1,644 @@
+//! The SQL both backends share. SQLite and PostgreSQL accept the same statements here
+//! (`$n` parameters, `ON CONFLICT ... DO UPDATE`, `excluded`), so one body serves both;
+//! it is a macro because sqlx's drivers are distinct types and a generic body would need
+//! a bound per column type. Backend-specific work (connecting, pragmas, migrations) lives
+//! in `sqlite.rs` and `postgres.rs`.
+
+pub(crate) const USER_COLUMNS: &str = "address, display_name, line_uri, enabled, policies";
+pub(crate) const BINDING_COLUMNS: &str = "aor, contact, q, expires_at, call_id, cseq, \
+     instance_id, reg_id, transport, source, received, path, updated_at";
+
+use crate::error::{Result, StoreError};
+use crate::model::{Binding, DigestAlgorithm, LineUri, SipAddress, User};
+
+/// Parses a column that holds one of our validated types back into it.
+pub(crate) fn parse_column<T>(
+    field: &'static str,
+    value: &str,
+    parse: impl FnOnce(&str) -> Result<T>,
+) -> Result<T> {
+    parse(value).map_err(|e| StoreError::Corrupt {
+        field,
+        reason: format!("{value:?}: {e}"),
+    })
+}
+
+/// A user from its columns.
+pub(crate) fn user_from_columns(
+    address: &str,
+    display_name: String,
+    line_uri: Option<String>,
+    enabled: bool,
+    policies: &str,
+) -> Result<User> {
+    Ok(User {
+        address: parse_column("users.address", address, SipAddress::parse)?,
+        display_name,
+        line_uri: line_uri
+            .map(|l| parse_column("users.line_uri", &l, LineUri::parse))
+            .transpose()?,
+        enabled,
+        policies: serde_json::from_str(policies).map_err(|e| StoreError::Corrupt {
+            field: "users.policies",
+            reason: e.to_string(),
+        })?,
+    })
+}
+
+/// The integer columns of a binding, checked back into their Rust ranges.
+pub(crate) struct BindingInts {
+    pub q: Option<i64>,
+    pub expires_at: i64,
+    pub cseq: i64,
+    pub reg_id: Option<i64>,
+    pub updated_at: i64,
+}
+
+/// A binding from its columns.
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn binding_from_columns(
+    aor: &str,
+    contact: String,
+    ints: BindingInts,
+    call_id: String,
+    instance_id: Option<String>,
+    transport: String,
+    source: String,
+    received: Option<String>,
+    path: &str,
+) -> Result<Binding> {
+    let range = |field: &'static str, v: i64| StoreError::Corrupt {
+        field,
+        reason: format!("{v} is out of range"),
+    };
+    Ok(Binding {
+        aor: parse_column("bindings.aor", aor, SipAddress::parse)?,
+        contact,
+        q: ints
+            .q
+            .map(|q| u16::try_from(q).map_err(|_| range("bindings.q", q)))
+            .transpose()?,
+        expires_at: ints.expires_at,
+        call_id,
+        cseq: u32::try_from(ints.cseq).map_err(|_| range("bindings.cseq", ints.cseq))?,
+        instance_id,
+        reg_id: ints
+            .reg_id
+            .map(|r| u32::try_from(r).map_err(|_| range("bindings.reg_id", r)))
+            .transpose()?,
+        transport,
+        source,
+        received,
+        path: serde_json::from_str(path).map_err(|e| StoreError::Corrupt {
+            field: "bindings.path",
+            reason: e.to_string(),
+        })?,
+        updated_at: ints.updated_at,
+    })
+}
+
+pub(crate) fn algorithm_from_column(s: &str) -> Result<DigestAlgorithm> {
+    parse_column("credentials.algorithm", s, DigestAlgorithm::parse)
+}
+
+/// Implements [`crate::Store`] for `$store`, whose field `pool` is a `sqlx::Pool<$db>`.
+/// `$begin` is the statement that opens a write transaction.
+macro_rules! impl_store {
+    ($store:ident, $db:ty, $begin:literal) => {
+    mod shared {
+        use super::$store;
+
+        type Conn = <$db as sqlx::Database>::Connection;
+        type DbRow = <$db as sqlx::Database>::Row;
+
+        use sqlx::Row as _;
+        use $crate::error::{Result, StoreError};
+        use $crate::model::{
+            Binding, Change, Credential, DigestAlgorithm, Domain, DomainName, Number, Outcome,
+            Page, SipAddress, User, E164,
+        };
+        use $crate::sql::{BINDING_COLUMNS, USER_COLUMNS};
+
+        fn user_from_row(row: &DbRow) -> Result<User> {
+            $crate::sql::user_from_columns(
+                row.try_get::<&str, _>("address")?,
+                row.try_get("display_name")?,
+                row.try_get("line_uri")?,
+                row.try_get("enabled")?,
+                row.try_get::<&str, _>("policies")?,
+            )
+        }
+
+        fn binding_from_row(row: &DbRow) -> Result<Binding> {
+            $crate::sql::binding_from_columns(
+                row.try_get::<&str, _>("aor")?,
+                row.try_get("contact")?,
+                $crate::sql::BindingInts {
+                    q: row.try_get("q")?,
+                    expires_at: row.try_get("expires_at")?,
+                    cseq: row.try_get("cseq")?,
+                    reg_id: row.try_get("reg_id")?,
+                    updated_at: row.try_get("updated_at")?,
+                },
+                row.try_get("call_id")?,
+                row.try_get("instance_id")?,
+                row.try_get("transport")?,
+                row.try_get("source")?,
+                row.try_get("received")?,
+                row.try_get::<&str, _>("path")?,
+            )
+        }
+
+        async fn fetch_user(conn: &mut Conn, address: &SipAddress) -> Result<Option<User>> {
+            let sql = format!("SELECT {USER_COLUMNS} FROM users WHERE address = $1");
+            sqlx::query(&sql)
+                .bind(address.as_str())
+                .fetch_optional(&mut *conn)
+                .await?
+                .as_ref()
+                .map(user_from_row)
+                .transpose()
+        }
+
+        async fn number_holder(conn: &mut Conn, number: &E164) -> Result<Option<String>> {
+            Ok(
+                sqlx::query_scalar("SELECT address FROM numbers WHERE number = $1")
+                    .bind(number.as_str())
+                    .fetch_optional(&mut *conn)
+                    .await?,
+            )
+        }
+
+        async fn require_user(conn: &mut Conn, address: &SipAddress) -> Result<()> {
+            let found: Option<i64> = sqlx::query_scalar("SELECT 1 FROM users WHERE address = $1")
+                .bind(address.as_str())
+                .fetch_optional(&mut *conn)
+                .await?;
+            match found {
+                Some(_) => Ok(()),
+                None => Err(StoreError::NotFound {
+                    entity: "user",
+                    key: address.to_string(),
+                }),
+            }
+        }
+
+        /// Assigns `number` to `address` unless another user holds it.
+        async fn claim_number(conn: &mut Conn, number: &E164, address: &SipAddress) -> Result<Outcome> {
+            match number_holder(conn, number).await? {
+                Some(holder) if holder == address.as_str() => Ok(Outcome::Unchanged),
+                Some(_) => Err(StoreError::Conflict {
+                    field: "number",
+                    value: number.to_string(),
+                }),
+                None => {
+                    sqlx::query("INSERT INTO numbers (number, address) VALUES ($1, $2)")
+                        .bind(number.as_str())
+                        .bind(address.as_str())
+                        .execute(&mut *conn)
+                        .await?;
+                    Ok(Outcome::Added)
+                }
+            }
+        }
+
+        #[derive(Clone, Copy, PartialEq)]
+        enum PutMode {
+            Add,
+            Update,
+            Either,
+        }
+
+        async fn put_user(conn: &mut Conn, user: &User, mode: PutMode) -> Result<Outcome> {
+            user.validate()?;
+            let domain: Option<String> = sqlx::query_scalar("SELECT name FROM domains WHERE name = $1")
+                .bind(user.address.host())
+                .fetch_optional(&mut *conn)
+                .await?;
+            if domain.is_none() {
+                return Err(StoreError::NotFound {
+                    entity: "domain",
+                    key: user.address.host().to_owned(),
+                });
+            }
+            let existing = fetch_user(conn, &user.address).await?;
+            match (&existing, mode) {
+                (Some(_), PutMode::Add) => {
+                    return Err(StoreError::Conflict {
+                        field: "sip address",
+                        value: user.address.to_string(),
+                    })
+                }
+                (None, PutMode::Update) => {
+                    return Err(StoreError::NotFound {
+                        entity: "user",
+                        key: user.address.to_string(),
+                    })
+                }
+                (Some(old), _) if old == user => return Ok(Outcome::Unchanged),
+                _ => {}
+            }
+            let old_number = existing.as_ref().and_then(|u| u.line_uri.as_ref()).map(|l| &l.number);
+            let new_number = user.line_uri.as_ref().map(|l| &l.number);
+            if let Some(old) = old_number.filter(|old| Some(*old) != new_number) {
+                // The line number moves with the line URI; numbers given separately stay.
+                sqlx::query("DELETE FROM numbers WHERE number = $1 AND address = $2")
+                    .bind(old.as_str())
+                    .bind(user.address.as_str())
+                    .execute(&mut *conn)
+                    .await?;
+            }
+            if existing.is_none() {
+                // The row must exist before a number can refer to it.
+                sqlx::query("INSERT INTO users (address, domain) VALUES ($1, $2)")
+                    .bind(user.address.as_str())
+                    .bind(user.address.host())
+                    .execute(&mut *conn)
+                    .await?;
+            }
+            if let Some(number) = new_number {
+                claim_number(conn, number, &user.address).await?;
+            }
+            let policies = serde_json::to_string(&user.policies).expect("a string map serializes");
+            sqlx::query(
+                "UPDATE users SET display_name = $2, line_uri = $3, enabled = $4, policies = $5 \
+                 WHERE address = $1",
+            )
+            .bind(user.address.as_str())
+            .bind(&user.display_name)
+            .bind(user.line_uri.as_ref().map(|l| l.to_string()))
+            .bind(user.enabled)
+            .bind(policies)
+            .execute(&mut *conn)
+            .await?;
+            Ok(if existing.is_some() { Outcome::Changed } else { Outcome::Added })
+        }
+
+        async fn apply_change(conn: &mut Conn, change: &Change) -> Result<Outcome> {
+            match change {
+                Change::AddDomain(Domain { name }) => {
+                    let done = sqlx::query("INSERT INTO domains (name) VALUES ($1) ON CONFLICT DO NOTHING")
+                        .bind(name.as_str())
+                        .execute(&mut *conn)
+                        .await?;
+                    if done.rows_affected() == 0 {
+                        return Err(StoreError::Conflict { field: "domain", value: name.to_string() });
+                    }
+                    Ok(Outcome::Added)
+                }
+                Change::RemoveDomain(name) => {
+                    let users: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM users WHERE domain = $1")
+                        .bind(name.as_str())
+                        .fetch_one(&mut *conn)
+                        .await?;
+                    if users > 0 {
+                        return Err(StoreError::InUse {
+                            entity: "domain",
+                            key: name.to_string(),
+                            reason: format!("{users} users belong to it"),
+                        });
+                    }
+                    let done = sqlx::query("DELETE FROM domains WHERE name = $1")
+                        .bind(name.as_str())
+                        .execute(&mut *conn)
+                        .await?;
+                    if done.rows_affected() == 0 {
+                        return Err(StoreError::NotFound { entity: "domain", key: name.to_string() });
+                    }
+                    Ok(Outcome::Removed)
+                }
+                Change::AddUser(u) => put_user(conn, u, PutMode::Add).await,
+                Change::UpdateUser(u) => put_user(conn, u, PutMode::Update).await,
+                Change::PutUser(u) => put_user(conn, u, PutMode::Either).await,
+                Change::RemoveUser(address) => {
+                    // Credentials and numbers go by ON DELETE CASCADE; bindings are keyed by
+                    // AOR without a foreign key, so they go here.
+                    sqlx::query("DELETE FROM bindings WHERE aor = $1")
+                        .bind(address.as_str())
+                        .execute(&mut *conn)
+                        .await?;
+                    let done = sqlx::query("DELETE FROM users WHERE address = $1")
+                        .bind(address.as_str())
+                        .execute(&mut *conn)
+                        .await?;
+                    if done.rows_affected() == 0 {
+                        return Err(StoreError::NotFound { entity: "user", key: address.to_string() });
+                    }
+                    Ok(Outcome::Removed)
+                }
+                Change::SetCredential(c) => {
+                    let c = c.clone().normalized()?;
+                    require_user(conn, &c.user).await?;
+                    let old: Option<String> = sqlx::query_scalar(
+                        "SELECT ha1 FROM credentials WHERE address = $1 AND realm = $2 AND algorithm = $3",
+                    )
+                    .bind(c.user.as_str())
+                    .bind(&c.realm)
+                    .bind(c.algorithm.as_str())
+                    .fetch_optional(&mut *conn)
+                    .await?;
+                    if old.as_deref() == Some(c.ha1.as_str()) {
+                        return Ok(Outcome::Unchanged);
+                    }
+                    sqlx::query(
+                        "INSERT INTO credentials (address, realm, algorithm, ha1) VALUES ($1, $2, $3, $4) \
+                         ON CONFLICT (address, realm, algorithm) DO UPDATE SET ha1 = excluded.ha1",
+                    )
+                    .bind(c.user.as_str())
+                    .bind(&c.realm)
+                    .bind(c.algorithm.as_str())
+                    .bind(&c.ha1)
+                    .execute(&mut *conn)
+                    .await?;
+                    Ok(if old.is_some() { Outcome::Changed } else { Outcome::Added })
+                }
+                Change::AssignNumber(n) => {
+                    require_user(conn, &n.user).await?;
+                    claim_number(conn, &n.number, &n.user).await
+                }
+                Change::UnassignNumber(number) => {
+                    let line_of: Option<String> = sqlx::query_scalar(
+                        "SELECT address FROM users WHERE line_uri = $1 OR line_uri LIKE $2",
+                    )
+                    .bind(format!("tel:{number}"))
+                    .bind(format!("tel:{number};%"))
+                    .fetch_optional(&mut *conn)
+                    .await?;
+                    if let Some(user) = line_of {
+                        return Err(StoreError::InUse {
+                            entity: "number",
+                            key: number.to_string(),
+                            reason: format!("it is the line uri of {user}; change that first"),
+                        });
+                    }
+                    let done = sqlx::query("DELETE FROM numbers WHERE number = $1")
+                        .bind(number.as_str())
+                        .execute(&mut *conn)
+                        .await?;
+                    if done.rows_affected() == 0 {
+                        return Err(StoreError::NotFound { entity: "number", key: number.to_string() });
+                    }
+                    Ok(Outcome::Removed)
+                }
+            }
+        }
+
+        async fn upsert_binding_row(conn: &mut Conn, b: &Binding) -> Result<()> {
+            b.validate()?;
+            let path = serde_json::to_string(&b.path).expect("a string list serializes");
+            sqlx::query(
+                "INSERT INTO bindings (aor, binding_key, contact, q, expires_at, call_id, cseq, \
+                 instance_id, reg_id, transport, source, received, path, updated_at) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14) \
+                 ON CONFLICT (aor, binding_key) DO UPDATE SET contact = excluded.contact, \
+                 q = excluded.q, expires_at = excluded.expires_at, call_id = excluded.call_id, \
+                 cseq = excluded.cseq, instance_id = excluded.instance_id, \
+                 reg_id = excluded.reg_id, transport = excluded.transport, \
+                 source = excluded.source, received = excluded.received, path = excluded.path, \
+                 updated_at = excluded.updated_at",
+            )
+            .bind(b.aor.as_str())
+            .bind(b.key())
+            .bind(&b.contact)
+            .bind(b.q.map(i64::from))
+            .bind(b.expires_at)
+            .bind(&b.call_id)
+            .bind(i64::from(b.cseq))
+            .bind(b.instance_id.as_deref())
+            .bind(b.reg_id.map(i64::from))
+            .bind(&b.transport)
+            .bind(&b.source)
+            .bind(b.received.as_deref())
+            .bind(path)
+            .bind(b.updated_at)
+            .execute(&mut *conn)
+            .await?;
+            Ok(())
+        }
+
+        async fn fetch_bindings(
+            pool: &sqlx::Pool<$db>,
+            filter: &str,
+            order: &str,
+            arg: Option<&str>,
+            t: Option<i64>,
+        ) -> Result<Vec<Binding>> {
+            let sql = format!("SELECT {BINDING_COLUMNS} FROM bindings {filter} ORDER BY {order}");
+            let mut q = sqlx::query(&sql);
+            if let Some(a) = arg {
+                q = q.bind(a);
+            }
+            if let Some(t) = t {
+                q = q.bind(t);
+            }
+            q.fetch_all(pool).await?.iter().map(binding_from_row).collect()
+        }
+
+        #[async_trait::async_trait]
+        impl $crate::Store for $store {
+            fn backend(&self) -> $crate::BackendKind {
+                Self::KIND
+            }
+
+            async fn close(&self) {
+                self.pool.close().await;
+            }
+
+            async fn generation(&self) -> Result<i64> {
+                Ok(sqlx::query_scalar("SELECT value FROM store_generation WHERE id = 1")
+                    .fetch_one(&self.pool)
+                    .await?)
+            }
+
+            async fn apply_batch(&self, changes: Vec<Change>) -> Result<Vec<Outcome>> {
+                let mut tx = self.pool.begin_with($begin).await?;
+                // The first statement writes, so concurrent writers queue on the lock
+                // here instead of failing later when a read would upgrade to a write.
+                sqlx::query("UPDATE store_generation SET value = value + 1 WHERE id = 1")
+                    .execute(&mut *tx)
+                    .await?;
+                let mut outcomes = Vec::with_capacity(changes.len());
+                for (index, change) in changes.iter().enumerate() {
+                    match apply_change(&mut tx, change).await {
+                        Ok(o) => outcomes.push(o),
+                        Err(e) => {
+                            tx.rollback().await?;
+                            return Err(StoreError::Batch { index, source: Box::new(e) });
+                        }
+                    }
+                }
+                tx.commit().await?;
+                Ok(outcomes)
+            }
+
+            async fn list_domains(&self) -> Result<Vec<Domain>> {
+                let names: Vec<String> = sqlx::query_scalar("SELECT name FROM domains ORDER BY name")
+                    .fetch_all(&self.pool)
+                    .await?;
+                names
+                    .iter()
+                    .map(|n| {
+                        Ok(Domain { name: $crate::sql::parse_column("domains.name", n, DomainName::parse)? })
+                    })
+                    .collect()
+            }
+
+            async fn get_user(&self, address: &SipAddress) -> Result<Option<User>> {
+                let mut conn = self.pool.acquire().await?;
+                fetch_user(&mut conn, address).await
+            }
+
+            async fn get_user_by_number(&self, number: &E164) -> Result<Option<User>> {
+                let mut conn = self.pool.acquire().await?;
+                match number_holder(&mut conn, number).await? {
+                    Some(holder) => {
+                        let address = $crate::sql::parse_column("numbers.address", &holder, SipAddress::parse)?;
+                        fetch_user(&mut conn, &address).await
+                    }
+                    None => Ok(None),
+                }
+            }
+
+            async fn list_users(&self, page: &Page) -> Result<Vec<User>> {
+                let sql = format!(
+                    "SELECT {USER_COLUMNS} FROM users \
+                     WHERE ($1 IS NULL OR domain = $1) AND ($2 IS NULL OR address > $2) \
+                     ORDER BY address LIMIT $3"
+                );
+                sqlx::query(&sql)
+                    .bind(page.domain.as_ref().map(|d| d.as_str()))
+                    .bind(page.after.as_ref().map(|a| a.as_str()))
+                    .bind(i64::from(page.limit))
+                    .fetch_all(&self.pool)
+                    .await?
+                    .iter()
+                    .map(user_from_row)
+                    .collect()
+            }
+
+            async fn count_users(&self, domain: Option<&DomainName>) -> Result<u64> {
+                let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM users WHERE ($1 IS NULL OR domain = $1)")
+                    .bind(domain.map(|d| d.as_str()))
+                    .fetch_one(&self.pool)
+                    .await?;
+                Ok(u64::try_from(n).unwrap_or(0))
+            }
+
+            async fn get_credential(
+                &self,
+                user: &SipAddress,
+                realm: &str,
+                algorithm: DigestAlgorithm,
+            ) -> Result<Option<Credential>> {
+                let row = sqlx::query(
+                    "SELECT algorithm, ha1 FROM credentials WHERE address = $1 AND realm = $2 AND algorithm = $3",
+                )
+                .bind(user.as_str())
+                .bind(realm)
+                .bind(algorithm.as_str())
+                .fetch_optional(&self.pool)
+                .await?;
+                row.map(|row| {
+                    Ok(Credential {
+                        user: user.clone(),
+                        realm: realm.to_owned(),
+                        algorithm: $crate::sql::algorithm_from_column(row.try_get::<&str, _>("algorithm")?)?,
+                        ha1: row.try_get("ha1")?,
+                    })
+                })
+                .transpose()
+            }
+
+            async fn lookup_number(&self, number: &E164) -> Result<Option<Number>> {
+                let mut conn = self.pool.acquire().await?;
+                number_holder(&mut conn, number)
+                    .await?
+                    .map(|holder| {
+                        Ok(Number {
+                            number: number.clone(),
+                            user: $crate::sql::parse_column("numbers.address", &holder, SipAddress::parse)?,
+                        })
+                    })
+                    .transpose()
+            }
+
+            async fn list_numbers(&self, user: &SipAddress) -> Result<Vec<Number>> {
+                let numbers: Vec<String> =
+                    sqlx::query_scalar("SELECT number FROM numbers WHERE address = $1 ORDER BY number")
+                        .bind(user.as_str())
+                        .fetch_all(&self.pool)
+                        .await?;
+                numbers
+                    .iter()
+                    .map(|n| {
+                        Ok(Number {
+                            number: $crate::sql::parse_column("numbers.number", n, E164::parse)?,
+                            user: user.clone(),
+                        })
+                    })
+                    .collect()
+            }
+
+            async fn write_bindings(
+                &self,
+                aor: &SipAddress,
+                remove: &[String],
+                upsert: &[Binding],
+            ) -> Result<u64> {
+                if let Some(b) = upsert.iter().find(|b| &b.aor != aor) {
+                    return Err(StoreError::invalid(
+                        "aor",
+                        format!("binding for {} written under {aor}", b.aor),
+                    ));
+                }
+                let mut tx = self.pool.begin_with($begin).await?;
+                let mut removed = 0;
+                for contact in remove {
+                    removed += sqlx::query("DELETE FROM bindings WHERE aor = $1 AND contact = $2")
+                        .bind(aor.as_str())
+                        .bind(contact)
+                        .execute(&mut *tx)
+                        .await?
+                        .rows_affected();
+                }
+                for b in upsert {
+                    upsert_binding_row(&mut tx, b).await?;
+                }
+                tx.commit().await?;
+                Ok(removed)
+            }
+
+            async fn remove_bindings(&self, aor: &SipAddress) -> Result<u64> {
+                Ok(sqlx::query("DELETE FROM bindings WHERE aor = $1")
+                    .bind(aor.as_str())
+                    .execute(&self.pool)
+                    .await?
+                    .rows_affected())
+            }
+
+            async fn list_bindings(&self, aor: &SipAddress) -> Result<Vec<Binding>> {
+                // An absent q ranks as 1.0 (RFC 3261 §16.6 step 9 treats it as highest).
+                fetch_bindings(&self.pool, "WHERE aor = $1", "COALESCE(q, 1000) DESC, contact", Some(aor.as_str()), None).await
+            }
+
+            async fn list_all_bindings(&self) -> Result<Vec<Binding>> {
+                fetch_bindings(&self.pool, "", "aor, contact", None, None).await
+            }
+
+            async fn bindings_expired_before(&self, t: i64) -> Result<Vec<Binding>> {
+                fetch_bindings(&self.pool, "WHERE expires_at < $1", "expires_at, aor, contact", None, Some(t)).await
+            }
+
+            async fn remove_expired_before(&self, t: i64) -> Result<u64> {
+                Ok(sqlx::query("DELETE FROM bindings WHERE expires_at < $1")
+                    .bind(t)
+                    .execute(&self.pool)
+                    .await?
+                    .rows_affected())
+            }
+        }
+    }
+    };
+}
+
+pub(crate) use impl_store;

@@ -1,0 +1,172 @@
+//! The `Store` trait: what the server, the CLI and the importer ask of the database.
+
+use std::fmt;
+
+use async_trait::async_trait;
+
+use crate::error::{Result, StoreError};
+use crate::model::{
+    Binding, Change, Credential, DigestAlgorithm, Domain, DomainName, Number, Outcome, Page,
+    SipAddress, User, E164,
+};
+
+/// Which database a [`Store`] talks to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BackendKind {
+    /// An embedded SQLite file.
+    Sqlite,
+    /// A PostgreSQL server.
+    Postgres,
+}
+
+/// Provisioning data and registrar bindings, behind one interface for SQLite and
+/// PostgreSQL.
+///
+/// Every provisioning write (domains, users, credentials, numbers) runs in one
+/// transaction that also bumps [`Store::generation`], so another process that polls the
+/// counter sees a change exactly when the data has changed. Binding writes do not bump
+/// it: they come from the registrar of the server that polls, at registration rate.
+///
+/// Methods take `&self` and may be called concurrently; each implementation holds a
+/// connection pool.
+#[async_trait]
+pub trait Store: Send + Sync + fmt::Debug {
+    /// The database behind this store.
+    fn backend(&self) -> BackendKind;
+
+    /// Closes the pool, waiting for connections in use to be returned.
+    async fn close(&self);
+
+    /// A counter bumped by every committed provisioning write, from any process.
+    async fn generation(&self) -> Result<i64>;
+
+    /// Applies all changes in one transaction: all of them or, on the first failure,
+    /// none (the error is [`StoreError::Batch`] with the index of the failing change).
+    /// Returns what each change did, in order.
+    async fn apply_batch(&self, changes: Vec<Change>) -> Result<Vec<Outcome>>;
+
+    /// All domains, by name.
+    async fn list_domains(&self) -> Result<Vec<Domain>>;
+
+    /// The user with this address.
+    async fn get_user(&self, address: &SipAddress) -> Result<Option<User>>;
+
+    /// The user a number belongs to (reverse number lookup).
+    async fn get_user_by_number(&self, number: &E164) -> Result<Option<User>>;
+
+    /// One page of users in address order; see [`Page::next`] for the following page.
+    async fn list_users(&self, page: &Page) -> Result<Vec<User>>;
+
+    /// How many users exist, in `domain` if given.
+    async fn count_users(&self, domain: Option<&DomainName>) -> Result<u64>;
+
+    /// The credential of `user` for `realm` and `algorithm`.
+    async fn get_credential(
+        &self,
+        user: &SipAddress,
+        realm: &str,
+        algorithm: DigestAlgorithm,
+    ) -> Result<Option<Credential>>;
+
+    /// Who holds a number.
+    async fn lookup_number(&self, number: &E164) -> Result<Option<Number>>;
+
+    /// The numbers of a user, in order.
+    async fn list_numbers(&self, user: &SipAddress) -> Result<Vec<Number>>;
+
+    /// In one transaction, removes the bindings of `aor` whose Contact is in `remove`, then
+    /// stores `upsert` (each replacing the binding with the same [`Binding::key`]). This
+    /// is what one REGISTER does. Every binding in `upsert` must have `aor` as its AOR.
+    /// Returns how many bindings were removed.
+    async fn write_bindings(
+        &self,
+        aor: &SipAddress,
+        remove: &[String],
+        upsert: &[Binding],
+    ) -> Result<u64>;
+
+    /// Removes every binding of `aor` (`Contact: *`, RFC 3261 §10.3 step 6); returns how
+    /// many there were.
+    async fn remove_bindings(&self, aor: &SipAddress) -> Result<u64>;
+
+    /// The bindings of `aor`, highest q first, then by Contact.
+    async fn list_bindings(&self, aor: &SipAddress) -> Result<Vec<Binding>>;
+
+    /// Every binding, by AOR then Contact (to load the registrar at start).
+    async fn list_all_bindings(&self) -> Result<Vec<Binding>>;
+
+    /// Bindings whose `expires_at` is before `t` (Unix seconds), soonest first.
+    async fn bindings_expired_before(&self, t: i64) -> Result<Vec<Binding>>;
+
+    /// Removes the bindings whose `expires_at` is before `t`; returns how many.
+    async fn remove_expired_before(&self, t: i64) -> Result<u64>;
+
+    /// Applies one change in its own transaction; its error is the change's own, not a
+    /// [`StoreError::Batch`].
+    async fn apply(&self, change: Change) -> Result<Outcome> {
+        match self.apply_batch(vec![change]).await {
+            Ok(mut outcomes) => Ok(outcomes.pop().expect("one outcome per change")),
+            Err(StoreError::Batch { source, .. }) => Err(*source),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Adds a domain; [`StoreError::Conflict`] if it exists.
+    async fn add_domain(&self, domain: &Domain) -> Result<()> {
+        self.apply(Change::AddDomain(domain.clone())).await.map(drop)
+    }
+
+    /// Removes a domain; [`StoreError::InUse`] while it has users.
+    async fn remove_domain(&self, name: &DomainName) -> Result<()> {
+        self.apply(Change::RemoveDomain(name.clone())).await.map(drop)
+    }
+
+    /// Adds a user (and assigns their line number); [`StoreError::Conflict`] if the
+    /// address exists or the number belongs to someone else.
+    async fn add_user(&self, user: &User) -> Result<()> {
+        self.apply(Change::AddUser(user.clone())).await.map(drop)
+    }
+
+    /// Replaces an existing user's fields; a changed line number moves with it.
+    async fn update_user(&self, user: &User) -> Result<Outcome> {
+        self.apply(Change::UpdateUser(user.clone())).await
+    }
+
+    /// Removes a user with their credentials, numbers and bindings.
+    async fn remove_user(&self, address: &SipAddress) -> Result<()> {
+        self.apply(Change::RemoveUser(address.clone()))
+            .await
+            .map(drop)
+    }
+
+    /// Stores or replaces a credential.
+    async fn set_credential(&self, credential: &Credential) -> Result<Outcome> {
+        self.apply(Change::SetCredential(credential.clone())).await
+    }
+
+    /// Gives a number to a user; [`StoreError::Conflict`] naming the number if another
+    /// user holds it.
+    async fn assign_number(&self, number: &Number) -> Result<Outcome> {
+        self.apply(Change::AssignNumber(number.clone())).await
+    }
+
+    /// Takes a number away; [`StoreError::InUse`] if it is a user's line number.
+    async fn unassign_number(&self, number: &E164) -> Result<()> {
+        self.apply(Change::UnassignNumber(number.clone()))
+            .await
+            .map(drop)
+    }
+
+    /// Stores one binding (replacing the one with the same key).
+    async fn upsert_binding(&self, binding: &Binding) -> Result<()> {
+        self.write_bindings(&binding.aor, &[], std::slice::from_ref(binding))
+            .await
+            .map(drop)
+    }
+
+    /// Removes the binding of `aor` with this Contact; returns whether one existed.
+    async fn remove_binding(&self, aor: &SipAddress, contact: &str) -> Result<bool> {
+        let removed = self.write_bindings(aor, &[contact.to_owned()], &[]).await?;
+        Ok(removed > 0)
+    }
+}
