@@ -242,7 +242,10 @@ mod tests {
     fn aor_is_canonical() {
         let a = Aor::from_sip_uri(&sip(Some("al%69ce"), "Example.COM", None, true));
         assert_eq!(a.as_str(), "sip:alice@example.com");
-        assert_eq!(a, Aor::from_sip_uri(&sip(Some("alice"), "example.com", None, false)));
+        assert_eq!(
+            a,
+            Aor::from_sip_uri(&sip(Some("alice"), "example.com", None, false))
+        );
         assert_eq!(a.host(), "example.com");
         let odd = Aor::from_sip_uri(&sip(Some("a%20b%00"), "h", Some(5070), false));
         assert_eq!(odd.as_str(), "sip:a%20b%00@h:5070");

@@ -8,7 +8,7 @@
 //! Expiry is a timer, not a sweep: [`Registrar::poll_timeout`] gives the next instant a
 //! binding lapses and [`Registrar::handle_timeout`] removes what has lapsed.
 
-use crate::binding::{uri_key, Aor, Binding, BindingKey, Q, Source};
+use crate::binding::{uri_key, Aor, Binding, BindingKey, Source, Q};
 use sb_sip_msg::{ContactValue, Header, Method, NameAddr, Request, StatusCode};
 use std::collections::{BTreeSet, HashMap, VecDeque};
 
@@ -151,7 +151,7 @@ pub enum RemoveReason {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Effect {
     /// Insert or overwrite the binding `(aor, key)`.
-    Upsert(Binding),
+    Upsert(Box<Binding>),
     /// Delete the binding `(aor, key)`.
     Remove {
         aor: Aor,
@@ -416,7 +416,7 @@ impl Registrar {
             if let Some(b) = next.iter().find(|b| b.key == key) {
                 self.take(&aor, &key);
                 self.insert(b.clone());
-                self.effects.push_back(Effect::Upsert(b.clone()));
+                self.effects.push_back(Effect::Upsert(Box::new(b.clone())));
             }
         }
         Ok(self.ok(now, &aor, outbound))
@@ -512,7 +512,8 @@ impl Registrar {
         if list.is_empty() {
             self.aors.remove(aor);
         }
-        self.timers.remove(&(b.expires_at, aor.clone(), key.clone()));
+        self.timers
+            .remove(&(b.expires_at, aor.clone(), key.clone()));
         Some(b)
     }
 
