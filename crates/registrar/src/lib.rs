@@ -36,6 +36,7 @@
 //! ```
 
 pub mod binding;
+mod date;
 pub mod registrar;
 
 pub use binding::{uri_key, Aor, Binding, BindingKey, Source, Q};

@@ -9,7 +9,7 @@
 //! binding lapses and [`Registrar::handle_timeout`] removes what has lapsed.
 
 use crate::binding::{uri_key, Aor, Binding, BindingKey, Source, Q};
-use sb_sip_msg::{ContactValue, Header, Method, NameAddr, Request, StatusCode};
+use sb_sip_msg::{ContactValue, Header, Method, NameAddr, OtherHeader, Request, StatusCode};
 use std::collections::{BTreeSet, HashMap, VecDeque};
 
 /// Registrar settings.
@@ -91,7 +91,14 @@ pub enum RegisterError {
     TooManyBindings,
 }
 
+impl From<&RegisterError> for StatusCode {
+    fn from(e: &RegisterError) -> StatusCode {
+        e.status()
+    }
+}
+
 impl RegisterError {
+    /// The response status for this refusal.
     pub fn status(&self) -> StatusCode {
         use RegisterError::*;
         StatusCode(match self {
@@ -274,6 +281,9 @@ impl Registrar {
         source: &Source,
         authorized: &Authorized,
     ) -> Reply {
+        // Whatever lapsed before this request is gone for it, even if the shell's timer
+        // has not fired yet.
+        self.handle_timeout(now);
         match self.process(now, req, source, authorized) {
             Ok(reply) => reply,
             Err(e) => Reply::error(&e),
@@ -323,6 +333,11 @@ impl Registrar {
             }
         };
 
+        // Each Contact costs a scan of the AOR's bindings; more than a full removal plus
+        // a full set of additions cannot succeed anyway.
+        if contacts.len() > 2 * self.config.max_bindings_per_aor.max(1) {
+            return Err(RegisterError::TooManyBindings);
+        }
         if contacts.iter().any(|c| matches!(c, ContactValue::Star)) {
             if contacts.len() != 1 || header_expires != Some(0) {
                 return Err(RegisterError::BadStar);
@@ -482,6 +497,11 @@ impl Registrar {
         if outbound {
             headers.push(Header::Require("outbound".into()));
         }
+        // §10.3 step 8: a Date lets a client without a clock of its own set one.
+        headers.push(Header::Other(OtherHeader {
+            name: "Date".into(),
+            value: format!(" {}", crate::date::http_date(now)),
+        }));
         Reply {
             status: StatusCode::OK,
             reason: StatusCode::OK.default_reason().to_string(),
@@ -499,6 +519,8 @@ impl Registrar {
     }
 
     fn insert(&mut self, b: Binding) {
+        // One binding per key, even if a store handed back duplicates.
+        self.take(&b.aor, &b.key);
         self.timers
             .insert((b.expires_at, b.aor.clone(), b.key.clone()));
         self.aors.entry(b.aor.clone()).or_default().push(b);

@@ -1,7 +1,7 @@
 //! REGISTER handling rule by rule (RFC 3261 §10.3, RFC 5626 §6) on an injected clock.
 
 use sb_registrar::*;
-use sb_sip_msg::{parse_datagram, ContactValue, Header, Message, Request, Transport};
+use sb_sip_msg::{parse_datagram, ContactValue, Header, Message, Request, StatusCode, Transport};
 
 const T0: u64 = 1_800_000_000;
 
@@ -591,4 +591,32 @@ fn rfc4475_regescrt_escaped_uri_header_is_kept() {
         rep.headers.first(),
         Some(Header::Contact(ContactValue::Addr(_)))
     ));
+}
+
+#[test]
+fn ok_carries_a_gmt_date() {
+    let mut r = Registrar::new(config());
+    let rep = send(&mut r, T0, &reg().contact("<sip:a@h1>"));
+    let date: Vec<String> = rep
+        .headers
+        .iter()
+        .filter(|h| matches!(h, Header::Other(o) if o.name == "Date"))
+        .map(|h| h.to_string())
+        .collect();
+    assert_eq!(date, ["Date: Fri, 15 Jan 2027 08:00:00 GMT"]);
+}
+
+#[test]
+fn a_flood_of_contacts_is_refused_before_any_work() {
+    let mut r = Registrar::new(RegistrarConfig {
+        max_bindings_per_aor: 2,
+        ..config()
+    });
+    let mut b = reg();
+    for i in 0..5 {
+        b = b.contact(&format!("<sip:a@h{i}>;expires=0"));
+    }
+    let rep = send(&mut r, T0, &b);
+    assert_eq!(rep.status.0, 403);
+    assert_eq!(StatusCode::from(&RegisterError::TooManyBindings).0, 403);
 }
