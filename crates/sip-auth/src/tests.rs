@@ -349,3 +349,12 @@ fn throttling_on_a_fake_clock_with_the_verifier() {
     ));
     assert_eq!(t.check(attacker, now + 115), Verdict::Allow);
 }
+
+#[test]
+fn register_is_challenged_by_the_registrar_everything_else_by_the_proxy() {
+    use sb_sip_msg::Method;
+    assert_eq!(AuthRole::for_method(&Method::Register), AuthRole::Registrar);
+    assert_eq!(AuthRole::for_method(&Method::Invite), AuthRole::Proxy);
+    assert_eq!(AuthRole::Registrar.challenge_status().0, 401);
+    assert_eq!(AuthRole::Proxy.challenge_status().0, 407);
+}

@@ -29,6 +29,16 @@ pub enum AuthRole {
 }
 
 impl AuthRole {
+    /// The role for a request reaching the front end: the registrar challenges REGISTER
+    /// with 401; everything else from our users goes through the proxy, which uses 407
+    /// (RFC 3261 §22.3).
+    pub fn for_method(method: &Method) -> AuthRole {
+        match method {
+            Method::Register => AuthRole::Registrar,
+            _ => AuthRole::Proxy,
+        }
+    }
+
     pub fn challenge_status(self) -> StatusCode {
         match self {
             AuthRole::Registrar => StatusCode(401),
