@@ -33,9 +33,8 @@ use std::sync::Arc;
 
 pub use error::{Result, StoreError};
 pub use model::{
-    Binding, CallRecord, Change, Credential, DigestAlgorithm, Domain, DomainName, LineUri,
-    Number, Outcome, Page, Policies, PresenceState, SipAddress, User, DISPLAY_NAME_MAX, E164,
-    URI_MAX,
+    Binding, CallRecord, Change, Credential, DigestAlgorithm, Domain, DomainName, LineUri, Number,
+    Outcome, Page, Policies, PresenceState, SipAddress, User, DISPLAY_NAME_MAX, E164, URI_MAX,
 };
 pub use postgres::{PgStore, DEFAULT_MAX_CONNECTIONS};
 pub use sqlite::SqliteStore;

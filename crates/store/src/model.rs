@@ -259,9 +259,8 @@ impl User {
             .map_err(|r| StoreError::invalid("display name", r))?;
         for (name, value) in &self.policies {
             validate::token(name, 64).map_err(|r| StoreError::invalid("policy name", r))?;
-            validate::text(value, 1024).map_err(|r| {
-                StoreError::invalid("policy value", format!("{name}: {r}"))
-            })?;
+            validate::text(value, 1024)
+                .map_err(|r| StoreError::invalid("policy value", format!("{name}: {r}")))?;
         }
         Ok(())
     }

@@ -170,7 +170,7 @@ macro_rules! impl_store {
         }
 
         async fn require_user(conn: &mut Conn, address: &SipAddress) -> Result<()> {
-            let found: Option<i64> = sqlx::query_scalar("SELECT 1 FROM users WHERE address = $1")
+            let found: Option<String> = sqlx::query_scalar("SELECT address FROM users WHERE address = $1")
                 .bind(address.as_str())
                 .fetch_optional(&mut *conn)
                 .await?;

@@ -113,12 +113,16 @@ pub trait Store: Send + Sync + fmt::Debug {
 
     /// Adds a domain; [`StoreError::Conflict`] if it exists.
     async fn add_domain(&self, domain: &Domain) -> Result<()> {
-        self.apply(Change::AddDomain(domain.clone())).await.map(drop)
+        self.apply(Change::AddDomain(domain.clone()))
+            .await
+            .map(drop)
     }
 
     /// Removes a domain; [`StoreError::InUse`] while it has users.
     async fn remove_domain(&self, name: &DomainName) -> Result<()> {
-        self.apply(Change::RemoveDomain(name.clone())).await.map(drop)
+        self.apply(Change::RemoveDomain(name.clone()))
+            .await
+            .map(drop)
     }
 
     /// Adds a user (and assigns their line number); [`StoreError::Conflict`] if the

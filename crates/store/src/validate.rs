@@ -27,7 +27,9 @@ pub fn domain(s: &str) -> Result<(), String> {
             return Err(format!("empty label in {s:?}"));
         }
         if label.len() > LABEL_MAX_LEN {
-            return Err(format!("label {label:?} is longer than {LABEL_MAX_LEN} characters"));
+            return Err(format!(
+                "label {label:?} is longer than {LABEL_MAX_LEN} characters"
+            ));
         }
         if let Some(c) = label
             .chars()
