@@ -325,12 +325,11 @@ impl Registrar {
             })
             .collect();
         let current = self.aors.get(&aor).cloned().unwrap_or_default();
-        let check_order = |b: &Binding| {
-            if b.call_id == *call_id && cseq <= b.cseq {
-                Err(RegisterError::OutOfOrder)
-            } else {
-                Ok(())
-            }
+        // Ordering is checked against the bindings as they were before this request, so
+        // a Contact listed twice in one REGISTER is not its own predecessor.
+        let check_order = |key: &BindingKey| match current.iter().find(|b| b.key == *key) {
+            Some(b) if b.call_id == *call_id && cseq <= b.cseq => Err(RegisterError::OutOfOrder),
+            _ => Ok(()),
         };
 
         // Each Contact costs a scan of the AOR's bindings; more than a full removal plus
@@ -342,7 +341,7 @@ impl Registrar {
             if contacts.len() != 1 || header_expires != Some(0) {
                 return Err(RegisterError::BadStar);
             }
-            current.iter().try_for_each(check_order)?;
+            current.iter().try_for_each(|b| check_order(&b.key))?;
             for b in &current {
                 self.remove(&aor, &b.key, RemoveReason::Unregistered);
             }
@@ -374,17 +373,15 @@ impl Registrar {
                 // The device registered this URI before it sent an instance id: the new
                 // binding takes the old one's place rather than doubling it.
                 let by_uri = BindingKey::Uri(uri_key(&w.contact.uri));
+                check_order(&by_uri)?;
                 if let Some(i) = next.iter().position(|b| b.key == by_uri) {
-                    check_order(&next[i])?;
                     let b = next.remove(i);
                     upserts.retain(|k| *k != b.key);
                     removed.push((b.key, RemoveReason::Replaced));
                 }
             }
+            check_order(&w.key)?;
             let at = next.iter().position(|b| b.key == w.key);
-            if let Some(i) = at {
-                check_order(&next[i])?;
-            }
             if w.expires == 0 {
                 if let Some(i) = at {
                     let b = next.remove(i);

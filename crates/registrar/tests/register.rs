@@ -620,3 +620,15 @@ fn a_flood_of_contacts_is_refused_before_any_work() {
     assert_eq!(rep.status.0, 403);
     assert_eq!(StatusCode::from(&RegisterError::TooManyBindings).0, 403);
 }
+
+#[test]
+fn a_contact_listed_twice_in_one_request_is_not_out_of_order() {
+    let mut r = Registrar::new(config());
+    let b = reg()
+        .contact("<sip:a@h1>;expires=100")
+        .contact("<sip:a@H1>;expires=200");
+    let rep = send(&mut r, T0, &b);
+    assert_eq!(rep.status.0, 200);
+    // One URI (hosts compare case-insensitively, RFC 3261 §19.1.4); the later one wins.
+    assert_eq!(contacts(&rep), ["<sip:a@H1>;expires=200"]);
+}
