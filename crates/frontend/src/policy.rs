@@ -21,7 +21,7 @@
 //!    not the user: a client learns from Allow what it may send instead.
 //! 9. An extension method: 501 with Allow (§8.2.1, RFC 4475 `intmeth`, `esc02`).
 
-use crate::response::{bad_request_reason, response_to, sanitize_reason};
+use crate::response::{bad_request_warning, response_to, sanitize_reason};
 use sb_sip_msg::{
     Header, Invalid, Method, OtherHeader, ParseError, ParseErrorKind, Request, Response,
     StatusCode, Uri,
@@ -88,8 +88,8 @@ impl Frontend {
         }
         let tag = self.next_tag();
         let mut resp = response_to(req, StatusCode::BAD_REQUEST, Some(&tag));
-        resp.reason = bad_request_reason(&why.reason);
         self.add_server(&mut resp);
+        resp.headers.0.extend(bad_request_warning(&why.reason));
         Some(resp)
     }
 
@@ -101,13 +101,15 @@ impl Frontend {
         if bytes.starts_with(b"ACK ") {
             return None;
         }
-        let reason = match err.kind {
-            ParseErrorKind::Syntax | ParseErrorKind::Framing => bad_request_reason(&err.reason),
-            _ => sanitize_reason(status.default_reason()),
+        let warning = match err.kind {
+            ParseErrorKind::Syntax | ParseErrorKind::Framing => bad_request_warning(&err.reason),
+            _ => None,
         };
+        let reason = sanitize_reason(status.default_reason());
         let tag = self.next_tag();
         let mut resp = crate::recover::response_to_raw(bytes, status, &reason, &tag)?;
         self.add_server(&mut resp);
+        resp.headers.0.extend(warning);
         Some(resp)
     }
 

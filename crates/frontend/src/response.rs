@@ -1,6 +1,6 @@
 //! Building responses to requests (RFC 3261 §8.2.6) and sanitising reason phrases.
 
-use sb_sip_msg::{Header, Request, Response, StatusCode};
+use sb_sip_msg::{Header, OtherHeader, Request, Response, StatusCode};
 
 /// Longest reason phrase we put on the wire. A parse error can quote peer input; bounding
 /// it keeps a hostile request from making us send a large response.
@@ -56,13 +56,24 @@ pub fn sanitize_reason(s: &str) -> String {
     out.trim_end().to_string()
 }
 
-/// `Bad Request (why)`, sanitised; plain "Bad Request" when there is no reason.
-pub fn bad_request_reason(why: &str) -> String {
+/// The detail of a 400 as a `Warning: 399` header (RFC 3261 §20.43), to be placed after
+/// every other header.
+///
+/// The status line stays a plain `400 Bad Request`: the detail names headers ("CSeq:
+/// sequence number ... exceeds 2^32-1", "missing Call-ID"), and some peers (SIPp among
+/// them) find a header by searching the whole message text for its name, so a header name
+/// in the status line is read as the header itself and the response goes unmatched.
+/// Placed last, the Warning comes after the real headers. `None` when there is no detail.
+pub fn bad_request_warning(why: &str) -> Option<Header> {
     let why = sanitize_reason(why);
     if why.is_empty() {
-        return StatusCode::BAD_REQUEST.default_reason().to_string();
+        return None;
     }
-    sanitize_reason(&format!("Bad Request ({why})"))
+    let quoted = why.replace('\\', "\\\\").replace('"', "\\\"");
+    Some(Header::Other(OtherHeader {
+        name: "Warning".to_string(),
+        value: format!(" 399 switchboard \"{quoted}\""),
+    }))
 }
 
 #[cfg(test)]
@@ -81,12 +92,14 @@ mod tests {
     }
 
     #[test]
-    fn bad_request_reason_names_the_problem() {
+    fn bad_request_warning_carries_the_detail_quoted() {
+        let w = bad_request_warning("Content-Length: \"negative\"").unwrap();
         assert_eq!(
-            bad_request_reason("Content-Length: negative"),
-            "Bad Request (Content-Length: negative)"
+            w.to_string(),
+            "Warning: 399 switchboard \"Content-Length: \\\"negative\\\"\""
         );
-        assert_eq!(bad_request_reason("\r\n"), "Bad Request");
-        assert!(bad_request_reason(&"x".repeat(1000)).len() <= MAX_REASON_LEN);
+        assert!(bad_request_warning("\r\n").is_none());
+        let long = bad_request_warning(&"x".repeat(1000)).unwrap().to_string();
+        assert!(long.len() <= MAX_REASON_LEN + 40, "{long}");
     }
 }

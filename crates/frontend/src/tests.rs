@@ -370,7 +370,13 @@ fn invalid_requests_get_400_with_the_reason() {
     };
     let resp = fe(&[]).handle_invalid(&r, &why).unwrap();
     assert_eq!(resp.status, StatusCode::BAD_REQUEST);
-    assert_eq!(resp.reason, "Bad Request (CSeq method does not match)");
+    assert_eq!(resp.reason, "Bad Request");
+    // The detail rides in a Warning, after every other header (see bad_request_warning).
+    let last = resp.headers.0.last().unwrap().to_string();
+    assert_eq!(
+        last,
+        "Warning: 399 switchboard \"CSeq method does not match\""
+    );
     assert!(fe(&[])
         .handle_invalid(&req(Method::Ack, sip("b", "h")), &why)
         .is_none());
@@ -387,18 +393,8 @@ fn parse_errors_map_to_400_505_or_drop() {
         is_request,
     };
     let cases = [
-        (
-            ParseErrorKind::Syntax,
-            true,
-            Some(400),
-            "Bad Request (bad thing)",
-        ),
-        (
-            ParseErrorKind::Framing,
-            true,
-            Some(400),
-            "Bad Request (bad thing)",
-        ),
+        (ParseErrorKind::Syntax, true, Some(400), "Bad Request"),
+        (ParseErrorKind::Framing, true, Some(400), "Bad Request"),
         (
             ParseErrorKind::Version,
             true,
@@ -418,6 +414,12 @@ fn parse_errors_map_to_400_505_or_drop() {
         assert_eq!(got.as_ref().map(|r| r.status.code()), want, "{kind:?}");
         if let Some(r) = got {
             assert_eq!(r.reason, reason);
+            let warning = r.headers.other("Warning").next();
+            if r.status.code() == 400 {
+                assert_eq!(warning, Some("399 switchboard \"bad thing\""));
+            } else {
+                assert_eq!(warning, None);
+            }
         }
     }
     let ack = b"ACK sip:h SIP/2.0\r\nVia: SIP/2.0/UDP h;branch=z9hG4bKx\r\nCSeq: 1 ACK\r\n\r\n";

@@ -42,7 +42,7 @@ impl Message {
 /// Appends the headers, a truthful Content-Length, the empty line and the body.
 fn finish(mut head: String, headers: &[Header], body: &[u8]) -> Vec<u8> {
     let mut has_cl = false;
-    for h in headers {
+    for (i, h) in headers.iter().enumerate() {
         if let Header::ContentLength(_) = h {
             // A stale or duplicated count would misframe the body for the receiver.
             if !has_cl {
@@ -51,7 +51,17 @@ fn finish(mut head: String, headers: &[Header], body: &[u8]) -> Vec<u8> {
             has_cl = true;
             continue;
         }
-        let _ = write!(head, "{h}\r\n");
+        // Consecutive values of a token-list header share one line (`Allow: INVITE, ACK`),
+        // as peers and people expect; the parser splits them back into the same entries.
+        let joins_previous = i > 0 && is_token_list(h) && same_kind(&headers[i - 1], h);
+        if joins_previous {
+            head.truncate(head.len() - 2);
+            let line = h.to_string();
+            let value = line.split_once(": ").map_or("", |(_, v)| v);
+            let _ = write!(head, ", {value}\r\n");
+        } else {
+            let _ = write!(head, "{h}\r\n");
+        }
     }
     if !has_cl {
         let _ = write!(head, "Content-Length: {}\r\n", body.len());
@@ -60,6 +70,22 @@ fn finish(mut head: String, headers: &[Header], body: &[u8]) -> Vec<u8> {
     let mut out = head.into_bytes();
     out.extend_from_slice(body);
     out
+}
+
+/// Headers whose values are comma-separated tokens and may share a line.
+fn is_token_list(h: &Header) -> bool {
+    matches!(
+        h,
+        Header::Allow(_)
+            | Header::Supported(_)
+            | Header::Require(_)
+            | Header::ProxyRequire(_)
+            | Header::Unsupported(_)
+    )
+}
+
+fn same_kind(a: &Header, b: &Header) -> bool {
+    std::mem::discriminant(a) == std::mem::discriminant(b)
 }
 
 impl Display for Host {

@@ -250,3 +250,24 @@ fn untyped_compact_forms_are_found_by_either_name() {
     h.remove_other("Refer-To");
     assert_eq!(h.other("r").count(), 0);
 }
+
+#[test]
+fn consecutive_token_list_values_share_one_line() {
+    use sb_sip_msg::{Header, Method, Response, StatusCode};
+    let mut r = Response::new(StatusCode::OK);
+    r.headers.push(Header::Allow(Method::Invite));
+    r.headers.push(Header::Allow(Method::Ack));
+    r.headers.push(Header::Supported("timer".into()));
+    r.headers.push(Header::Allow(Method::Bye));
+    r.headers.push(Header::ContentLength(0));
+    let text = String::from_utf8(r.to_bytes()).unwrap();
+    assert!(
+        text.contains("\r\nAllow: INVITE, ACK\r\nSupported: timer\r\nAllow: BYE\r\n"),
+        "{text}"
+    );
+    let back = match sb_sip_msg::parse_datagram(text.as_bytes()).unwrap() {
+        sb_sip_msg::Message::Response(back) => back,
+        other => panic!("not a response: {other:?}"),
+    };
+    assert_eq!(back.headers, r.headers);
+}
