@@ -25,7 +25,7 @@
 //! while let Some(effect) = reg.poll_effect() {
 //!     match effect {
 //!         Effect::Upsert(binding) => { /* write to the store */ }
-//!         Effect::Remove { aor, key, .. } => { /* delete from the store */ }
+//!         Effect::Remove { binding, .. } => { /* delete it from the store */ }
 //!     }
 //! }
 //! // Arm a timer for reg.poll_timeout(); when it fires, call reg.handle_timeout(now)

@@ -159,10 +159,10 @@ pub enum RemoveReason {
 pub enum Effect {
     /// Insert or overwrite the binding `(aor, key)`.
     Upsert(Box<Binding>),
-    /// Delete the binding `(aor, key)`.
+    /// Delete this binding (the whole binding as it was, so a store keyed by Contact or by
+    /// instance finds its row).
     Remove {
-        aor: Aor,
-        key: BindingKey,
+        binding: Box<Binding>,
         reason: RemoveReason,
     },
 }
@@ -227,8 +227,7 @@ impl Registrar {
         for mut b in bindings {
             if b.expires_at <= now {
                 self.effects.push_back(Effect::Remove {
-                    aor: b.aor,
-                    key: b.key,
+                    binding: Box::new(b),
                     reason: RemoveReason::Expired,
                 });
                 continue;
@@ -255,12 +254,12 @@ impl Registrar {
             let Some((_, aor, key)) = self.timers.pop_first() else {
                 break;
             };
-            self.take(&aor, &key);
-            self.effects.push_back(Effect::Remove {
-                aor,
-                key,
-                reason: RemoveReason::Expired,
-            });
+            if let Some(b) = self.take(&aor, &key) {
+                self.effects.push_back(Effect::Remove {
+                    binding: Box::new(b),
+                    reason: RemoveReason::Expired,
+                });
+            }
         }
     }
 
@@ -537,10 +536,9 @@ impl Registrar {
     }
 
     fn remove(&mut self, aor: &Aor, key: &BindingKey, reason: RemoveReason) {
-        if self.take(aor, key).is_some() {
+        if let Some(b) = self.take(aor, key) {
             self.effects.push_back(Effect::Remove {
-                aor: aor.clone(),
-                key: key.clone(),
+                binding: Box::new(b),
                 reason,
             });
         }

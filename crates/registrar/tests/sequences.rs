@@ -79,8 +79,8 @@ fn drain(r: &mut Registrar, store: &mut Store) {
             Effect::Upsert(b) => {
                 store.insert((b.aor.clone(), b.key.clone()), *b);
             }
-            Effect::Remove { aor, key, .. } => {
-                store.remove(&(aor, key));
+            Effect::Remove { binding, .. } => {
+                store.remove(&(binding.aor, binding.key));
             }
         }
     }
