@@ -47,7 +47,10 @@ impl Health {
     /// `started` is the process start time, taken by the binary (this crate reads no clock
     /// for protocol purposes; uptime is reporting only).
     pub fn new(started: Instant) -> Self {
-        Health { ready: Arc::new(AtomicBool::new(false)), started }
+        Health {
+            ready: Arc::new(AtomicBool::new(false)),
+            started,
+        }
     }
 
     pub fn set_ready(&self, ready: bool) {
@@ -82,7 +85,11 @@ async fn health_handler(State(st): State<AppState>) -> impl IntoResponse {
         env!("CARGO_PKG_VERSION"),
         st.health.started.elapsed().as_secs()
     );
-    let code = if ready { StatusCode::OK } else { StatusCode::SERVICE_UNAVAILABLE };
+    let code = if ready {
+        StatusCode::OK
+    } else {
+        StatusCode::SERVICE_UNAVAILABLE
+    };
     (code, [(header::CONTENT_TYPE, "application/json")], body)
 }
 
