@@ -1,7 +1,9 @@
 //! Addresses of record, bindings and the values they are made of (RFC 3261 §10.2, §10.3;
 //! RFC 5626 §6).
 
-use sb_sip_msg::{CallId, Host, NameAddr, SipUri, Transport, Uri};
+use sb_sip_msg::{
+    parse_datagram, CallId, ContactValue, Header, Host, Message, NameAddr, SipUri, Transport, Uri,
+};
 use std::fmt;
 use std::net::SocketAddr;
 
@@ -136,6 +138,8 @@ pub struct Binding {
     pub instance: Option<String>,
     pub reg_id: Option<u32>,
     pub source: Source,
+    /// Path header values of the REGISTER, in order (RFC 3327 §5.3), as written.
+    pub path: Vec<String>,
     /// Unix seconds of the last REGISTER that added or refreshed it.
     pub updated_at: u64,
     /// Tie-breaker for recency within one second (larger is more recent).
@@ -160,6 +164,30 @@ impl Binding {
     /// The q used for ordering (absent counts as 1.0).
     pub fn effective_q(&self) -> Q {
         self.q.unwrap_or(Q::MAX)
+    }
+}
+
+/// Parses a Contact value as [`NameAddr`]'s `Display` prints it (what a store keeps)
+/// back into a [`NameAddr`], for [`crate::Registrar::restore`]. `None` unless it is
+/// exactly one name-addr or addr-spec.
+pub fn parse_contact(s: &str) -> Option<NameAddr> {
+    // Stored text is trusted less than it looks: a line break would let it inject headers
+    // into the wrapper message below.
+    if s.bytes().any(|b| b == b'\r' || b == b'\n') {
+        return None;
+    }
+    // sb-sip-msg parses Contact values inside a message only; wrap the value in one.
+    let wire = format!("OPTIONS sip:x SIP/2.0\r\nContact: {s}\r\nContent-Length: 0\r\n\r\n");
+    let Ok(Message::Request(req)) = parse_datagram(wire.as_bytes()) else {
+        return None;
+    };
+    let mut contacts = req.headers.iter().filter_map(|h| match h {
+        Header::Contact(c) => Some(c),
+        _ => None,
+    });
+    match (contacts.next(), contacts.next()) {
+        (Some(ContactValue::Addr(a)), None) => Some(a.clone()),
+        _ => None,
     }
 }
 
@@ -278,6 +306,25 @@ mod tests {
             assert_eq!(Q::parse(s).map(Q::thousandths), want, "{s:?}");
         }
         assert_eq!(Q(500).to_string(), "0.500");
+    }
+
+    #[test]
+    fn stored_contacts_parse_back() {
+        let text =
+            "\"Desk \\\"A\\\"\" <sip:a@h;transport=tcp?X=%3C>;q=0.5;+sip.instance=\"<urn:x>\"";
+        let c = parse_contact(text).unwrap();
+        assert_eq!(c.display.as_deref(), Some("Desk \"A\""));
+        assert_eq!(parse_contact(&c.to_string()), Some(c));
+        assert!(parse_contact("sip:a@h").is_some());
+        for bad in [
+            "",
+            "*",
+            "<sip:a@h>, <sip:b@h>",
+            "<sip:a@h>\r\nVia: x",
+            "<sip:a@h",
+        ] {
+            assert_eq!(parse_contact(bad), None, "{bad:?}");
+        }
     }
 
     #[test]

@@ -39,7 +39,7 @@ pub mod binding;
 mod date;
 pub mod registrar;
 
-pub use binding::{uri_key, Aor, Binding, BindingKey, Source, Q};
+pub use binding::{parse_contact, uri_key, Aor, Binding, BindingKey, Source, Q};
 pub use registrar::{
     Authorized, Effect, RegisterError, Registrar, RegistrarConfig, RemoveReason, Reply,
 };

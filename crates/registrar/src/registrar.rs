@@ -324,6 +324,15 @@ impl Registrar {
             })
             .collect();
         let current = self.aors.get(&aor).cloned().unwrap_or_default();
+        // RFC 3327 §5.3: Path values are stored with the bindings (requests to the device
+        // go back through those proxies) and returned if the client supports path.
+        let path: Vec<String> = h.other("Path").map(str::to_string).collect();
+        let supports_path = h.supported().any(|t| t.trim().eq_ignore_ascii_case("path"));
+        let echo_path = if supports_path {
+            path.clone()
+        } else {
+            Vec::new()
+        };
         // Ordering is checked against the bindings as they were before this request, so
         // a Contact listed twice in one REGISTER is not its own predecessor.
         let check_order = |key: &BindingKey| match current.iter().find(|b| b.key == *key) {
@@ -344,7 +353,7 @@ impl Registrar {
             for b in &current {
                 self.remove(&aor, &b.key, RemoveReason::Unregistered);
             }
-            return Ok(self.ok(now, &aor, false));
+            return Ok(self.ok(now, &aor, false, &[]));
         }
 
         let wanted = contacts
@@ -402,6 +411,7 @@ impl Registrar {
                 instance: w.instance,
                 reg_id: w.reg_id,
                 source: source.clone(),
+                path: path.clone(),
                 updated_at: now,
                 seq: self.seq,
             };
@@ -430,7 +440,7 @@ impl Registrar {
                 self.effects.push_back(Effect::Upsert(Box::new(b.clone())));
             }
         }
-        Ok(self.ok(now, &aor, outbound))
+        Ok(self.ok(now, &aor, outbound, &echo_path))
     }
 
     /// Expires, q, +sip.instance and reg-id of one Contact (§10.3 steps 6-7, RFC 5626 §6).
@@ -483,8 +493,9 @@ impl Registrar {
     }
 
     /// 200 with every current binding (§10.3 step 8); `Require: outbound` when a flow
-    /// was registered (RFC 5626 §6).
-    fn ok(&self, now: u64, aor: &Aor, outbound: bool) -> Reply {
+    /// was registered (RFC 5626 §6); the request's Path echoed when the client supports
+    /// it (RFC 3327 §5.3).
+    fn ok(&self, now: u64, aor: &Aor, outbound: bool, path: &[String]) -> Reply {
         let mut headers: Vec<Header> = self
             .bindings(aor)
             .iter()
@@ -493,6 +504,12 @@ impl Registrar {
         if outbound {
             headers.push(Header::Require("outbound".into()));
         }
+        headers.extend(path.iter().map(|p| {
+            Header::Other(OtherHeader {
+                name: "Path".into(),
+                value: format!(" {p}"),
+            })
+        }));
         // §10.3 step 8: a Date lets a client without a clock of its own set one.
         headers.push(Header::Other(OtherHeader {
             name: "Date".into(),

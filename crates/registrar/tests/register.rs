@@ -31,6 +31,7 @@ struct Reg {
     cseq: u32,
     expires: Option<u32>,
     contacts: Vec<String>,
+    extra: Vec<String>,
 }
 
 fn reg() -> Reg {
@@ -40,12 +41,17 @@ fn reg() -> Reg {
         cseq: 1,
         expires: None,
         contacts: Vec::new(),
+        extra: Vec::new(),
     }
 }
 
 impl Reg {
     fn contact(mut self, c: &str) -> Self {
         self.contacts.push(c.into());
+        self
+    }
+    fn header(mut self, line: &str) -> Self {
+        self.extra.push(line.into());
         self
     }
     fn cseq(mut self, n: u32) -> Self {
@@ -77,6 +83,9 @@ impl Reg {
         }
         for c in &self.contacts {
             s.push_str(&format!("Contact: {c}\r\n"));
+        }
+        for e in &self.extra {
+            s.push_str(&format!("{e}\r\n"));
         }
         s.push_str("Content-Length: 0\r\n\r\n");
         match parse_datagram(s.as_bytes()).expect("test message parses") {
@@ -632,4 +641,34 @@ fn a_contact_listed_twice_in_one_request_is_not_out_of_order() {
     assert_eq!(rep.status.0, 200);
     // One URI (hosts compare case-insensitively, RFC 3261 §19.1.4); the later one wins.
     assert_eq!(contacts(&rep), ["<sip:a@H1>;expires=200"]);
+}
+
+#[test]
+fn path_is_stored_and_echoed_when_supported() {
+    let path = |rep: &Reply| -> Vec<String> {
+        rep.headers
+            .iter()
+            .filter(|h| matches!(h, Header::Other(o) if o.name == "Path"))
+            .map(|h| h.to_string())
+            .collect()
+    };
+    let mut r = Registrar::new(config());
+    let b = reg()
+        .contact("<sip:a@h1>")
+        .header("Path: <sip:edge1.example.com;lr>")
+        .header("Path: <sip:edge2.example.com;lr>");
+    let rep = send(&mut r, T0, &b);
+    assert!(path(&rep).is_empty(), "client did not say Supported: path");
+    assert_eq!(
+        r.bindings(&alice())[0].path,
+        ["<sip:edge1.example.com;lr>", "<sip:edge2.example.com;lr>"]
+    );
+    let rep = send(&mut r, T0 + 1, &b.clone().cseq(2).header("Supported: path"));
+    assert_eq!(
+        path(&rep),
+        [
+            "Path: <sip:edge1.example.com;lr>",
+            "Path: <sip:edge2.example.com;lr>"
+        ]
+    );
 }
