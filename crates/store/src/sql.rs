@@ -248,29 +248,26 @@ macro_rules! impl_store {
                     .execute(&mut *conn)
                     .await?;
             }
-            if existing.is_none() {
-                // The row must exist before a number can refer to it.
-                sqlx::query("INSERT INTO users (address, domain) VALUES ($1, $2)")
-                    .bind(user.address.as_str())
-                    .bind(user.address.host())
-                    .execute(&mut *conn)
-                    .await?;
-            }
-            if let Some(number) = new_number {
-                claim_number(conn, number, &user.address).await?;
-            }
+            // The row is written before the number is claimed: the number refers to it.
             let policies = serde_json::to_string(&user.policies).expect("a string map serializes");
             sqlx::query(
-                "UPDATE users SET display_name = $2, line_uri = $3, enabled = $4, policies = $5 \
-                 WHERE address = $1",
+                "INSERT INTO users (address, domain, display_name, line_uri, enabled, policies) \
+                 VALUES ($1, $2, $3, $4, $5, $6) \
+                 ON CONFLICT (address) DO UPDATE SET display_name = excluded.display_name, \
+                 line_uri = excluded.line_uri, enabled = excluded.enabled, \
+                 policies = excluded.policies",
             )
             .bind(user.address.as_str())
+            .bind(user.address.host())
             .bind(&user.display_name)
             .bind(user.line_uri.as_ref().map(|l| l.to_string()))
             .bind(user.enabled)
             .bind(policies)
             .execute(&mut *conn)
             .await?;
+            if let Some(number) = new_number {
+                claim_number(conn, number, &user.address).await?;
+            }
             Ok(if existing.is_some() { Outcome::Changed } else { Outcome::Added })
         }
 

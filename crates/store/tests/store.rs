@@ -46,4 +46,6 @@ on_both_backends!(
     expired_before_is_strict,
     data_survives_reopen,
     batch_input_is_validated,
+    racing_claims_of_one_number_one_wins,
+    large_batch_applies_in_one_go,
 );

@@ -274,8 +274,15 @@ pub async fn paging_walks_every_user_once(f: &Fixture) {
         let d = if i % 5 == 0 { "b.example" } else { "a.example" };
         changes.push(Change::AddUser(user(&format!("sip:u{i:02}@{d}"), None)));
     }
+    // Byte order, the same on both backends: upper case sorts before lower case.
+    for name in ["Zed", "adam", "Adam"] {
+        changes.push(Change::AddUser(user(
+            &format!("sip:{name}@a.example"),
+            None,
+        )));
+    }
     s.apply_batch(changes).await.unwrap();
-    assert_eq!(s.count_users(None).await.unwrap(), 25);
+    assert_eq!(s.count_users(None).await.unwrap(), 28);
     let b = DomainName::parse("b.example").unwrap();
     assert_eq!(s.count_users(Some(&b)).await.unwrap(), 5);
 
@@ -291,12 +298,20 @@ pub async fn paging_walks_every_user_once(f: &Fixture) {
         seen.extend(users.iter().map(|u| u.address.to_string()));
         page = page.next(&users);
     }
-    assert_eq!(sizes, [10, 10, 5]);
+    assert_eq!(sizes, [10, 10, 8]);
     let mut sorted = seen.clone();
     sorted.sort();
     sorted.dedup();
     assert_eq!(seen, sorted, "in address order, no repeats");
-    assert_eq!(seen.len(), 25);
+    assert_eq!(seen.len(), 28);
+    assert_eq!(
+        seen[..3],
+        [
+            "sip:Adam@a.example",
+            "sip:Zed@a.example",
+            "sip:adam@a.example"
+        ]
+    );
 
     let only_b = s
         .list_users(&Page {
@@ -586,4 +601,62 @@ pub async fn batch_input_is_validated(f: &Fixture) {
     let err = s.upsert_binding(&b).await.unwrap_err();
     assert_eq!(err.to_string(), "invalid q: above 1.000");
     assert!(s.list_all_bindings().await.unwrap().is_empty());
+}
+
+pub async fn racing_claims_of_one_number_one_wins(f: &Fixture) {
+    let a = f.open().await;
+    let b = f.open().await;
+    with_domain(&*a, "example.com").await;
+    let mut tasks = vec![];
+    for i in 0..10 {
+        let store = if i % 2 == 0 { a.clone() } else { b.clone() };
+        tasks.push(tokio::spawn(async move {
+            store
+                .add_user(&user(
+                    &format!("sip:u{i}@example.com"),
+                    Some("tel:+14255550100"),
+                ))
+                .await
+        }));
+    }
+    let mut won = 0;
+    for t in tasks {
+        match t.await.unwrap() {
+            Ok(()) => won += 1,
+            Err(e) => assert_eq!(e.to_string(), "number +14255550100 is already taken"),
+        }
+    }
+    assert_eq!(won, 1);
+    assert_eq!(a.count_users(None).await.unwrap(), 1);
+    let holder = b.get_user_by_number(&num("+14255550100")).await.unwrap();
+    assert_eq!(
+        holder.unwrap().line_uri.unwrap().number.as_str(),
+        "+14255550100"
+    );
+}
+
+pub async fn large_batch_applies_in_one_go(f: &Fixture) {
+    let s = f.open().await;
+    const USERS: u32 = 2000;
+    let mut changes = vec![Change::AddDomain(domain("example.com"))];
+    for i in 0..USERS {
+        let u = user(
+            &format!("sip:u{i:05}@example.com"),
+            Some(&format!("tel:+1425555{i:04}")),
+        );
+        let credential = Credential {
+            user: u.address.clone(),
+            realm: "example.com".into(),
+            algorithm: DigestAlgorithm::Md5,
+            ha1: format!("{i:032x}"),
+        };
+        changes.push(Change::AddUser(u));
+        changes.push(Change::SetCredential(credential));
+    }
+    let outcomes = s.apply_batch(changes).await.unwrap();
+    assert_eq!(outcomes.len(), 1 + 2 * USERS as usize);
+    assert!(outcomes.iter().all(|o| *o == Outcome::Added));
+    assert_eq!(s.count_users(None).await.unwrap(), u64::from(USERS));
+    let last = s.get_user_by_number(&num("+14255551999")).await.unwrap();
+    assert_eq!(last.unwrap().address, addr("sip:u01999@example.com"));
 }
