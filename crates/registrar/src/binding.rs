@@ -30,6 +30,16 @@ impl Aor {
         Aor(s)
     }
 
+    /// The AOR of `user` in `domain` (for example the digest username and realm the
+    /// caller authenticated), in the same canonical form.
+    pub fn from_user(user: &str, domain: &str) -> Aor {
+        let mut s = String::from("sip:");
+        escape_user(user.as_bytes(), &mut s);
+        s.push('@');
+        s.push_str(&domain.to_ascii_lowercase());
+        Aor(s)
+    }
+
     /// The AOR named by a URI, if it is a sip/sips URI.
     pub fn from_uri(u: &Uri) -> Option<Aor> {
         u.as_sip().map(Aor::from_sip_uri)
@@ -275,6 +285,7 @@ mod tests {
             Aor::from_sip_uri(&sip(Some("alice"), "example.com", None, false))
         );
         assert_eq!(a.host(), "example.com");
+        assert_eq!(a, Aor::from_user("alice", "EXAMPLE.com"));
         let odd = Aor::from_sip_uri(&sip(Some("a%20b%00"), "h", Some(5070), false));
         assert_eq!(odd.as_str(), "sip:a%20b%00@h:5070");
         assert_eq!(odd.host(), "h");

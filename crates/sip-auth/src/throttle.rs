@@ -6,9 +6,14 @@
 //! metric. Other sources, such as the real user on another network, are not affected.
 //! The table is bounded: when full, the source touched least recently is forgotten.
 //!
+//! Which status: SIP's 429 is not HTTP's "Too Many Requests" but "Provide Referrer
+//! Identity" (RFC 3892), so [`Verdict::status`] answers 403 with a reason phrase that says
+//! why and a `Retry-After` (RFC 3261 §20.33) that says when.
+//!
 //! IPv6 sources are grouped by /64: one host usually has a whole /64 and could otherwise
 //! change address at every attempt. Time is seconds from a caller-chosen epoch.
 
+use sb_sip_msg::{Header, OtherHeader, StatusCode};
 use std::collections::{BTreeSet, HashMap, VecDeque};
 use std::net::{IpAddr, Ipv6Addr};
 
@@ -43,6 +48,30 @@ pub enum Verdict {
     Throttled {
         retry_after: u64,
     },
+}
+
+impl Verdict {
+    /// The reason phrase for a throttled answer.
+    pub const REASON: &'static str = "Forbidden (too many failed attempts)";
+
+    /// 403 for a throttled source, `None` when allowed.
+    pub fn status(self) -> Option<StatusCode> {
+        match self {
+            Verdict::Allow => None,
+            Verdict::Throttled { .. } => Some(StatusCode(403)),
+        }
+    }
+
+    /// `Retry-After: <seconds>` for a throttled source.
+    pub fn retry_after_header(self) -> Option<Header> {
+        match self {
+            Verdict::Allow => None,
+            Verdict::Throttled { retry_after } => Some(Header::Other(OtherHeader {
+                name: "Retry-After".into(),
+                value: format!(" {retry_after}"),
+            })),
+        }
+    }
 }
 
 #[derive(Debug, Default)]
@@ -190,6 +219,18 @@ mod tests {
         assert_eq!(t.check(ip("198.51.100.7"), 130), Verdict::Allow);
         // The back-off ends on time.
         assert_eq!(t.check(bad, 169), Verdict::Allow);
+    }
+
+    #[test]
+    fn throttled_answer_is_403_with_retry_after() {
+        let v = Verdict::Throttled { retry_after: 42 };
+        assert_eq!(v.status(), Some(StatusCode(403)));
+        assert_eq!(
+            v.retry_after_header().map(|h| h.to_string()).as_deref(),
+            Some("Retry-After: 42")
+        );
+        assert_eq!(Verdict::Allow.status(), None);
+        assert_eq!(Verdict::Allow.retry_after_header(), None);
     }
 
     #[test]
