@@ -226,7 +226,9 @@ pub struct User {
     /// The name shown to callees; may be empty.
     #[serde(default)]
     pub display_name: String,
-    /// The user's phone number; storing a user with one also assigns that number to them.
+    /// The user's phone number, unique among users. Without an extension it is the
+    /// user's own number and is assigned to them; with one it hangs off a shared main
+    /// number that stays unassigned (or belongs to whoever it was given to).
     #[serde(default)]
     pub line_uri: Option<LineUri>,
     /// A disabled user keeps their data but may not register or call.

@@ -6,8 +6,8 @@ use async_trait::async_trait;
 
 use crate::error::{Result, StoreError};
 use crate::model::{
-    Binding, Change, Credential, DigestAlgorithm, Domain, DomainName, Number, Outcome, Page,
-    SipAddress, User, E164,
+    Binding, Change, Credential, DigestAlgorithm, Domain, DomainName, LineUri, Number, Outcome,
+    Page, SipAddress, User, E164,
 };
 
 /// Which database a [`Store`] talks to.
@@ -53,6 +53,9 @@ pub trait Store: Send + Sync + fmt::Debug {
 
     /// The user a number belongs to (reverse number lookup).
     async fn get_user_by_number(&self, number: &E164) -> Result<Option<User>>;
+
+    /// The user whose line URI is exactly this one (number and extension).
+    async fn get_user_by_line_uri(&self, line_uri: &LineUri) -> Result<Option<User>>;
 
     /// One page of users in address order; see [`Page::next`] for the following page.
     async fn list_users(&self, page: &Page) -> Result<Vec<User>>;
@@ -125,8 +128,9 @@ pub trait Store: Send + Sync + fmt::Debug {
             .map(drop)
     }
 
-    /// Adds a user (and assigns their line number); [`StoreError::Conflict`] if the
-    /// address exists or the number belongs to someone else.
+    /// Adds a user; [`StoreError::Conflict`] if the address or the line URI is taken.
+    /// A line URI without an extension also assigns its number to the user (refused if
+    /// another user holds it); one with an extension shares its main number.
     async fn add_user(&self, user: &User) -> Result<()> {
         self.apply(Change::AddUser(user.clone())).await.map(drop)
     }

@@ -22,6 +22,7 @@ CREATE TABLE users (
     policies TEXT NOT NULL DEFAULT '{}'
 );
 CREATE INDEX users_domain ON users (domain, address);
+CREATE UNIQUE INDEX users_line_uri ON users (line_uri);
 
 CREATE TABLE credentials (
     address TEXT COLLATE "C" NOT NULL REFERENCES users (address) ON DELETE CASCADE,

@@ -64,7 +64,7 @@ pub async fn domains_add_list_remove(f: &Fixture) {
 pub async fn users_add_get_update_remove(f: &Fixture) {
     let s = f.open().await;
     with_domain(&*s, "example.com").await;
-    let mut alice = user("sip:alice@example.com", Some("tel:+14255550100;ext=100"));
+    let mut alice = user("sip:alice@example.com", Some("tel:+14255550100"));
     alice.policies.insert("voicemail".into(), "on".into());
     s.add_user(&alice).await.unwrap();
 
@@ -129,7 +129,7 @@ pub async fn duplicate_number_refused_naming_the_number(f: &Fixture) {
         .await
         .unwrap();
 
-    let bob = user("sip:bob@example.com", Some("tel:+14255550100;ext=7"));
+    let bob = user("sip:bob@example.com", Some("tel:+14255550100"));
     let err = s.add_user(&bob).await.unwrap_err();
     assert!(
         matches!(&err, StoreError::Conflict { field: "number", value } if value == "+14255550100"),
@@ -159,6 +159,33 @@ pub async fn duplicate_number_refused_naming_the_number(f: &Fixture) {
         .unwrap()
         .unwrap();
     assert_eq!(holder.user, addr("sip:alice@example.com"));
+}
+
+pub async fn extensions_share_a_main_number(f: &Fixture) {
+    let s = f.open().await;
+    with_domain(&*s, "example.com").await;
+    let reception = user("sip:reception@example.com", Some("tel:+14255550100"));
+    let alice = user("sip:alice@example.com", Some("tel:+14255550100;ext=100"));
+    let bob = user("sip:bob@example.com", Some("tel:+14255550100;ext=101"));
+    for u in [&reception, &alice, &bob] {
+        s.add_user(u).await.unwrap();
+    }
+    assert_eq!(
+        s.get_user_by_number(&num("+14255550100")).await.unwrap(),
+        Some(reception),
+        "the main number reaches the user who holds it"
+    );
+    let line = LineUri::parse("tel:+14255550100;ext=101").unwrap();
+    assert_eq!(s.get_user_by_line_uri(&line).await.unwrap(), Some(bob));
+    assert!(s.list_numbers(&alice.address).await.unwrap().is_empty());
+
+    let carol = user("sip:carol@example.com", Some("tel:+14255550100;ext=100"));
+    let err = s.add_user(&carol).await.unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "line uri tel:+14255550100;ext=100 is already taken"
+    );
+    assert_eq!(s.get_user(&carol.address).await.unwrap(), None);
 }
 
 pub async fn numbers_follow_the_line_uri(f: &Fixture) {
