@@ -329,6 +329,7 @@ const STATUS_SCENARIOS: &[&str] = &[
     "unknown-method-501.xml",
     "overlarge-cseq-400.xml",
     "too-many-hops-483.xml",
+    "foreign-domain-404.xml",
     "invite-refused.xml",
 ];
 
@@ -366,7 +367,7 @@ fn response_times(messages: &str, code: u16) -> Vec<f64> {
     for line in messages.lines() {
         if let Some(rest) = line.strip_prefix("-----------------------------------------------") {
             // "----... 2026-11-25 03:45:17.222070"
-            stamp = rest.trim().split_whitespace().nth(1).and_then(|t| {
+            stamp = rest.split_whitespace().nth(1).and_then(|t| {
                 let mut it = t.split(':');
                 let h: f64 = it.next()?.parse().ok()?;
                 let m: f64 = it.next()?.parse().ok()?;
