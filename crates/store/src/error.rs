@@ -79,6 +79,18 @@ impl StoreError {
         }
     }
 
+    /// Whether the caller's data is at fault (a CLI exits with a usage error and the HTTP
+    /// API answers 4xx), as opposed to the database.
+    pub fn is_caller_fault(&self) -> bool {
+        matches!(
+            self.root(),
+            StoreError::Conflict { .. }
+                | StoreError::NotFound { .. }
+                | StoreError::Invalid { .. }
+                | StoreError::InUse { .. }
+        )
+    }
+
     /// The error itself, or for a [`StoreError::Batch`] the error of the failing change.
     pub fn root(&self) -> &StoreError {
         match self {

@@ -20,6 +20,9 @@ pub(crate) const SELECT_HA1: &str =
 pub(crate) const SELECT_CREDENTIAL: &str = "SELECT algorithm, ha1 FROM credentials \
      WHERE address = $1 AND realm = $2 AND algorithm = $3";
 
+pub(crate) const LIST_CREDENTIALS: &str = "SELECT realm, algorithm, ha1 FROM credentials \
+     WHERE address = $1 ORDER BY realm, algorithm";
+
 pub(crate) const UPSERT_CREDENTIAL: &str = "INSERT INTO credentials \
      (address, realm, algorithm, ha1) VALUES ($1, $2, $3, $4) \
      ON CONFLICT (address, realm, algorithm) DO UPDATE SET ha1 = excluded.ha1";
@@ -150,8 +153,8 @@ macro_rules! impl_store {
                 Outcome, Page, SipAddress, User, E164,
             };
             use $crate::sql::{
-                BINDING_COLUMNS, LIST_USERS, SELECT_CREDENTIAL, SELECT_HA1, UPSERT_BINDING,
-                UPSERT_CREDENTIAL, UPSERT_USER, USER_COLUMNS,
+                BINDING_COLUMNS, LIST_CREDENTIALS, LIST_USERS, SELECT_CREDENTIAL, SELECT_HA1,
+                UPSERT_BINDING, UPSERT_CREDENTIAL, UPSERT_USER, USER_COLUMNS,
             };
 
             fn user_from_row(row: &DbRow) -> Result<User> {
@@ -655,6 +658,25 @@ macro_rules! impl_store {
                     .transpose()
                 }
 
+                async fn list_credentials(&self, user: &SipAddress) -> Result<Vec<Credential>> {
+                    sqlx::query(LIST_CREDENTIALS)
+                        .bind(user.as_str())
+                        .fetch_all(&self.pool)
+                        .await?
+                        .iter()
+                        .map(|row| {
+                            Ok(Credential {
+                                user: user.clone(),
+                                realm: row.try_get("realm")?,
+                                algorithm: $crate::sql::algorithm_from_column(
+                                    row.try_get::<&str, _>("algorithm")?,
+                                )?,
+                                ha1: row.try_get("ha1")?,
+                            })
+                        })
+                        .collect()
+                }
+
                 async fn lookup_number(&self, number: &E164) -> Result<Option<Number>> {
                     let mut conn = self.pool.acquire().await?;
                     number_holder(&mut conn, number)
@@ -742,6 +764,13 @@ macro_rules! impl_store {
                         None,
                     )
                     .await
+                }
+
+                async fn count_bindings(&self) -> Result<u64> {
+                    let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM bindings")
+                        .fetch_one(&self.pool)
+                        .await?;
+                    Ok(u64::try_from(n).unwrap_or(0))
                 }
 
                 async fn list_all_bindings(&self) -> Result<Vec<Binding>> {

@@ -71,6 +71,9 @@ pub trait Store: Send + Sync + fmt::Debug {
         algorithm: DigestAlgorithm,
     ) -> Result<Option<Credential>>;
 
+    /// Every credential of a user, by realm then algorithm.
+    async fn list_credentials(&self, user: &SipAddress) -> Result<Vec<Credential>>;
+
     /// Who holds a number.
     async fn lookup_number(&self, number: &E164) -> Result<Option<Number>>;
 
@@ -94,6 +97,9 @@ pub trait Store: Send + Sync + fmt::Debug {
 
     /// The bindings of `aor`, highest q first, then by Contact.
     async fn list_bindings(&self, aor: &SipAddress) -> Result<Vec<Binding>>;
+
+    /// How many bindings exist, over all AORs.
+    async fn count_bindings(&self) -> Result<u64>;
 
     /// Every binding, by AOR then Contact (to load the registrar at start).
     async fn list_all_bindings(&self) -> Result<Vec<Binding>>;

@@ -146,9 +146,16 @@ fn free_port() -> u16 {
 fn start() -> Result<PgServer, NoServer> {
     let bin = bin_dir()?;
     let failed = |what: &str, e: std::io::Error| NoServer::Failed(format!("{what}: {e}"));
+    // As root the server runs as `postgres`, which must reach the directory: /tmp, not
+    // a TMPDIR that may sit under root's home.
+    let parent = if is_root() {
+        PathBuf::from("/tmp")
+    } else {
+        std::env::temp_dir()
+    };
     let dir = tempfile::Builder::new()
         .prefix("sb-store-pg")
-        .tempdir()
+        .tempdir_in(parent)
         .map_err(|e| failed("temp dir", e))?;
     if is_root() {
         let status = Command::new("chown")
@@ -176,23 +183,28 @@ fn start() -> Result<PgServer, NoServer> {
             "--no-sync",
         ],
     )?;
-    let port = free_port();
     let log = format!("{dir_s}/server.log");
-    // fsync off: a test database never needs to survive a crash.
-    let options = format!("-k {dir_s} -p {port} -c listen_addresses=127.0.0.1 -c fsync=off");
-    run(
-        &bin.join("pg_ctl"),
-        &[
+    // The free port may be taken by someone else before the server binds it: try again
+    // on another.
+    let mut attempts = 0;
+    let port = loop {
+        let port = free_port();
+        // fsync off: a test database never needs to survive a crash.
+        let options = format!("-k {dir_s} -p {port} -c listen_addresses=127.0.0.1 -c fsync=off");
+        let args = [
             "-D", data_s, "-l", &log, "-w", "-t", "60", "-o", &options, "start",
-        ],
-    )
-    .map_err(|e| match e {
-        NoServer::Failed(why) => NoServer::Failed(format!(
-            "{why}\nserver log:\n{}",
-            std::fs::read_to_string(&log).unwrap_or_default()
-        )),
-        other => other,
-    })?;
+        ];
+        match run(&bin.join("pg_ctl"), &args) {
+            Ok(()) => break port,
+            Err(NoServer::Failed(why)) if attempts == 2 => {
+                return Err(NoServer::Failed(format!(
+                    "{why}\nserver log:\n{}",
+                    std::fs::read_to_string(&log).unwrap_or_default()
+                )))
+            }
+            Err(_) => attempts += 1,
+        }
+    };
     // postmaster.pid: first line is the pid, fourth the port.
     let pidfile = std::fs::read_to_string(data.join("postmaster.pid"))
         .map_err(|e| failed("postmaster.pid", e))?;

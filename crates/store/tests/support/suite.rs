@@ -273,12 +273,20 @@ pub async fn credentials_set_get_replace(f: &Fixture) {
         ..cred.clone()
     };
     assert_eq!(s.set_credential(&replaced).await.unwrap(), Outcome::Changed);
+    let md5 = Credential {
+        algorithm: DigestAlgorithm::Md5,
+        ha1: "ef".repeat(16),
+        ..cred.clone()
+    };
+    s.set_credential(&md5).await.unwrap();
+    assert_eq!(s.list_credentials(&alice).await.unwrap(), [md5, replaced]);
     let short = Credential {
         ha1: "ab".into(),
         ..cred.clone()
     };
     let bad = s.set_credential(&short).await.unwrap_err();
     assert!(bad.to_string().starts_with("invalid ha1"), "{bad}");
+    assert!(bad.is_caller_fault());
 
     s.remove_user(&alice).await.unwrap();
     s.add_user(&user(alice.as_str(), None)).await.unwrap();
@@ -537,6 +545,7 @@ pub async fn bindings_upsert_list_remove(f: &Fixture) {
         .unwrap_err();
     assert!(foreign.to_string().starts_with("invalid aor"), "{foreign}");
     assert_eq!(s.list_all_bindings().await.unwrap().len(), 4);
+    assert_eq!(s.count_bindings().await.unwrap(), 4);
     assert_eq!(s.remove_bindings(&desk.aor).await.unwrap(), 3);
     assert_eq!(s.list_all_bindings().await.unwrap(), [bob]);
 }
@@ -617,6 +626,7 @@ pub async fn batch_input_is_validated(f: &Fixture) {
         .await
         .unwrap_err();
     assert!(matches!(err, StoreError::Batch { index: 1, .. }), "{err}");
+    assert!(err.is_caller_fault());
     assert!(
         err.root().to_string().starts_with("invalid policy name"),
         "{err}"
