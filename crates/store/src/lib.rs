@@ -23,6 +23,7 @@ mod error;
 mod migrations;
 mod model;
 mod postgres;
+mod rows;
 mod sql;
 mod sqlite;
 mod store;

@@ -43,99 +43,6 @@ pub(crate) const UPSERT_BINDING: &str = "INSERT INTO bindings \
      transport = excluded.transport, source = excluded.source, \
      received = excluded.received, path = excluded.path, updated_at = excluded.updated_at";
 
-use crate::error::{Result, StoreError};
-use crate::model::{Binding, DigestAlgorithm, LineUri, SipAddress, User};
-
-/// Parses a column that holds one of our validated types back into it.
-pub(crate) fn parse_column<T>(
-    field: &'static str,
-    value: &str,
-    parse: impl FnOnce(&str) -> Result<T>,
-) -> Result<T> {
-    parse(value).map_err(|e| StoreError::Corrupt {
-        field,
-        reason: format!("{value:?}: {e}"),
-    })
-}
-
-/// A user from its columns.
-pub(crate) fn user_from_columns(
-    address: &str,
-    display_name: String,
-    line_uri: Option<String>,
-    enabled: bool,
-    policies: &str,
-) -> Result<User> {
-    Ok(User {
-        address: parse_column("users.address", address, SipAddress::parse)?,
-        display_name,
-        line_uri: line_uri
-            .map(|l| parse_column("users.line_uri", &l, LineUri::parse))
-            .transpose()?,
-        enabled,
-        policies: serde_json::from_str(policies).map_err(|e| StoreError::Corrupt {
-            field: "users.policies",
-            reason: e.to_string(),
-        })?,
-    })
-}
-
-/// The integer columns of a binding, checked back into their Rust ranges.
-pub(crate) struct BindingInts {
-    pub q: Option<i64>,
-    pub expires_at: i64,
-    pub cseq: i64,
-    pub reg_id: Option<i64>,
-    pub updated_at: i64,
-}
-
-/// A binding from its columns.
-#[allow(clippy::too_many_arguments)]
-pub(crate) fn binding_from_columns(
-    aor: &str,
-    contact: String,
-    ints: BindingInts,
-    call_id: String,
-    instance_id: Option<String>,
-    transport: String,
-    source: String,
-    received: Option<String>,
-    path: &str,
-) -> Result<Binding> {
-    let range = |field: &'static str, v: i64| StoreError::Corrupt {
-        field,
-        reason: format!("{v} is out of range"),
-    };
-    Ok(Binding {
-        aor: parse_column("bindings.aor", aor, SipAddress::parse)?,
-        contact,
-        q: ints
-            .q
-            .map(|q| u16::try_from(q).map_err(|_| range("bindings.q", q)))
-            .transpose()?,
-        expires_at: ints.expires_at,
-        call_id,
-        cseq: u32::try_from(ints.cseq).map_err(|_| range("bindings.cseq", ints.cseq))?,
-        instance_id,
-        reg_id: ints
-            .reg_id
-            .map(|r| u32::try_from(r).map_err(|_| range("bindings.reg_id", r)))
-            .transpose()?,
-        transport,
-        source,
-        received,
-        path: serde_json::from_str(path).map_err(|e| StoreError::Corrupt {
-            field: "bindings.path",
-            reason: e.to_string(),
-        })?,
-        updated_at: ints.updated_at,
-    })
-}
-
-pub(crate) fn algorithm_from_column(s: &str) -> Result<DigestAlgorithm> {
-    parse_column("credentials.algorithm", s, DigestAlgorithm::parse)
-}
-
 /// Implements [`crate::Store`] for `$store`, whose field `pool` is a `sqlx::Pool<$db>`.
 /// `$begin` is the statement that opens a write transaction.
 macro_rules! impl_store {
@@ -158,7 +65,7 @@ macro_rules! impl_store {
             };
 
             fn user_from_row(row: &DbRow) -> Result<User> {
-                $crate::sql::user_from_columns(
+                $crate::rows::user_from_columns(
                     row.try_get::<&str, _>("address")?,
                     row.try_get("display_name")?,
                     row.try_get("line_uri")?,
@@ -168,10 +75,10 @@ macro_rules! impl_store {
             }
 
             fn binding_from_row(row: &DbRow) -> Result<Binding> {
-                $crate::sql::binding_from_columns(
+                $crate::rows::binding_from_columns(
                     row.try_get::<&str, _>("aor")?,
                     row.try_get("contact")?,
-                    $crate::sql::BindingInts {
+                    $crate::rows::BindingInts {
                         q: row.try_get("q")?,
                         expires_at: row.try_get("expires_at")?,
                         cseq: row.try_get("cseq")?,
@@ -570,7 +477,7 @@ macro_rules! impl_store {
                         .iter()
                         .map(|n| {
                             Ok(Domain {
-                                name: $crate::sql::parse_column(
+                                name: $crate::rows::parse_column(
                                     "domains.name",
                                     n,
                                     DomainName::parse,
@@ -589,7 +496,7 @@ macro_rules! impl_store {
                     let mut conn = self.pool.acquire().await?;
                     match number_holder(&mut conn, number).await? {
                         Some(holder) => {
-                            let address = $crate::sql::parse_column(
+                            let address = $crate::rows::parse_column(
                                 "numbers.address",
                                 &holder,
                                 SipAddress::parse,
@@ -649,7 +556,7 @@ macro_rules! impl_store {
                         Ok(Credential {
                             user: user.clone(),
                             realm: realm.to_owned(),
-                            algorithm: $crate::sql::algorithm_from_column(
+                            algorithm: $crate::rows::algorithm_from_column(
                                 row.try_get::<&str, _>("algorithm")?,
                             )?,
                             ha1: row.try_get("ha1")?,
@@ -668,7 +575,7 @@ macro_rules! impl_store {
                             Ok(Credential {
                                 user: user.clone(),
                                 realm: row.try_get("realm")?,
-                                algorithm: $crate::sql::algorithm_from_column(
+                                algorithm: $crate::rows::algorithm_from_column(
                                     row.try_get::<&str, _>("algorithm")?,
                                 )?,
                                 ha1: row.try_get("ha1")?,
@@ -684,7 +591,7 @@ macro_rules! impl_store {
                         .map(|holder| {
                             Ok(Number {
                                 number: number.clone(),
-                                user: $crate::sql::parse_column(
+                                user: $crate::rows::parse_column(
                                     "numbers.address",
                                     &holder,
                                     SipAddress::parse,
@@ -705,7 +612,7 @@ macro_rules! impl_store {
                         .iter()
                         .map(|n| {
                             Ok(Number {
-                                number: $crate::sql::parse_column(
+                                number: $crate::rows::parse_column(
                                     "numbers.number",
                                     n,
                                     E164::parse,
@@ -755,7 +662,7 @@ macro_rules! impl_store {
                 }
 
                 async fn list_bindings(&self, aor: &SipAddress) -> Result<Vec<Binding>> {
-                    // An absent q ranks as 1.0 (RFC 3261 §16.6 step 9 treats it as highest).
+                    // An absent q ranks as 1.0, the highest preference.
                     fetch_bindings(
                         &self.pool,
                         "WHERE aor = $1",

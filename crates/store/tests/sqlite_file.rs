@@ -122,3 +122,32 @@ async fn another_process_writes_while_the_store_is_open() {
         .unwrap()
         .is_some());
 }
+
+#[tokio::test]
+async fn a_row_edited_by_hand_is_an_error_not_a_panic() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = SqliteStore::open_dir(dir.path()).await.unwrap();
+    store
+        .add_domain(&Domain {
+            name: DomainName::parse("example.com").unwrap(),
+        })
+        .await
+        .unwrap();
+    store.add_user(&user(1, "alice")).await.unwrap();
+
+    use sqlx::Connection as _;
+    let mut conn = sqlx::SqliteConnection::connect(&format!("sqlite:{}", store.path().display()))
+        .await
+        .unwrap();
+    sqlx::query("UPDATE users SET line_uri = 'tel:12345'")
+        .execute(&mut conn)
+        .await
+        .unwrap();
+    let err = store.get_user(&user(1, "alice").address).await.unwrap_err();
+    assert!(
+        err.to_string()
+            .starts_with("stored users.line_uri is unreadable"),
+        "{err}"
+    );
+    assert!(!err.is_caller_fault());
+}
