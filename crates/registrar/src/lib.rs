@@ -41,5 +41,5 @@ pub mod registrar;
 
 pub use binding::{parse_contact, uri_key, Aor, Binding, BindingKey, Source, Q};
 pub use registrar::{
-    Authorized, Effect, RegisterError, Registrar, RegistrarConfig, RemoveReason, Reply,
+    Authorized, ConfigError, Effect, RegisterError, Registrar, RegistrarConfig, RemoveReason, Reply,
 };

@@ -39,6 +39,31 @@ impl Default for RegistrarConfig {
     }
 }
 
+/// A configuration that cannot work.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum ConfigError {
+    #[error("need min_expires <= default_expires <= max_expires, got {0} / {1} / {2}")]
+    ExpiresOrder(u32, u32, u32),
+    #[error("max_bindings_per_aor must be at least 1")]
+    NoBindings,
+}
+
+impl RegistrarConfig {
+    /// Checks the settings a site file or the CLI gave: a default outside the bounds would
+    /// make every REGISTER without an expiry fail with 423.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        let (min, def, max) = (self.min_expires, self.default_expires, self.max_expires);
+        if !(min <= def && def <= max) {
+            return Err(ConfigError::ExpiresOrder(min, def, max));
+        }
+        if self.max_bindings_per_aor == 0 {
+            return Err(ConfigError::NoBindings);
+        }
+        Ok(())
+    }
+}
+
 /// Who the caller authenticated, decided before the registrar sees the request.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Authorized {

@@ -672,3 +672,21 @@ fn path_is_stored_and_echoed_when_supported() {
         ]
     );
 }
+
+#[test]
+fn configurations_that_cannot_work_are_refused() {
+    assert_eq!(RegistrarConfig::default().validate(), Ok(()));
+    let bad = RegistrarConfig {
+        default_expires: 30,
+        ..RegistrarConfig::default()
+    };
+    assert_eq!(
+        bad.validate(),
+        Err(ConfigError::ExpiresOrder(60, 30, 86_400))
+    );
+    let none = RegistrarConfig {
+        max_bindings_per_aor: 0,
+        ..RegistrarConfig::default()
+    };
+    assert_eq!(none.validate(), Err(ConfigError::NoBindings));
+}

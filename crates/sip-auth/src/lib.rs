@@ -61,4 +61,6 @@ pub use header::{
 };
 pub use nonce::{NonceConfig, NonceError, Nonces};
 pub use throttle::{FailureTracker, ThrottleConfig, Verdict};
-pub use verify::{AuthConfig, AuthRole, DigestAuth, ForbiddenReason, Outcome, Step};
+pub use verify::{
+    AuthConfig, AuthConfigError, AuthRole, DigestAuth, ForbiddenReason, Outcome, Step,
+};

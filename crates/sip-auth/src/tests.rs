@@ -358,3 +358,16 @@ fn register_is_challenged_by_the_registrar_everything_else_by_the_proxy() {
     assert_eq!(AuthRole::Registrar.challenge_status().0, 401);
     assert_eq!(AuthRole::Proxy.challenge_status().0, 407);
 }
+
+#[test]
+fn configurations_that_cannot_work_are_refused() {
+    assert_eq!(AuthConfig::new(REALM).validate(), Ok(()));
+    let mut c = AuthConfig::new("bad\"realm");
+    assert_eq!(c.validate(), Err(AuthConfigError::BadRealm));
+    c = AuthConfig::new(REALM);
+    c.algorithms.clear();
+    assert_eq!(c.validate(), Err(AuthConfigError::NoAlgorithm));
+    c = AuthConfig::new(REALM);
+    c.nonces.lifetime_secs = 0;
+    assert_eq!(c.validate(), Err(AuthConfigError::NoLifetime));
+}

@@ -144,6 +144,36 @@ impl AuthConfig {
     }
 }
 
+/// A configuration that cannot work.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum AuthConfigError {
+    #[error("realm is empty or contains '\"' or a line break")]
+    BadRealm,
+    #[error("no digest algorithm offered")]
+    NoAlgorithm,
+    #[error("nonce lifetime must be at least one second")]
+    NoLifetime,
+}
+
+impl AuthConfig {
+    /// Checks the settings before use: clients could never authenticate against an empty
+    /// algorithm list or a zero nonce lifetime.
+    pub fn validate(&self) -> Result<(), AuthConfigError> {
+        let r = &self.realm;
+        if r.is_empty() || r.contains(['"', '\r', '\n']) {
+            return Err(AuthConfigError::BadRealm);
+        }
+        if self.algorithms.is_empty() {
+            return Err(AuthConfigError::NoAlgorithm);
+        }
+        if self.nonces.lifetime_secs == 0 {
+            return Err(AuthConfigError::NoLifetime);
+        }
+        Ok(())
+    }
+}
+
 /// Digest authentication for one realm. Sans-IO: time (Unix seconds) is an argument.
 #[derive(Debug)]
 pub struct DigestAuth {
