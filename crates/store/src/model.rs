@@ -371,7 +371,12 @@ pub const URI_MAX: usize = 2048;
 pub struct Binding {
     /// The address of record.
     pub aor: SipAddress,
-    /// The Contact URI as the registrar will use it for requests to the device.
+    /// What identifies the binding within its AOR, chosen by the registrar (which owns
+    /// the rules for when two Contacts are the same binding); [`Binding::default_key`]
+    /// gives the usual choice. Storing a binding replaces the one with the same key.
+    pub key: String,
+    /// The Contact as the registrar lists it (it may carry a display name and
+    /// parameters).
     pub contact: String,
     /// The Contact's q-value in thousandths (0..=1000); RFC 3261 §20.10 allows at most
     /// three decimals, so this is exact. `None` when the client sent none.
@@ -399,15 +404,19 @@ pub struct Binding {
 }
 
 impl Binding {
-    /// What identifies this binding within its AOR: the instance and reg-id when the
-    /// device sent them (RFC 5626 §6, RFC 5627 §4), otherwise the Contact URI. Storing a
-    /// binding replaces the one with the same key, so a device that re-registers from a
-    /// new address replaces its old binding instead of piling up stale ones.
-    pub fn key(&self) -> String {
-        match (&self.instance_id, self.reg_id) {
+    /// The usual key: the instance and reg-id when the device sent them (RFC 5626 §6,
+    /// RFC 5627 §4), otherwise the Contact URI (compared as text, so pass it in a
+    /// canonical form). A device that re-registers from a new address then replaces its
+    /// old binding instead of piling up stale ones.
+    pub fn default_key(
+        contact_uri: &str,
+        instance_id: Option<&str>,
+        reg_id: Option<u32>,
+    ) -> String {
+        match (instance_id, reg_id) {
             (Some(instance), Some(reg_id)) => format!("instance:{instance};reg-id={reg_id}"),
             (Some(instance), None) => format!("instance:{instance}"),
-            (None, _) => format!("contact:{}", self.contact),
+            (None, _) => format!("contact:{contact_uri}"),
         }
     }
 
@@ -416,7 +425,14 @@ impl Binding {
         let tok = |field: &'static str, v: &str| {
             validate::token(v, URI_MAX).map_err(|r| StoreError::invalid(field, r))
         };
-        tok("contact", &self.contact)?;
+        let text = |field: &'static str, v: &str| {
+            if v.is_empty() {
+                return Err(StoreError::invalid(field, "empty"));
+            }
+            validate::text(v, URI_MAX).map_err(|r| StoreError::invalid(field, r))
+        };
+        text("key", &self.key)?;
+        text("contact", &self.contact)?;
         tok("call-id", &self.call_id)?;
         tok("transport", &self.transport)?;
         tok("source", &self.source)?;
@@ -606,27 +622,24 @@ mod tests {
     }
 
     #[test]
-    fn binding_key_prefers_instance_and_reg_id() {
-        let mut b = Binding {
-            aor: SipAddress::parse("sip:alice@example.com").unwrap(),
-            contact: "sip:alice@192.0.2.1:5060".into(),
-            q: None,
-            expires_at: 0,
-            call_id: "c".into(),
-            cseq: 1,
-            instance_id: None,
-            reg_id: None,
-            transport: "udp".into(),
-            source: "192.0.2.1:5060".into(),
-            received: None,
-            path: vec![],
-            updated_at: 0,
-        };
-        assert_eq!(b.key(), "contact:sip:alice@192.0.2.1:5060");
-        b.instance_id = Some("<urn:uuid:1>".into());
-        assert_eq!(b.key(), "instance:<urn:uuid:1>");
-        b.reg_id = Some(2);
-        assert_eq!(b.key(), "instance:<urn:uuid:1>;reg-id=2");
+    fn default_binding_key_prefers_instance_and_reg_id() {
+        let uri = "sip:alice@192.0.2.1:5060";
+        assert_eq!(
+            Binding::default_key(uri, None, None),
+            format!("contact:{uri}")
+        );
+        assert_eq!(
+            Binding::default_key(uri, None, Some(1)),
+            format!("contact:{uri}")
+        );
+        assert_eq!(
+            Binding::default_key(uri, Some("<urn:uuid:1>"), None),
+            "instance:<urn:uuid:1>"
+        );
+        assert_eq!(
+            Binding::default_key(uri, Some("<urn:uuid:1>"), Some(2)),
+            "instance:<urn:uuid:1>;reg-id=2"
+        );
     }
 
     #[test]

@@ -52,6 +52,7 @@ pub(crate) struct BindingInts {
 #[allow(clippy::too_many_arguments)]
 pub(crate) fn binding_from_columns(
     aor: &str,
+    key: String,
     contact: String,
     ints: BindingInts,
     call_id: String,
@@ -67,6 +68,7 @@ pub(crate) fn binding_from_columns(
     };
     Ok(Binding {
         aor: parse_column("bindings.aor", aor, SipAddress::parse)?,
+        key,
         contact,
         q: ints
             .q

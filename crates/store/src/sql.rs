@@ -5,7 +5,8 @@
 //! in `sqlite.rs` and `postgres.rs`.
 
 pub(crate) const USER_COLUMNS: &str = "address, display_name, line_uri, enabled, policies";
-pub(crate) const BINDING_COLUMNS: &str = "aor, contact, q, expires_at, call_id, cseq, \
+pub(crate) const BINDING_COLUMNS: &str =
+    "aor, binding_key, contact, q, expires_at, call_id, cseq, \
      instance_id, reg_id, transport, source, received, path, updated_at";
 
 pub(crate) const UPSERT_USER: &str = "INSERT INTO users \
@@ -32,7 +33,7 @@ pub(crate) const LIST_USERS: &str = "SELECT address, display_name, line_uri, ena
      FROM users WHERE ($1 IS NULL OR domain = $1) AND ($2 IS NULL OR address > $2) \
      ORDER BY address LIMIT $3";
 
-/// Replaces the binding with the same key (see `Binding::key`) in place.
+/// Replaces the binding with the same key (`Binding::key`) in place.
 pub(crate) const UPSERT_BINDING: &str = "INSERT INTO bindings \
      (aor, binding_key, contact, q, expires_at, call_id, cseq, instance_id, reg_id, \
      transport, source, received, path, updated_at) \
@@ -77,6 +78,7 @@ macro_rules! impl_store {
             fn binding_from_row(row: &DbRow) -> Result<Binding> {
                 $crate::rows::binding_from_columns(
                     row.try_get::<&str, _>("aor")?,
+                    row.try_get("binding_key")?,
                     row.try_get("contact")?,
                     $crate::rows::BindingInts {
                         q: row.try_get("q")?,
@@ -385,7 +387,7 @@ macro_rules! impl_store {
                 let path = serde_json::to_string(&b.path).expect("a string list serializes");
                 sqlx::query(UPSERT_BINDING)
                     .bind(b.aor.as_str())
-                    .bind(b.key())
+                    .bind(&b.key)
                     .bind(&b.contact)
                     .bind(b.q.map(i64::from))
                     .bind(b.expires_at)
@@ -637,11 +639,11 @@ macro_rules! impl_store {
                     }
                     let mut tx = self.pool.begin_with($begin).await?;
                     let mut removed = 0;
-                    for contact in remove {
+                    for key in remove {
                         removed +=
-                            sqlx::query("DELETE FROM bindings WHERE aor = $1 AND contact = $2")
+                            sqlx::query("DELETE FROM bindings WHERE aor = $1 AND binding_key = $2")
                                 .bind(aor.as_str())
-                                .bind(contact)
+                                .bind(key)
                                 .execute(&mut *tx)
                                 .await?
                                 .rows_affected();

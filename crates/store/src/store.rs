@@ -80,8 +80,8 @@ pub trait Store: Send + Sync + fmt::Debug {
     /// The numbers of a user, in order.
     async fn list_numbers(&self, user: &SipAddress) -> Result<Vec<Number>>;
 
-    /// In one transaction, removes the bindings of `aor` whose Contact is in `remove`, then
-    /// stores `upsert` (each replacing the binding with the same [`Binding::key`]). This
+    /// In one transaction, removes the bindings of `aor` whose [`Binding::key`] is in
+    /// `remove`, then stores `upsert` (each replacing the binding with the same key). This
     /// is what one REGISTER does. Every binding in `upsert` must have `aor` as its AOR.
     /// Returns how many bindings were removed.
     async fn write_bindings(
@@ -178,9 +178,9 @@ pub trait Store: Send + Sync + fmt::Debug {
             .map(drop)
     }
 
-    /// Removes the binding of `aor` with this Contact; returns whether one existed.
-    async fn remove_binding(&self, aor: &SipAddress, contact: &str) -> Result<bool> {
-        let removed = self.write_bindings(aor, &[contact.to_owned()], &[]).await?;
+    /// Removes the binding of `aor` with this key; returns whether one existed.
+    async fn remove_binding(&self, aor: &SipAddress, key: &str) -> Result<bool> {
+        let removed = self.write_bindings(aor, &[key.to_owned()], &[]).await?;
         Ok(removed > 0)
     }
 }

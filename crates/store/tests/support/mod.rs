@@ -59,6 +59,7 @@ pub fn user(address: &str, line: Option<&str>) -> User {
 pub fn binding(aor: &str, contact: &str, expires_at: i64) -> Binding {
     Binding {
         aor: addr(aor),
+        key: Binding::default_key(contact, None, None),
         contact: contact.to_owned(),
         q: None,
         expires_at,

@@ -1,8 +1,8 @@
 //! One async function per behaviour; `tests/store.rs` runs each on both backends.
 
 use sb_store::{
-    Change, Credential, DigestAlgorithm, DomainName, LineUri, Number, Outcome, Page, Store,
-    StoreError, E164,
+    Binding, Change, Credential, DigestAlgorithm, DomainName, LineUri, Number, Outcome, Page,
+    Store, StoreError, E164,
 };
 
 use super::{addr, binding, domain, user, Fixture};
@@ -509,21 +509,23 @@ pub async fn bindings_upsert_list_remove(f: &Fixture) {
     assert!(list.contains(&desk));
 
     // RFC 5626: the same instance and reg-id from a new address replaces its binding.
+    let instance = "<urn:uuid:00000000-0000-1000-8000-000a95a0e128>";
     let mut ua = binding(aor, "sip:alice@198.51.100.7:40000;transport=tcp", 1500);
-    ua.instance_id = Some("<urn:uuid:00000000-0000-1000-8000-000a95a0e128>".into());
+    ua.instance_id = Some(instance.into());
     ua.reg_id = Some(1);
+    ua.key = Binding::default_key(&ua.contact, Some(instance), Some(1));
     s.upsert_binding(&ua).await.unwrap();
-    ua.contact = "sip:alice@198.51.100.7:40001;transport=tcp".into();
+    ua.contact = "\"Alice's phone\" <sip:alice@198.51.100.7:40001;transport=tcp>".into();
     ua.source = "198.51.100.7:40001".into();
     s.upsert_binding(&ua).await.unwrap();
     let list = s.list_bindings(&ua.aor).await.unwrap();
     assert_eq!(list.len(), 4);
     assert!(list.contains(&ua));
 
-    assert!(s.remove_binding(&desk.aor, &desk.contact).await.unwrap());
-    assert!(!s.remove_binding(&desk.aor, &desk.contact).await.unwrap());
+    assert!(s.remove_binding(&desk.aor, &desk.key).await.unwrap());
+    assert!(!s.remove_binding(&desk.aor, &desk.key).await.unwrap());
     let removed = s
-        .write_bindings(&desk.aor, &[phone.contact.clone()], &[desk.clone()])
+        .write_bindings(&desk.aor, &[phone.key.clone()], &[desk.clone()])
         .await
         .unwrap();
     assert_eq!(removed, 1);
@@ -596,6 +598,7 @@ pub async fn data_survives_reopen(f: &Fixture) {
     b.q = Some(700);
     b.instance_id = Some("<urn:uuid:f81d4fae-7dec-11d0-a765-00a0c91e6bf6>".into());
     b.reg_id = Some(2);
+    b.key = Binding::default_key(&b.contact, b.instance_id.as_deref(), b.reg_id);
     b.received = Some("sip:203.0.113.5:61000".into());
     b.path = vec![
         "<sip:edge.example.com;lr>".into(),
