@@ -76,7 +76,7 @@ impl StatusCode {
             420 => "Bad Extension",
             421 => "Extension Required",
             423 => "Interval Too Brief",
-            429 => "Too Many Requests",
+            429 => "Provide Referrer Identity",
             480 => "Temporarily Unavailable",
             481 => "Call/Transaction Does Not Exist",
             482 => "Loop Detected",
