@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The project's test command: installs what the tests need on a Debian machine, then runs
 # formatting, lints, the layering check, the whole test suite (unit, torture corpus,
-# property, simulation and end-to-end tests against real peers) and a documentation build.
+# property, simulation and end-to-end tests against real peers), a documentation build and
+# a short fuzz run of every fuzz target.
 #
 #   ./scripts/test.sh            everything
 #   SB_SKIP_INSTALL=1 ./scripts/test.sh   skip the apt-get step (packages already there)
@@ -34,9 +35,7 @@ cargo test --workspace --locked --no-fail-fast
 step "documentation"
 RUSTDOCFLAGS="-D warnings" cargo doc --workspace --no-deps --locked --quiet
 
-step "fuzz targets build"
-if [ -f fuzz/Cargo.toml ]; then
-    (cd fuzz && CARGO_TARGET_DIR="$CARGO_TARGET_DIR/fuzz" cargo check --locked --quiet)
-fi
+step "fuzz smoke run (every target, coverage-guided, ${SB_FUZZ_SECONDS:-20}s each)"
+./fuzz/smoke.sh "${SB_FUZZ_SECONDS:-20}"
 
 step "done"
