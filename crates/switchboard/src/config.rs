@@ -14,6 +14,10 @@ pub struct Config {
     pub tls: TlsConfig,
     pub http: HttpConfig,
     pub log: LogConfig,
+    /// `[store]`: SQLite (default) or PostgreSQL.
+    pub store: crate::provision::StoreConfig,
+    /// `[site]`: domains, users and numbers applied to the store at start.
+    pub site: crate::provision::SiteConfig,
 }
 
 /// `[sip]`: listeners, domains, limits and timers.
@@ -154,6 +158,7 @@ impl Config {
             self.tls.cert.is_some() == self.tls.key.is_some(),
             "tls.cert and tls.key must be given together"
         );
+        self.store.check()?;
         Ok(())
     }
 }

@@ -3,6 +3,7 @@
 
 mod config;
 mod lint;
+mod provision;
 mod serve;
 mod tls;
 
