@@ -447,6 +447,9 @@ macro_rules! impl_store {
                 }
 
                 async fn apply_batch(&self, changes: Vec<Change>) -> Result<Vec<Outcome>> {
+                    if changes.is_empty() {
+                        return Ok(vec![]);
+                    }
                     let mut tx = self.pool.begin_with($begin).await?;
                     // The first statement writes, so concurrent writers queue on the lock
                     // here instead of failing later when a read would upgrade to a write.

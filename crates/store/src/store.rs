@@ -42,7 +42,7 @@ pub trait Store: Send + Sync + fmt::Debug {
 
     /// Applies all changes in one transaction: all of them or, on the first failure,
     /// none (the error is [`StoreError::Batch`] with the index of the failing change).
-    /// Returns what each change did, in order.
+    /// Returns what each change did, in order. An empty batch writes nothing.
     async fn apply_batch(&self, changes: Vec<Change>) -> Result<Vec<Outcome>>;
 
     /// All domains, by name.

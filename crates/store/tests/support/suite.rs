@@ -380,6 +380,7 @@ pub async fn batch_is_all_or_nothing(f: &Fixture) {
         other => panic!("expected a batch error, got {other:?}"),
     }
     assert!(s.list_domains().await.unwrap().is_empty(), "domain applied");
+    assert!(s.apply_batch(vec![]).await.unwrap().is_empty());
     assert_eq!(s.count_users(None).await.unwrap(), 0, "users applied");
     assert_eq!(s.lookup_number(&num("+14255550100")).await.unwrap(), None);
     assert_eq!(
