@@ -16,18 +16,26 @@
 //! 6. A request for a domain that is not ours: 404. Nothing is relayed until the proxy
 //!    exists; 404 is what §8.2.2.1 prescribes for a URI we do not accept requests for.
 //! 7. OPTIONS: 200 with Allow, Accept, Supported (§11.2).
-//! 8. A method this server knows but does not serve yet (INVITE, REGISTER, SUBSCRIBE, ...):
+//! 8. REGISTER, when the registrar is configured: authentication and the registrar
+//!    ([`crate::services`]); the answer may come later, after a store query.
+//! 9. A method this server knows but does not serve yet (INVITE, SUBSCRIBE, ...):
 //!    405 with Allow (§8.2.1). 405 rather than 404 because the refusal is about the method,
 //!    not the user: a client learns from Allow what it may send instead.
-//! 9. An extension method: 501 with Allow (§8.2.1, RFC 4475 `intmeth`, `esc02`).
+//! 10. An extension method: 501 with Allow (§8.2.1, RFC 4475 `intmeth`, `esc02`).
 
 use crate::response::{bad_request_warning, response_to, sanitize_reason};
+use crate::services::{
+    Answer, Event, Query, QueryId, QueryResult, ReqKey, Services, ServicesConfig, WallClock,
+};
+use sb_registrar::{Aor, Binding, Effect, Source};
 use sb_sip_msg::{
     Header, Invalid, Method, OtherHeader, ParseError, ParseErrorKind, Request, Response,
     StatusCode, Uri,
 };
+use std::time::Instant;
 
-/// The methods answered by this server, as advertised in Allow.
+/// The methods answered by this server, as advertised in Allow (REGISTER is added when the
+/// registrar is configured).
 pub const ALLOWED: [Method; 3] = [Method::Options, Method::Ack, Method::Cancel];
 
 /// Front-end settings.
@@ -51,6 +59,9 @@ pub struct FrontendConfig {
 pub struct Frontend {
     config: FrontendConfig,
     tags_issued: u64,
+    services: Option<Services>,
+    /// Answers for [`Frontend::poll_response`], in order.
+    responses: std::collections::VecDeque<(ReqKey, Response)>,
 }
 
 impl Frontend {
@@ -58,25 +69,158 @@ impl Frontend {
         Frontend {
             config,
             tags_issued: 0,
+            services: None,
+            responses: Default::default(),
         }
+    }
+
+    /// A front end that also serves REGISTER (authentication and registrar). `clock`
+    /// anchors the `Instant`s given to `handle_*` to Unix time.
+    pub fn with_services(
+        config: FrontendConfig,
+        services: ServicesConfig,
+        clock: WallClock,
+    ) -> Self {
+        let seed = splitmix64(config.tag_seed ^ 0x5eed);
+        Frontend {
+            services: Some(Services::new(services, clock, seed)),
+            ..Frontend::new(config)
+        }
+    }
+
+    /// Live registrar bindings, all AORs together (0 without a registrar).
+    pub fn registrations(&self) -> usize {
+        self.services.as_ref().map_or(0, |s| s.registrar.len())
+    }
+
+    /// The bindings of an AOR, as routing would use them.
+    pub fn bindings(&self, aor: &Aor) -> Vec<Binding> {
+        self.services
+            .as_ref()
+            .map_or_else(Vec::new, |s| s.registrar.bindings(aor))
+    }
+
+    /// Requests waiting for a query's answer.
+    pub fn pending_queries(&self) -> usize {
+        self.services.as_ref().map_or(0, |s| s.pending())
+    }
+
+    /// Loads stored bindings at start; lapsed ones come out of [`Frontend::poll_write`] as
+    /// removals.
+    pub fn restore(&mut self, now: Instant, bindings: impl IntoIterator<Item = Binding>) {
+        if let Some(s) = self.services.as_mut() {
+            let unix = s.clock().unix(now);
+            s.registrar.restore(unix, bindings);
+        }
+    }
+
+    /// A request that parsed and passed validation, from `source`. Its answer comes out of
+    /// [`Frontend::poll_response`] under `key`, now or after a query was answered
+    /// ([`Frontend::handle_query_result`]) or timed out ([`Frontend::handle_timeout`]).
+    pub fn handle_request_at(&mut self, now: Instant, key: ReqKey, req: &Request, source: Source) {
+        match self.decide(req) {
+            None => {}
+            Some(Decision::Register) => {
+                let services = self.services.as_mut().expect("Register needs services");
+                if let Some(answer) = services.on_register(now, key, req, source) {
+                    self.answer(key, req, answer);
+                }
+            }
+            Some(d) => {
+                let resp = self.respond_with(req, d);
+                self.push_response(key, resp);
+            }
+        }
+    }
+
+    /// The answer to a [`Query`] from [`Frontend::poll_query`].
+    pub fn handle_query_result(&mut self, now: Instant, id: QueryId, result: QueryResult) {
+        let Some(services) = self.services.as_mut() else {
+            return;
+        };
+        if let Some((key, req, answer)) = services.on_query_result(now, id, result) {
+            self.answer(key, &req, answer);
+        }
+    }
+
+    /// Time passed: queries past their deadline are answered 503, lapsed bindings go.
+    pub fn handle_timeout(&mut self, now: Instant) {
+        let Some(services) = self.services.as_mut() else {
+            return;
+        };
+        for (key, req, answer) in services.on_timeout(now) {
+            self.answer(key, &req, answer);
+        }
+    }
+
+    #[must_use]
+    pub fn poll_timeout(&self) -> Option<Instant> {
+        self.services.as_ref().and_then(|s| s.poll_timeout())
+    }
+
+    /// The next answer to send, with the key its request came with.
+    #[must_use]
+    pub fn poll_response(&mut self) -> Option<(ReqKey, Response)> {
+        self.responses.pop_front()
+    }
+
+    /// The next query for the store.
+    #[must_use]
+    pub fn poll_query(&mut self) -> Option<Query> {
+        self.services.as_mut()?.queries.pop_front()
+    }
+
+    /// The next registrar change to persist, in order.
+    #[must_use]
+    pub fn poll_write(&mut self) -> Option<Effect> {
+        self.services.as_mut()?.poll_write()
+    }
+
+    /// The next event to count.
+    #[must_use]
+    pub fn poll_event(&mut self) -> Option<Event> {
+        self.services.as_mut()?.events.pop_front()
+    }
+
+    fn answer(&mut self, key: ReqKey, req: &Request, a: Answer) {
+        let tag = self.next_tag();
+        let mut resp = response_to(req, a.status, Some(&tag));
+        if let Some(r) = a.reason {
+            resp.reason = sanitize_reason(&r);
+        }
+        resp.headers.0.extend(a.headers);
+        self.add_server(&mut resp);
+        self.push_response(key, resp);
+    }
+
+    fn push_response(&mut self, key: ReqKey, resp: Response) {
+        self.responses.push_back((key, resp));
+    }
+
+    fn respond_with(&mut self, req: &Request, d: Decision) -> Response {
+        let (status, extra) = match d {
+            Decision::Status(s) => (s, Vec::new()),
+            Decision::WithHeaders(s, h) => (s, h),
+            Decision::Register => (StatusCode::SERVER_INTERNAL_ERROR, Vec::new()),
+        };
+        let tag = self.next_tag();
+        let mut resp = response_to(req, status, Some(&tag));
+        resp.headers.0.extend(extra);
+        self.add_server(&mut resp);
+        resp
     }
 
     pub fn config(&self) -> &FrontendConfig {
         &self.config
     }
 
-    /// The answer to a request that parsed and passed [`sb_sip_msg::validate()`]; `None` when
-    /// no answer is due (ACK).
+    /// The stateless answer to a request that parsed and passed
+    /// [`sb_sip_msg::validate()`]; `None` when no answer is due (ACK). A front end with
+    /// services answers REGISTER through [`Frontend::handle_request_at`] only; here it
+    /// would get 500.
     pub fn handle_request(&mut self, req: &Request) -> Option<Response> {
-        let (status, extra) = match self.decide(req)? {
-            Decision::Status(s) => (s, Vec::new()),
-            Decision::WithHeaders(s, h) => (s, h),
-        };
-        let tag = self.next_tag();
-        let mut resp = response_to(req, status, Some(&tag));
-        resp.headers.0.extend(extra);
-        self.add_server(&mut resp);
-        Some(resp)
+        let d = self.decide(req)?;
+        Some(self.respond_with(req, d))
     }
 
     /// The answer to a request that parsed but failed [`sb_sip_msg::validate()`]: 400 with the
@@ -154,8 +298,9 @@ impl Frontend {
         }
         Some(match &req.method {
             Method::Options => WithHeaders(StatusCode::OK, self.capabilities()),
-            Method::Extension(_) => WithHeaders(StatusCode::NOT_IMPLEMENTED, allow()),
-            _ => WithHeaders(StatusCode::METHOD_NOT_ALLOWED, allow()),
+            Method::Register if self.services.is_some() => Register,
+            Method::Extension(_) => WithHeaders(StatusCode::NOT_IMPLEMENTED, self.allow()),
+            _ => WithHeaders(StatusCode::METHOD_NOT_ALLOWED, self.allow()),
         })
     }
 
@@ -198,7 +343,7 @@ impl Frontend {
 
     /// Allow, Accept and Supported for a 200 to OPTIONS (RFC 3261 §11.2).
     fn capabilities(&self) -> Vec<Header> {
-        let mut h = allow();
+        let mut h = self.allow();
         h.push(Header::Other(OtherHeader {
             name: "Accept".into(),
             // Other values are printed byte-exact after the colon, so the space is ours.
@@ -212,6 +357,14 @@ impl Frontend {
             }));
         } else {
             h.extend(self.config.supported.iter().cloned().map(Header::Supported));
+        }
+        h
+    }
+
+    fn allow(&self) -> Vec<Header> {
+        let mut h: Vec<Header> = ALLOWED.iter().cloned().map(Header::Allow).collect();
+        if self.services.is_some() {
+            h.push(Header::Allow(Method::Register));
         }
         h
     }
@@ -237,10 +390,8 @@ impl Frontend {
 enum Decision {
     Status(StatusCode),
     WithHeaders(StatusCode, Vec<Header>),
-}
-
-fn allow() -> Vec<Header> {
-    ALLOWED.iter().cloned().map(Header::Allow).collect()
+    /// Authentication and the registrar decide.
+    Register,
 }
 
 fn host_text(h: &sb_sip_msg::Host) -> String {

@@ -1,5 +1,6 @@
 //! The contract between the event loop and the sans-IO cores it drives.
 
+use sb_frontend::{Effect, Query, QueryId, QueryResult};
 use sb_sip_core::{ConnId, Peer};
 use sb_sip_msg::{Message, ParseError};
 use std::time::Instant;
@@ -41,6 +42,22 @@ pub trait Core: Send + 'static {
 
     #[must_use]
     fn poll_transmit(&mut self) -> Option<Transmit>;
+
+    /// The answer to a query from [`Core::poll_query`].
+    fn handle_query_result(&mut self, _now: Instant, _id: QueryId, _result: QueryResult) {}
+
+    /// Work for the store; the loop runs it off the loop and answers with
+    /// [`Core::handle_query_result`].
+    #[must_use]
+    fn poll_query(&mut self) -> Option<Query> {
+        None
+    }
+
+    /// A change to persist; the loop writes them in order, off the loop.
+    #[must_use]
+    fn poll_write(&mut self) -> Option<Effect> {
+        None
+    }
 
     #[must_use]
     fn poll_timeout(&self) -> Option<Instant>;

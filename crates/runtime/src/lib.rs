@@ -33,11 +33,19 @@
 //! Metrics (through the `metrics` facade): `sip_requests_received_total{method}`,
 //! `sip_responses_sent_total{status}`, `sip_parse_errors_total{transport}`,
 //! `sip_connections{transport}`, `sip_connections_refused_total{transport}`,
-//! `sip_undeliverable_total{transport}`, `sip_transactions`.
+//! `sip_undeliverable_total{transport}`, `sip_transactions`, `sip_registrations`,
+//! `sip_register_total{status}`, `sip_auth_failures_total{reason}`,
+//! `sip_auth_throttled_total`, `store_query_failures_total`, `store_write_failures_total`.
+//!
+//! The store (`sb_store::Store`, passed in with [`Server::with_store`]) is reached only
+//! from here: the core's queries run in spawned tasks whose answers come back through the
+//! event loop's input channel, and its binding writes go, in order, to one writer task
+//! ([`store_io`]).
 
 pub mod core;
 pub mod server;
 pub mod server_core;
+pub mod store_io;
 mod transport;
 pub mod via;
 mod ws;

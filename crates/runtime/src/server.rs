@@ -81,6 +81,7 @@ impl ShutdownHandle {
 /// A bound server. [`Server::run`] drives it until shutdown completes.
 pub struct Server<C: Core> {
     core: C,
+    store: Option<Arc<dyn sb_store::Store>>,
     config: RuntimeConfig,
     udp: Vec<Arc<UdpSocket>>,
     listeners: Vec<(TransportKind, TcpListener)>,
@@ -137,12 +138,20 @@ impl<C: Core> Server<C> {
         let (tx, _) = watch::channel(false);
         Ok(Server {
             core,
+            store: None,
             config,
             udp,
             listeners,
             local_addrs,
             shutdown: Arc::new(tx),
         })
+    }
+
+    /// The store the core's queries and writes go to. Without one, every query fails
+    /// (the core answers 503) and writes are dropped.
+    pub fn with_store(mut self, store: Arc<dyn sb_store::Store>) -> Self {
+        self.store = Some(store);
+        self
     }
 
     /// The bound addresses, per transport, in configuration order.
@@ -158,6 +167,7 @@ impl<C: Core> Server<C> {
     pub async fn run(self) -> C {
         let Server {
             core,
+            store,
             config,
             udp,
             listeners,
@@ -186,8 +196,11 @@ impl<C: Core> Server<C> {
             tasks.push(tokio::spawn(fut));
         }
         drop(inputs_tx);
+        let (writer, writer_task) = store.clone().map(crate::store_io::spawn_writer).unzip();
         let mut ev = EventLoop {
             core,
+            store,
+            writer,
             udp,
             conns: HashMap::new(),
             by_addr: HashMap::new(),
@@ -197,6 +210,16 @@ impl<C: Core> Server<C> {
             .await;
         for t in &tasks {
             t.abort();
+        }
+        // The bindings the last REGISTERs changed reach the store before run() returns.
+        ev.writer = None;
+        if let Some(w) = writer_task {
+            if tokio::time::timeout(Duration::from_secs(10), w)
+                .await
+                .is_err()
+            {
+                tracing::warn!("binding writes still pending at exit");
+            }
         }
         ev.core
     }
@@ -210,6 +233,9 @@ struct ConnEntry {
 
 struct EventLoop<C: Core> {
     core: C,
+    store: Option<Arc<dyn sb_store::Store>>,
+    /// Binding writes, in order, to the one writer task.
+    writer: Option<mpsc::UnboundedSender<sb_frontend::Effect>>,
     udp: Vec<Arc<UdpSocket>>,
     conns: HashMap<ConnId, ConnEntry>,
     /// Connection reuse (RFC 3261 §18.1.1, §18.2.2): by transport and remote address.
@@ -278,6 +304,7 @@ impl<C: Core> EventLoop<C> {
                 self.conns.insert(conn, ConnEntry { peer, tx });
             }
             Input::Closed { conn } => self.forget(conn),
+            Input::QueryResult { id, result } => self.core.handle_query_result(now(), id, result),
         }
     }
 
@@ -292,9 +319,36 @@ impl<C: Core> EventLoop<C> {
     }
 
     async fn flush(&mut self) {
-        while let Some(t) = self.core.poll_transmit() {
-            self.send(t).await;
+        loop {
+            while let Some(t) = self.core.poll_transmit() {
+                self.send(t).await;
+            }
+            while let Some(w) = self.core.poll_write() {
+                if let Some(tx) = &self.writer {
+                    let _ = tx.send(w);
+                }
+            }
+            let Some(q) = self.core.poll_query() else {
+                break;
+            };
+            self.start_query(q);
         }
+    }
+
+    /// Runs a query in its own task; the answer comes back as an input. Without a store
+    /// the query fails at once.
+    fn start_query(&mut self, q: sb_frontend::Query) {
+        let id = q.id();
+        let Some(store) = self.store.clone() else {
+            let err = sb_frontend::QueryError::Store("no store configured".into());
+            self.core.handle_query_result(now(), id, Err(err));
+            return;
+        };
+        let inputs = self.ctx.inputs.clone();
+        tokio::spawn(async move {
+            let result = crate::store_io::run_query(store.as_ref(), &q).await;
+            let _ = inputs.send(Input::QueryResult { id, result }).await;
+        });
     }
 
     async fn send(&mut self, t: Transmit) {

@@ -7,12 +7,12 @@
 //! input occupy state.
 
 use crate::core::{Core, Transmit};
-use sb_frontend::Frontend;
+use sb_frontend::{Effect, Event, Frontend, Query, QueryId, QueryResult, ReqKey, Source};
 use sb_sip_core::{
     ConnId, InviteServerState, NonInviteServerState, Peer, TimerConfig, TransactionLayer, TsxEvent,
     TsxId, TsxState,
 };
-use sb_sip_msg::{Message, ParseError, Request, StatusCode};
+use sb_sip_msg::{Message, Method, ParseError, Request, Response, StatusCode, Transport};
 use std::collections::{HashSet, VecDeque};
 use std::time::Instant;
 
@@ -37,6 +37,59 @@ impl ServerCore {
             server_tsxs: HashSet::new(),
             shutting_down: false,
             stateless: VecDeque::new(),
+        }
+    }
+
+    /// Loads stored bindings at start (see [`Frontend::restore`]).
+    pub fn restore(
+        &mut self,
+        now: Instant,
+        bindings: impl IntoIterator<Item = sb_frontend::Binding>,
+    ) {
+        self.fe.restore(now, bindings);
+        self.after_input(now);
+    }
+
+    pub fn frontend(&self) -> &Frontend {
+        &self.fe
+    }
+
+    /// Sends what the front end answered, counts its events, and updates the gauges.
+    fn after_input(&mut self, now: Instant) {
+        while let Some((key, resp)) = self.fe.poll_response() {
+            self.send(now, TsxId(key.0), resp);
+        }
+        while let Some(ev) = self.fe.poll_event() {
+            match ev {
+                Event::AuthFailure { reason } => {
+                    metrics::counter!("sip_auth_failures_total", "reason" => reason).increment(1);
+                }
+                Event::Throttled => metrics::counter!("sip_auth_throttled_total").increment(1),
+                Event::StoreUnavailable { error } => {
+                    metrics::counter!("store_query_failures_total").increment(1);
+                    tracing::warn!(
+                        error = error.as_deref().unwrap_or("timed out"),
+                        "store query failed"
+                    );
+                }
+                _ => {}
+            }
+        }
+        metrics::gauge!("sip_registrations").set(self.fe.registrations() as f64);
+    }
+
+    fn send(&mut self, now: Instant, tsx: TsxId, resp: Response) {
+        if resp
+            .headers
+            .cseq()
+            .is_some_and(|c| c.method == Method::Register)
+            && resp.status.is_final()
+        {
+            metrics::counter!("sip_register_total", "status" => resp.status.code().to_string())
+                .increment(1);
+        }
+        if let Err(e) = self.tsx.send_response(now, tsx, resp) {
+            tracing::warn!(error = %e, "transaction layer refused a response");
         }
     }
 
@@ -65,13 +118,18 @@ impl ServerCore {
     fn drain_events(&mut self, now: Instant) {
         while let Some(ev) = self.tsx.poll_event() {
             let (tsx, resp) = match ev {
-                TsxEvent::NewRequest { tsx, req, .. } => {
-                    let resp = if self.shutting_down {
-                        self.fe.refuse_unavailable(&req)
+                TsxEvent::NewRequest { tsx, req, from } => {
+                    self.server_tsxs.insert(tsx);
+                    if self.shutting_down {
+                        if let Some(resp) = self.fe.refuse_unavailable(&req) {
+                            self.send(now, tsx, resp);
+                        }
                     } else {
-                        self.fe.handle_request(&req)
-                    };
-                    (tsx, resp)
+                        self.fe
+                            .handle_request_at(now, ReqKey(tsx.0), &req, source_of(from));
+                        self.after_input(now);
+                    }
+                    continue;
                 }
                 // §9.2: a CANCEL that matches a transaction we already answered finally
                 // gets 200 and changes nothing; one that matches nothing gets 481, which
@@ -96,11 +154,24 @@ impl ServerCore {
             };
             self.server_tsxs.insert(tsx);
             if let Some(resp) = resp {
-                if let Err(e) = self.tsx.send_response(now, tsx, resp) {
-                    tracing::warn!(error = %e, "transaction layer refused a response");
-                }
+                self.send(now, tsx, resp);
             }
         }
+    }
+}
+
+/// Where a request came from, as the registrar records it (RFC 5626 §6: the flow).
+fn source_of(p: Peer) -> Source {
+    let transport = match p.transport {
+        sb_sip_core::TransportKind::Udp => Transport::Udp,
+        sb_sip_core::TransportKind::Tcp => Transport::Tcp,
+        sb_sip_core::TransportKind::Tls => Transport::Tls,
+        sb_sip_core::TransportKind::Ws => Transport::Ws,
+        sb_sip_core::TransportKind::Wss => Transport::Wss,
+    };
+    Source {
+        transport,
+        addr: p.addr,
     }
 }
 
@@ -127,6 +198,22 @@ impl Core for ServerCore {
     fn handle_timeout(&mut self, now: Instant) {
         self.tsx.handle_timeout(now);
         self.drain_events(now);
+        self.fe.handle_timeout(now);
+        self.after_input(now);
+    }
+
+    fn handle_query_result(&mut self, now: Instant, id: QueryId, result: QueryResult) {
+        self.fe.handle_query_result(now, id, result);
+        self.after_input(now);
+        self.drain_events(now);
+    }
+
+    fn poll_query(&mut self) -> Option<Query> {
+        self.fe.poll_query()
+    }
+
+    fn poll_write(&mut self) -> Option<Effect> {
+        self.fe.poll_write()
     }
 
     fn handle_connection_lost(&mut self, now: Instant, conn: ConnId) {
@@ -142,8 +229,8 @@ impl Core for ServerCore {
         self.tsx.len()
     }
 
-    /// Server transactions still without a final response. (Today the front end answers
-    /// within the input that delivered the request, so this is zero between inputs.)
+    /// Server transactions still without a final response: a REGISTER waiting for the
+    /// store counts, so shutdown lets it finish.
     /// Completed transactions that only absorb retransmissions (Timer J, 32 s over UDP) do
     /// not count: they are not worth holding a shutdown for.
     fn in_flight(&self) -> usize {
@@ -171,7 +258,10 @@ impl Core for ServerCore {
     }
 
     fn poll_timeout(&self) -> Option<Instant> {
-        self.tsx.poll_timeout()
+        [self.tsx.poll_timeout(), self.fe.poll_timeout()]
+            .into_iter()
+            .flatten()
+            .min()
     }
 }
 

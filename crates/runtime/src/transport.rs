@@ -32,6 +32,11 @@ pub(crate) enum Input {
     Closed {
         conn: ConnId,
     },
+    /// The store answered a query.
+    QueryResult {
+        id: sb_frontend::QueryId,
+        result: sb_frontend::QueryResult,
+    },
 }
 
 /// What every connection task needs; cheap to clone.

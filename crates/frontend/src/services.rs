@@ -1,0 +1,474 @@
+//! REGISTER: digest authentication (RFC 3261 §22, RFC 8760) in front of the registrar
+//! (RFC 3261 §10.3), with the credentials fetched from the store as queries.
+//!
+//! The store is slow and asynchronous; the core never waits for it. A REGISTER whose
+//! credentials need checking leaves as a [`Query::Credentials`] and the transaction stays
+//! open (the transaction layer absorbs retransmissions meanwhile). The shell answers with
+//! [`crate::Frontend::handle_query_result`]. Every query has a deadline
+//! ([`ServicesConfig::query_timeout`]): a store that does not answer in time makes the
+//! request fail with 503 and Retry-After, never a transaction that hangs until the client's
+//! Timer F.
+//!
+//! Registrar changes leave as [`Effect`]s for the shell to write ([`crate::Frontend::poll_write`]);
+//! the registrar answers from memory, so the write may follow the response.
+//!
+//! What is challenged: REGISTER only, with 401 and `WWW-Authenticate`. Other requests are
+//! answered by the stateless policy, which today serves none of them on anyone's behalf
+//! (405/501) and so has nothing to protect; the proxy role will challenge them with 407
+//! through the same [`DigestAuth`] machinery. OPTIONS to the server is never challenged.
+//!
+//! Unknown users, disabled users and wrong passwords all get the same 401: the check runs
+//! against [`DigestAuth::dummy_ha1`] when the store has no credential, so neither the
+//! answer nor the work done tells who exists. Repeated failures from one source address
+//! are refused with 403 and Retry-After ([`FailureTracker`]).
+
+use sb_registrar::{Aor, Authorized, Effect, Registrar, RegistrarConfig, Source};
+use sb_sip_auth::{
+    Algorithm, AuthConfig, AuthRole, Credentials, DigestAuth, FailureTracker, Ha1, Outcome, Step,
+    ThrottleConfig, Verdict,
+};
+use sb_sip_msg::{Header, OtherHeader, Request, StatusCode};
+use std::collections::{BTreeSet, HashMap, VecDeque};
+use std::time::{Duration, Instant};
+
+/// Identifies a request awaiting an answer, chosen by the caller (the transaction id).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct ReqKey(pub u64);
+
+/// Identifies a query; the answer must carry it back.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct QueryId(pub u64);
+
+/// Work that needs the store.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Query {
+    /// The HA1 of the user with SIP address `address` (`sip:user@domain`) for `realm` and
+    /// `algorithm`. Answer `Ok(None)` when there is none or the user is disabled.
+    Credentials {
+        id: QueryId,
+        address: String,
+        realm: String,
+        algorithm: Algorithm,
+    },
+}
+
+impl Query {
+    pub fn id(&self) -> QueryId {
+        match self {
+            Query::Credentials { id, .. } => *id,
+        }
+    }
+}
+
+/// Why a query has no answer.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum QueryError {
+    #[error("store failed: {0}")]
+    Store(String),
+}
+
+/// The answer to a [`Query::Credentials`].
+pub type QueryResult = Result<Option<Ha1>, QueryError>;
+
+/// Something worth counting, for the shell's metrics.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Event {
+    /// Credentials were refused (`reason` is a metric label).
+    AuthFailure { reason: &'static str },
+    /// A request from a throttled source was refused.
+    Throttled,
+    /// The store failed (`error`) or did not answer a query in time (`None`).
+    StoreUnavailable { error: Option<String> },
+}
+
+/// Settings for authentication.
+#[derive(Debug, Clone)]
+pub struct AuthSettings {
+    /// `config.realm` is the realm challenged with, unless `realm_per_domain`.
+    pub config: AuthConfig,
+    /// Challenge with the domain of the AOR being registered as the realm (RFC 3261
+    /// §22.1: the realm usually is the domain), so each domain's users keep credentials
+    /// for their own domain. `config.realm` then serves requests for other hosts.
+    pub realm_per_domain: bool,
+    /// Signs nonces; front ends sharing a store should share it.
+    pub secret: Vec<u8>,
+    pub throttle: ThrottleConfig,
+}
+
+/// Settings for the services behind the policy.
+#[derive(Debug, Clone)]
+pub struct ServicesConfig {
+    pub registrar: RegistrarConfig,
+    /// `None`: REGISTER is accepted for any AOR without credentials (tests, closed labs).
+    pub auth: Option<AuthSettings>,
+    /// How long a query may take before the request fails with 503.
+    pub query_timeout: Duration,
+    /// Seconds a client is told to wait after a 503 (Retry-After, RFC 3261 §21.5.4).
+    pub retry_after_secs: u32,
+}
+
+impl ServicesConfig {
+    pub fn new(registrar: RegistrarConfig, auth: Option<AuthSettings>) -> Self {
+        ServicesConfig {
+            registrar,
+            auth,
+            query_timeout: Duration::from_secs(4),
+            retry_after_secs: 5,
+        }
+    }
+}
+
+/// Maps the monotonic `Instant`s the event loop passes in to the Unix seconds that nonces
+/// and bindings are measured in (both outlive the process). Fixed at construction, so the
+/// core never reads a clock and a test's virtual clock moves both together.
+#[derive(Debug, Clone, Copy)]
+pub struct WallClock {
+    pub at: Instant,
+    pub unix: u64,
+}
+
+impl WallClock {
+    pub fn unix(&self, now: Instant) -> u64 {
+        self.unix + now.saturating_duration_since(self.at).as_secs()
+    }
+
+    pub fn instant(&self, unix: u64) -> Instant {
+        self.at + Duration::from_secs(unix.saturating_sub(self.unix))
+    }
+}
+
+/// A REGISTER waiting for its credentials.
+#[derive(Debug)]
+struct Pending {
+    key: ReqKey,
+    req: Request,
+    source: Source,
+    realm: String,
+    credentials: Box<Credentials>,
+    deadline: Instant,
+}
+
+/// Most realms kept when the realm follows the domain (each costs a nonce table); requests
+/// for further hosts use the configured realm.
+const MAX_REALMS: usize = 256;
+
+/// Authentication, throttling, the registrar, and the requests waiting on the store.
+#[derive(Debug)]
+pub(crate) struct Services {
+    config: ServicesConfig,
+    clock: WallClock,
+    pub(crate) registrar: Registrar,
+    /// One per realm in use; the fallback realm's is created first.
+    auths: HashMap<String, DigestAuth>,
+    seed: u64,
+    throttle: FailureTracker,
+    pending: HashMap<QueryId, Pending>,
+    deadlines: BTreeSet<(Instant, QueryId)>,
+    next_query: u64,
+    pub(crate) queries: VecDeque<Query>,
+    pub(crate) events: VecDeque<Event>,
+}
+
+/// What the flow decided for a request; the front end turns it into a response.
+pub(crate) struct Answer {
+    pub status: StatusCode,
+    pub reason: Option<String>,
+    pub headers: Vec<Header>,
+}
+
+impl Answer {
+    fn status(status: StatusCode) -> Answer {
+        Answer {
+            status,
+            reason: None,
+            headers: Vec::new(),
+        }
+    }
+}
+
+impl Services {
+    pub(crate) fn new(config: ServicesConfig, clock: WallClock, seed: u64) -> Services {
+        let mut auths = HashMap::new();
+        if let Some(a) = &config.auth {
+            let auth = DigestAuth::new(a.config.clone(), &a.secret, seed, clock.unix);
+            auths.insert(a.config.realm.clone(), auth);
+        }
+        let throttle = FailureTracker::new(
+            config
+                .auth
+                .as_ref()
+                .map(|a| a.throttle.clone())
+                .unwrap_or_default(),
+        );
+        Services {
+            registrar: Registrar::new(config.registrar.clone()),
+            config,
+            clock,
+            auths,
+            seed,
+            throttle,
+            pending: HashMap::new(),
+            deadlines: BTreeSet::new(),
+            next_query: 0,
+            queries: VecDeque::new(),
+            events: VecDeque::new(),
+        }
+    }
+
+    pub(crate) fn clock(&self) -> WallClock {
+        self.clock
+    }
+
+    pub(crate) fn pending(&self) -> usize {
+        self.pending.len()
+    }
+
+    /// Starts a REGISTER: an answer now, or `None` when a query went out.
+    pub(crate) fn on_register(
+        &mut self,
+        now: Instant,
+        key: ReqKey,
+        req: &Request,
+        source: Source,
+    ) -> Option<Answer> {
+        let unix = self.clock.unix(now);
+        let Some(realm) = self.realm_for(req) else {
+            return Some(self.register(unix, req, &source, &Authorized::Unchecked));
+        };
+        let verdict = self.throttle.check(source.addr.ip(), unix);
+        if let Verdict::Throttled { .. } = verdict {
+            self.events.push_back(Event::Throttled);
+            return Some(Answer {
+                status: StatusCode(403),
+                reason: Some(Verdict::REASON.to_string()),
+                headers: verdict.retry_after_header().into_iter().collect(),
+            });
+        }
+        match self.auth_mut(&realm).start(req, AuthRole::Registrar) {
+            Step::Done(outcome) => Some(self.on_outcome(unix, req, &source, &realm, outcome)),
+            Step::NeedHa1 {
+                credentials,
+                algorithm,
+            } => {
+                let Some(address) = address_of(req, &credentials.username) else {
+                    // No To URI to take the domain from: validation lets none through,
+                    // so this is a defence only.
+                    return Some(Answer::status(StatusCode::BAD_REQUEST));
+                };
+                self.next_query += 1;
+                let id = QueryId(self.next_query);
+                let deadline = now + self.config.query_timeout;
+                self.queries.push_back(Query::Credentials {
+                    id,
+                    address,
+                    realm: credentials.realm.clone(),
+                    algorithm,
+                });
+                self.deadlines.insert((deadline, id));
+                self.pending.insert(
+                    id,
+                    Pending {
+                        key,
+                        req: req.clone(),
+                        source,
+                        realm,
+                        credentials,
+                        deadline,
+                    },
+                );
+                None
+            }
+        }
+    }
+
+    /// The store answered: verify and register. Returns the request's key and answer;
+    /// `None` when the query is unknown (it timed out and was answered already).
+    pub(crate) fn on_query_result(
+        &mut self,
+        now: Instant,
+        id: QueryId,
+        result: QueryResult,
+    ) -> Option<(ReqKey, Request, Answer)> {
+        let p = self.pending.remove(&id)?;
+        self.deadlines.remove(&(p.deadline, id));
+        let unix = self.clock.unix(now);
+        let auth = self.auths.get_mut(&p.realm)?;
+        let c = &p.credentials;
+        let ha1 = match result {
+            Ok(Some(ha1)) => ha1,
+            Ok(None) => {
+                let alg = c.algorithm().unwrap_or(Algorithm::Md5);
+                auth.dummy_ha1(&c.username, &c.realm, alg)
+            }
+            Err(e) => {
+                self.events.push_back(Event::StoreUnavailable {
+                    error: Some(e.to_string()),
+                });
+                return Some((p.key, p.req, self.unavailable()));
+            }
+        };
+        let outcome = auth.verify(unix, &p.req.method, c, &ha1);
+        let answer = self.on_outcome(unix, &p.req, &p.source, &p.realm, outcome);
+        Some((p.key, p.req, answer))
+    }
+
+    /// Requests whose query passed its deadline, answered 503.
+    pub(crate) fn on_timeout(&mut self, now: Instant) -> Vec<(ReqKey, Request, Answer)> {
+        let mut out = Vec::new();
+        while let Some(&(deadline, id)) = self.deadlines.first() {
+            if deadline > now {
+                break;
+            }
+            self.deadlines.pop_first();
+            if let Some(p) = self.pending.remove(&id) {
+                self.events
+                    .push_back(Event::StoreUnavailable { error: None });
+                out.push((p.key, p.req, self.unavailable()));
+            }
+        }
+        self.registrar.handle_timeout(self.clock.unix(now));
+        out
+    }
+
+    pub(crate) fn poll_timeout(&self) -> Option<Instant> {
+        let query = self.deadlines.first().map(|(t, _)| *t);
+        let binding = self.registrar.poll_timeout().map(|t| self.clock.instant(t));
+        [query, binding].into_iter().flatten().min()
+    }
+
+    fn unavailable(&self) -> Answer {
+        Answer {
+            status: StatusCode::SERVICE_UNAVAILABLE,
+            reason: None,
+            headers: vec![Header::Other(OtherHeader {
+                name: "Retry-After".into(),
+                value: format!(" {}", self.config.retry_after_secs),
+            })],
+        }
+    }
+
+    /// The realm to challenge `req` with; `None` when authentication is off.
+    fn realm_for(&self, req: &Request) -> Option<String> {
+        let a = self.config.auth.as_ref()?;
+        let fallback = a.config.realm.clone();
+        if !a.realm_per_domain {
+            return Some(fallback);
+        }
+        let Some(host) = to_host(req) else {
+            return Some(fallback);
+        };
+        let domains = &self.config.registrar.domains;
+        let served = domains.is_empty() || domains.iter().any(|d| d.eq_ignore_ascii_case(&host));
+        let room = self.auths.contains_key(&host) || self.auths.len() < MAX_REALMS;
+        let usable = !host.contains(['"', '\\', '\r', '\n']);
+        Some(if served && room && usable {
+            host
+        } else {
+            fallback
+        })
+    }
+
+    fn auth_mut(&mut self, realm: &str) -> &mut DigestAuth {
+        let (seed, unix) = (self.seed, self.clock.unix);
+        let a = self
+            .config
+            .auth
+            .as_ref()
+            .expect("a realm implies auth settings");
+        self.auths.entry(realm.to_string()).or_insert_with(|| {
+            let mut config = a.config.clone();
+            config.realm = realm.to_string();
+            DigestAuth::new(config, &a.secret, seed, unix)
+        })
+    }
+
+    fn on_outcome(
+        &mut self,
+        unix: u64,
+        req: &Request,
+        source: &Source,
+        realm: &str,
+        o: Outcome,
+    ) -> Answer {
+        let ip = source.addr.ip();
+        match o {
+            Outcome::Authorized { user } => {
+                self.throttle.record_success(ip);
+                let domain = to_host(req).unwrap_or_default();
+                let who = Authorized::Aor(Aor::from_user(&user, &domain));
+                self.register(unix, req, source, &who)
+            }
+            Outcome::Challenge { stale } => {
+                // A request without credentials is how every client starts; only a
+                // wrong answer is a failure.
+                if has_credentials(req) {
+                    if stale {
+                        self.events
+                            .push_back(Event::AuthFailure { reason: "stale" });
+                    } else {
+                        self.events.push_back(Event::AuthFailure {
+                            reason: "bad_credentials",
+                        });
+                        self.throttle.record_failure(ip, unix);
+                    }
+                }
+                let auth = self.auth_mut(realm);
+                Answer {
+                    status: AuthRole::Registrar.challenge_status(),
+                    reason: None,
+                    headers: auth.challenge_headers(unix, AuthRole::Registrar, stale),
+                }
+            }
+            Outcome::Forbidden { reason } => {
+                self.events.push_back(Event::AuthFailure {
+                    reason: "forbidden",
+                });
+                self.throttle.record_failure(ip, unix);
+                Answer {
+                    status: StatusCode(403),
+                    reason: Some(format!("Forbidden ({reason})")),
+                    headers: Vec::new(),
+                }
+            }
+        }
+    }
+
+    fn register(&mut self, unix: u64, req: &Request, source: &Source, who: &Authorized) -> Answer {
+        let reply = self.registrar.handle_register(unix, req, source, who);
+        Answer {
+            status: reply.status,
+            reason: Some(reply.reason),
+            headers: reply.headers,
+        }
+    }
+
+    pub(crate) fn poll_write(&mut self) -> Option<Effect> {
+        self.registrar.poll_effect()
+    }
+}
+
+fn has_credentials(req: &Request) -> bool {
+    req.headers
+        .other(AuthRole::Registrar.credentials_header())
+        .next()
+        .is_some()
+}
+
+fn to_host(req: &Request) -> Option<String> {
+    let to = req.headers.to()?;
+    let sip = to.uri.as_sip()?;
+    Some(match &sip.host {
+        sb_sip_msg::Host::Domain(d) => d.to_ascii_lowercase(),
+        sb_sip_msg::Host::V4(a) => a.to_string(),
+        sb_sip_msg::Host::V6(a) => format!("[{a}]"),
+    })
+}
+
+/// The store address of the digest user: `sip:USER@DOMAIN` with the domain of the AOR
+/// being registered (To), so one realm can serve users of several domains.
+fn address_of(req: &Request, username: &str) -> Option<String> {
+    Some(format!("sip:{username}@{}", to_host(req)?))
+}
