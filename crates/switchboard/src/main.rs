@@ -24,11 +24,27 @@ enum Command {
     /// Run the server: SIP on UDP, TCP, TLS and WebSocket, plus /metrics and /health over
     /// HTTP. Works without a config file; SIGINT or SIGTERM shuts down gracefully.
     Serve(serve::ServeArgs),
+    /// Provision users: add, set, show, list, remove, import from CSV. Works whether or
+    /// not the server runs (it sees changes within a second). Exit status: 0 done,
+    /// 1 input refused, 2 usage or I/O error.
+    User(provision::user_cmd::UserArgs),
+    /// The `[site]` section of the configuration: domains, users and numbers.
+    Site {
+        #[command(subcommand)]
+        command: SiteCommand,
+    },
     /// SIP tools.
     Sip {
         #[command(subcommand)]
         command: SipCommand,
     },
+}
+
+#[derive(Debug, Subcommand)]
+enum SiteCommand {
+    /// Apply the `[site]` section now, as `serve` does at start: all of it or nothing.
+    /// Exit status: 0 applied, 1 an entry refused (each one named), 2 usage or I/O error.
+    Apply(provision::user_cmd::SiteApplyArgs),
 }
 
 #[derive(Debug, Subcommand)]
@@ -53,6 +69,10 @@ fn main() -> ExitCode {
             let code = lint::run(&files, &mut std::io::stdout(), &mut std::io::stderr());
             ExitCode::from(code)
         }
+        Command::Site {
+            command: SiteCommand::Apply(args),
+        } => ExitCode::from(provision::user_cmd::run_site_apply(args)),
+        Command::User(args) => ExitCode::from(provision::user_cmd::run(args)),
         Command::Serve(args) => match serve::run(args) {
             Ok(()) => ExitCode::SUCCESS,
             Err(e) => {
