@@ -18,6 +18,88 @@ pub struct Config {
     pub store: crate::provision::StoreConfig,
     /// `[site]`: domains, users and numbers applied to the store at start.
     pub site: crate::provision::SiteConfig,
+    /// `[registrar]`: binding lifetimes and limits.
+    pub registrar: RegistrarSection,
+    /// `[auth]`: digest authentication of REGISTER.
+    pub auth: AuthSection,
+}
+
+/// `[registrar]` (RFC 3261 §10.3).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RegistrarSection {
+    /// Seconds a binding lasts when the REGISTER names no expiry.
+    pub default_expires: u32,
+    /// Shorter non-zero expiries are refused with 423 and Min-Expires.
+    pub min_expires: u32,
+    /// Longer expiries are shortened to this.
+    pub max_expires: u32,
+    /// Devices one address may have registered at once; more are refused with 403.
+    pub max_bindings_per_aor: usize,
+}
+
+impl Default for RegistrarSection {
+    fn default() -> Self {
+        RegistrarSection {
+            default_expires: 3600,
+            min_expires: 60,
+            max_expires: 86_400,
+            max_bindings_per_aor: 16,
+        }
+    }
+}
+
+/// `[auth]`: digest authentication (RFC 3261 §22, RFC 8760).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct AuthSection {
+    /// Challenge REGISTER for credentials. Off only for closed test networks.
+    pub enabled: bool,
+    /// The realm to challenge with. Unset: the domain of the address being registered
+    /// (what `switchboard user` stores credentials for), falling back to the first of
+    /// `[sip] domains` (or `switchboard`) for other hosts.
+    pub realm: Option<String>,
+    /// Seconds a nonce stays valid; an older one gets a fresh challenge with `stale=true`.
+    pub nonce_lifetime_s: u64,
+    /// Algorithms offered, strongest first: `SHA-256`, `MD5`.
+    pub algorithms: Vec<String>,
+    /// Failed attempts from one address within `throttle_window_s` before it is refused.
+    pub throttle_max_failures: usize,
+    pub throttle_window_s: u64,
+    /// Seconds a throttled address is refused (403 with Retry-After).
+    pub throttle_backoff_s: u64,
+    /// Milliseconds a credentials lookup may take before the request fails with 503.
+    pub store_timeout_ms: u64,
+}
+
+impl Default for AuthSection {
+    fn default() -> Self {
+        AuthSection {
+            enabled: true,
+            realm: None,
+            nonce_lifetime_s: 300,
+            algorithms: vec!["SHA-256".into(), "MD5".into()],
+            throttle_max_failures: 10,
+            throttle_window_s: 60,
+            throttle_backoff_s: 300,
+            store_timeout_ms: 4000,
+        }
+    }
+}
+
+impl AuthSection {
+    /// The algorithms, parsed; errors name the field.
+    pub fn parsed_algorithms(&self) -> anyhow::Result<Vec<sb_frontend::Algorithm>> {
+        self.algorithms
+            .iter()
+            .map(|a| match sb_frontend::Algorithm::from_token(a) {
+                Some(alg @ (sb_frontend::Algorithm::Md5 | sb_frontend::Algorithm::Sha256)) => {
+                    Ok(alg)
+                }
+                _ => anyhow::bail!("auth.algorithms: {a:?} is not SHA-256 or MD5"),
+            })
+            .collect()
+    }
 }
 
 /// `[sip]`: listeners, domains, limits and timers.
@@ -159,6 +241,39 @@ impl Config {
             "tls.cert and tls.key must be given together"
         );
         self.store.check()?;
+        let r = &self.registrar;
+        anyhow::ensure!(
+            r.min_expires <= r.default_expires && r.default_expires <= r.max_expires,
+            "registrar: need min_expires <= default_expires <= max_expires"
+        );
+        anyhow::ensure!(
+            r.max_bindings_per_aor > 0,
+            "registrar.max_bindings_per_aor must be at least 1"
+        );
+        let a = &self.auth;
+        anyhow::ensure!(
+            a.nonce_lifetime_s > 0,
+            "auth.nonce_lifetime_s must be positive"
+        );
+        anyhow::ensure!(
+            !a.algorithms.is_empty(),
+            "auth.algorithms must not be empty"
+        );
+        a.parsed_algorithms()?;
+        anyhow::ensure!(
+            a.throttle_max_failures > 0,
+            "auth.throttle_max_failures must be at least 1"
+        );
+        anyhow::ensure!(
+            a.store_timeout_ms > 0,
+            "auth.store_timeout_ms must be positive"
+        );
+        if let Some(realm) = &a.realm {
+            anyhow::ensure!(
+                !realm.is_empty() && !realm.contains(['"', '\\', '\r', '\n']),
+                "auth.realm must be non-empty text without quotes or line breaks"
+            );
+        }
         Ok(())
     }
 }
@@ -210,6 +325,29 @@ mod tests {
         assert!(e.contains("max_mesage_size"), "{e}");
         let e = format!("{:#}", Config::parse("[sipp]\n").unwrap_err());
         assert!(e.contains("sipp"), "{e}");
+    }
+
+    #[test]
+    fn registrar_and_auth_sections_are_read_and_checked() {
+        let c = Config::parse(
+            "[registrar]\nmin_expires = 30\ndefault_expires = 600\n\
+             [auth]\nrealm = \"example.com\"\nnonce_lifetime_s = 2\nalgorithms = [\"MD5\"]\n",
+        )
+        .unwrap();
+        assert_eq!(c.registrar.min_expires, 30);
+        assert_eq!(c.registrar.default_expires, 600);
+        assert_eq!(c.registrar.max_expires, 86_400);
+        assert_eq!(c.auth.realm.as_deref(), Some("example.com"));
+        assert_eq!(c.auth.nonce_lifetime_s, 2);
+        assert_eq!(
+            c.auth.parsed_algorithms().unwrap(),
+            [sb_frontend::Algorithm::Md5]
+        );
+        let e = |t: &str| format!("{:#}", Config::parse(t).unwrap_err());
+        assert!(e("[registrar]\nmin_expires = 7200\n").contains("min_expires"));
+        assert!(e("[auth]\nalgorithms = [\"SHA-1\"]\n").contains("SHA-1"));
+        assert!(e("[auth]\nnonce_lifetime_s = 0\n").contains("nonce_lifetime_s"));
+        assert!(e("[auth]\nrelm = \"x\"\n").contains("relm"));
     }
 
     #[test]

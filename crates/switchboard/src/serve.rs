@@ -1,11 +1,20 @@
-//! `switchboard serve`: reads the configuration, binds every listener, runs until SIGINT or
+//! `switchboard serve`: reads the configuration, opens the store and applies the site
+//! file, restores the registrar's bindings, binds every listener, runs until SIGINT or
 //! SIGTERM, then shuts down gracefully.
+//!
+//! The store is the only shared state with `switchboard user ...`: the server reads
+//! credentials from it at every authentication (no cache), so a password changed by the
+//! CLI applies to the next REGISTER, and it polls the store's generation counter every
+//! second to log provisioning changes.
 
 use crate::config::{Config, LogFormat};
 use anyhow::Context;
+use sb_frontend::{AuthSettings, RegistrarConfig, ServicesConfig, ThrottleConfig, WallClock};
 use sb_runtime::{RuntimeConfig, Server, ServerCore, TransportKind};
+use sb_store::Store;
 use std::io::Write;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::Duration;
 
 #[derive(Debug, clap::Args)]
@@ -63,6 +72,13 @@ async fn serve(config: Config, data: PathBuf) -> anyhow::Result<()> {
     std::fs::create_dir_all(&data)
         .with_context(|| format!("cannot create data directory {}", data.display()))?;
     let data = data.canonicalize().unwrap_or(data);
+    let store = crate::provision::open_store(&data, &config.store).await?;
+    let summary = crate::provision::apply_site(store.as_ref(), &config.site)
+        .await
+        .context("cannot apply the [site] section")?;
+    if !config.site.is_empty() {
+        tracing::info!("site applied: {summary}");
+    }
     let sip = &config.sip;
     let needs_tls = !sip.tls.is_empty() || !sip.wss.is_empty();
     let tls = if needs_tls {
@@ -96,16 +112,38 @@ async fn serve(config: Config, data: PathBuf) -> anyhow::Result<()> {
         ..Default::default()
     };
     let seed = random_seed();
-    let frontend = sb_frontend::Frontend::new(sb_frontend::FrontendConfig {
-        domains: sip.domains.clone(),
-        supported: Vec::new(),
-        tag_seed: seed,
-        server_name: format!("switchboard/{}", env!("CARGO_PKG_VERSION")),
-    });
-    let core = ServerCore::new(timers, seed.rotate_left(17), frontend);
-    let server = Server::bind(runtime_config, core).await?;
+    let services = services_config(&config, &data)?;
+    let clock = wall_clock();
+    let frontend = sb_frontend::Frontend::with_services(
+        sb_frontend::FrontendConfig {
+            domains: sip.domains.clone(),
+            supported: Vec::new(),
+            tag_seed: seed,
+            server_name: format!("switchboard/{}", env!("CARGO_PKG_VERSION")),
+        },
+        services,
+        clock,
+    );
+    let mut core = ServerCore::new(timers, seed.rotate_left(17), frontend);
+    let stored = store
+        .list_all_bindings()
+        .await
+        .context("cannot read the stored registrations")?;
+    let total = stored.len();
+    let restored: Vec<_> = stored
+        .iter()
+        .enumerate()
+        .filter_map(|(i, row)| sb_runtime::store_io::from_store(row, i as u64 + 1))
+        .collect();
+    core.restore(clock.at, restored);
+    let live = core.frontend().registrations();
+    tracing::info!(stored = total, live, "registrations restored");
+    let server = Server::bind(runtime_config, core)
+        .await?
+        .with_store(store.clone());
 
     let metrics = sb_admin::install_recorder().map_err(anyhow::Error::msg)?;
+    metrics::gauge!("sip_registrations").set(live as f64);
     let health = sb_admin::Health::new(started);
     let (http_stop_tx, http_stop_rx) = tokio::sync::oneshot::channel::<()>();
     let http = match config.http.listen {
@@ -124,12 +162,18 @@ async fn serve(config: Config, data: PathBuf) -> anyhow::Result<()> {
     };
 
     let mut signals = Signals::install()?;
+    let hint = match store.count_users(None).await {
+        Ok(0) => Some(crate::provision::first_start_hint(&data, &config.store)),
+        _ => None,
+    };
     print_banner(
         &data,
         tls.as_ref(),
         server.local_addrs(),
         http.as_ref().map(|h| h.0),
+        hint.as_deref(),
     );
+    let watcher = tokio::spawn(watch_generation(store.clone()));
     health.set_ready(true);
     metrics::gauge!("switchboard_up").set(1.0);
 
@@ -145,13 +189,119 @@ async fn serve(config: Config, data: PathBuf) -> anyhow::Result<()> {
         tracing::warn!("second signal; exiting without waiting");
         std::process::exit(1);
     });
-    server.run().await;
+    let core = server.run().await;
+    watcher.abort();
+    tracing::info!(
+        registrations = core.frontend().registrations(),
+        "event loop stopped"
+    );
     let _ = http_stop_tx.send(());
     if let Some((_, task)) = http {
         let _ = tokio::time::timeout(Duration::from_secs(5), task).await;
     }
+    store.close().await;
     tracing::info!("stopped");
     Ok(())
+}
+
+/// The registrar and authentication settings from `[registrar]`, `[auth]` and `[sip]`.
+fn services_config(config: &Config, data: &Path) -> anyhow::Result<ServicesConfig> {
+    let r = &config.registrar;
+    let registrar = RegistrarConfig {
+        domains: config.sip.domains.clone(),
+        default_expires: r.default_expires,
+        min_expires: r.min_expires,
+        max_expires: r.max_expires,
+        max_bindings_per_aor: r.max_bindings_per_aor,
+    };
+    registrar.validate()?;
+    let a = &config.auth;
+    let auth = if a.enabled {
+        let fallback = a
+            .realm
+            .clone()
+            .or_else(|| config.sip.domains.first().cloned())
+            .unwrap_or_else(|| "switchboard".to_string());
+        let mut auth_config = sb_frontend::AuthConfig::new(fallback);
+        auth_config.algorithms = a.parsed_algorithms()?;
+        auth_config.nonces.lifetime_secs = a.nonce_lifetime_s;
+        auth_config.validate()?;
+        Some(AuthSettings {
+            config: auth_config,
+            realm_per_domain: a.realm.is_none(),
+            secret: nonce_secret(data)?,
+            throttle: ThrottleConfig {
+                max_failures: a.throttle_max_failures,
+                window_secs: a.throttle_window_s,
+                backoff_secs: a.throttle_backoff_s,
+                ..Default::default()
+            },
+        })
+    } else {
+        tracing::warn!("[auth] enabled = false: REGISTER is accepted without credentials");
+        None
+    };
+    let mut services = ServicesConfig::new(registrar, auth);
+    services.query_timeout = Duration::from_millis(a.store_timeout_ms);
+    Ok(services)
+}
+
+/// The key nonces are signed with, kept in `DATA/nonce.key` so nonces issued before a
+/// restart still verify (clients are not all challenged again at once).
+fn nonce_secret(data: &Path) -> anyhow::Result<Vec<u8>> {
+    let path = data.join("nonce.key");
+    if let Ok(bytes) = std::fs::read(&path) {
+        if bytes.len() >= 32 {
+            return Ok(bytes);
+        }
+    }
+    let mut key = Vec::with_capacity(32);
+    for i in 0..4u64 {
+        key.extend_from_slice(&random_seed().wrapping_add(i).to_le_bytes());
+    }
+    write_private(&path, &key)
+        .with_context(|| format!("cannot write the nonce key {}", path.display()))?;
+    Ok(key)
+}
+
+fn write_private(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    let mut opts = std::fs::OpenOptions::new();
+    opts.write(true).create(true).truncate(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut opts, 0o600);
+    opts.open(path)?.write_all(bytes)
+}
+
+/// Anchors the event loop's clock (tokio's, so paused-time tests move both) to Unix time.
+fn wall_clock() -> WallClock {
+    let unix = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0);
+    WallClock {
+        at: tokio::time::Instant::now().into_std(),
+        unix,
+    }
+}
+
+/// Polls the store's generation counter every second; a change means another process
+/// (`switchboard user ...`) changed users, passwords or numbers. Credentials are read
+/// from the store at every authentication, so nothing is cached that could go stale.
+async fn watch_generation(store: Arc<dyn Store>) {
+    let mut seen = store.generation().await.ok();
+    let mut tick = tokio::time::interval(Duration::from_secs(1));
+    loop {
+        tick.tick().await;
+        match store.generation().await {
+            Ok(g) if Some(g) != seen => {
+                tracing::info!(generation = g, "provisioning changed in the store");
+                metrics::gauge!("store_generation").set(g as f64);
+                seen = Some(g);
+            }
+            Ok(_) => {}
+            Err(e) => tracing::warn!(error = %e, "cannot read the store generation"),
+        }
+    }
 }
 
 /// What a person starting the server wants to know first: where the data lives and what
@@ -161,6 +311,7 @@ fn print_banner(
     tls: Option<&crate::tls::Loaded>,
     addrs: &[(TransportKind, std::net::SocketAddr)],
     http: Option<std::net::SocketAddr>,
+    hint: Option<&str>,
 ) {
     let mut out = std::io::stdout().lock();
     let _ = writeln!(out, "switchboard {} starting", env!("CARGO_PKG_VERSION"));
@@ -185,6 +336,9 @@ fn print_banner(
     }
     if let Some(a) = http {
         let _ = writeln!(out, "listening http {a} (/metrics, /health)");
+    }
+    if let Some(h) = hint {
+        let _ = writeln!(out, "{h}");
     }
     let _ = writeln!(out, "ready");
     let _ = out.flush();
