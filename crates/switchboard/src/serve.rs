@@ -255,10 +255,18 @@ fn nonce_secret(data: &Path) -> anyhow::Result<Vec<u8>> {
             return Ok(bytes);
         }
     }
-    let mut key = Vec::with_capacity(32);
-    for i in 0..4u64 {
-        key.extend_from_slice(&random_seed().wrapping_add(i).to_le_bytes());
-    }
+    // The kernel's generator; the process-seeded hasher only where there is none.
+    let key = match std::fs::File::open("/dev/urandom") {
+        Ok(mut f) => {
+            let mut k = vec![0u8; 32];
+            std::io::Read::read_exact(&mut f, &mut k)
+                .context("cannot read /dev/urandom for the nonce key")?;
+            k
+        }
+        Err(_) => (0..4u64)
+            .flat_map(|i| random_seed().wrapping_add(i).to_le_bytes())
+            .collect(),
+    };
     write_private(&path, &key)
         .with_context(|| format!("cannot write the nonce key {}", path.display()))?;
     Ok(key)

@@ -54,6 +54,8 @@ fn sipp_register_flows_over_udp() {
         "register-nonce-reuse-200.xml",
         Transport::Udp,
     );
+    // Two runs from two SIPp ports: two bindings of alice.
+    assert_eq!(server.metric("sip_registrations"), Some(2.0));
     assert_sipp(&site, &server, "register-too-brief-423.xml", Transport::Udp);
     assert_sipp(
         &site,
@@ -61,6 +63,8 @@ fn sipp_register_flows_over_udp() {
         "register-star-removes-all.xml",
         Transport::Udp,
     );
+    // `Contact: *` removed them all, the two above included.
+    assert_eq!(server.metric("sip_registrations"), Some(0.0));
     assert_sipp(
         &site,
         &server,
@@ -91,19 +95,30 @@ fn sipp_register_flows_over_udp() {
     );
     assert!(w.starts_with("SIP/2.0 401 Unauthorized"), "{w}");
 
-    // What the metrics say about it.
-    let m = |s: &str| server.metric(s).unwrap_or(0.0);
-    assert!(
-        m("sip_register_total{status=\"200\"}") >= 4.0,
-        "{}",
-        server.metrics()
+    // What the metrics say about it: 200s for ok (1), nonce reuse (2) and star (2); one
+    // 423; two bad answers (wrong password, unknown user); one stale nonce.
+    let m = |s: &str| server.metric(s);
+    let metrics = server.metrics();
+    assert_eq!(
+        m("sip_register_total{status=\"200\"}"),
+        Some(5.0),
+        "{metrics}"
     );
-    assert!(m("sip_register_total{status=\"423\"}") >= 1.0);
-    assert!(m("sip_auth_failures_total{reason=\"bad_credentials\"}") >= 2.0);
-    assert!(m("sip_auth_failures_total{reason=\"stale\"}") >= 1.0);
-    // The star scenario removed alice's bindings; the nonce-reuse one left one
-    // (different Call-ID, same Contact URI on another port).
-    assert!(server.metric("sip_registrations").is_some());
+    assert_eq!(
+        m("sip_register_total{status=\"423\"}"),
+        Some(1.0),
+        "{metrics}"
+    );
+    assert_eq!(
+        m("sip_auth_failures_total{reason=\"bad_credentials\"}"),
+        Some(2.0),
+        "{metrics}"
+    );
+    assert_eq!(
+        m("sip_auth_failures_total{reason=\"stale\"}"),
+        Some(1.0),
+        "{metrics}"
+    );
 }
 
 #[test]
@@ -203,11 +218,33 @@ fn a_password_changed_while_the_server_runs_applies_to_the_next_register() {
         "--password",
         "changed-pw",
     ]);
+    // The server notices the change through the store's generation counter.
+    support::wait_for(
+        "the server to see the change",
+        Duration::from_secs(5),
+        || {
+            server
+                .log()
+                .contains("provisioning changed in the store")
+                .then_some(())
+        },
+    );
     // The old password no longer works (the scenario's 200 becomes a 401)...
     let run = support::sipp(&site, "register-ok-200.xml", Transport::Udp);
     assert!(!run.ok, "the old password still works:\n{}", run.output);
     let last = received(&run.messages).pop().unwrap_or_default();
     assert!(last.starts_with("SIP/2.0 401 "), "{}", run.output);
+}
+
+#[test]
+fn an_empty_store_gets_the_first_start_hint_and_a_provisioned_one_does_not() {
+    let site = Site::new("hint", "");
+    let server = site.start();
+    let log = server.stop();
+    assert!(log.contains("No users yet"), "{log}");
+    site.add_user("sip:alice@127.0.0.1", "pw-alice-1");
+    let log = site.start().stop();
+    assert!(!log.contains("No users yet"), "{log}");
 }
 
 #[test]
