@@ -279,6 +279,16 @@ fn import_updates_existing_users_and_keeps_what_a_row_leaves_empty() {
         "name,address,enabled\nRenamed,sip:u1@example.org,\n,sip:u2@example.org,no\n,sip:new@example.org,\n",
     )
     .unwrap();
+    let dry = env
+        .run(&["user", "import", "--dry-run", csv.to_str().unwrap()])
+        .expect(0);
+    assert!(
+        dry.stdout.contains(
+            "3 rows: 1 added, 2 changed, 0 unchanged, 0 refused (dry run: nothing written)"
+        ),
+        "{dry:?}"
+    );
+    env.run(&["user", "show", "sip:new@example.org"]).expect(1);
     let r = env
         .run(&["user", "import", csv.to_str().unwrap()])
         .expect(0);

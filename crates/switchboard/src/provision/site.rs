@@ -420,3 +420,43 @@ async fn users_not_listed(
         page = page.next(&users);
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use crate::config::Config;
+
+    #[test]
+    fn the_site_section_parses_and_hides_passwords_from_debug_output() {
+        let c = Config::parse(
+            "[site]\ndomains = [\"example.com\"]\n[[site.users]]\n\
+             address = \"sip:alice@example.com\"\npassword = \"hunter2\"\n\
+             [[site.numbers]]\nnumber = \"+14255550199\"\nuser = \"sip:alice@example.com\"\n",
+        )
+        .unwrap();
+        assert_eq!(c.site.users[0].password.as_deref(), Some("hunter2"));
+        assert_eq!(c.site.numbers[0].number, "+14255550199");
+        let debug = format!("{c:?}");
+        assert!(!debug.contains("hunter2"), "{debug}");
+        assert!(debug.contains("<redacted>"), "{debug}");
+    }
+
+    #[test]
+    fn unknown_site_and_store_keys_are_refused_by_name() {
+        let e = format!(
+            "{:#}",
+            Config::parse("[[site.users]]\naddress = \"sip:a@b.c\"\npasword = \"x\"\n")
+                .unwrap_err()
+        );
+        assert!(e.contains("pasword"), "{e}");
+        let e = format!(
+            "{:#}",
+            Config::parse("[store]\nbackend = \"mysql\"\n").unwrap_err()
+        );
+        assert!(e.contains("mysql"), "{e}");
+        let e = format!(
+            "{:#}",
+            Config::parse("[store]\nbackend = \"postgres\"\n").unwrap_err()
+        );
+        assert!(e.contains("store.url"), "{e}");
+    }
+}
