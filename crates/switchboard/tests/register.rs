@@ -166,24 +166,17 @@ fn challenge_of(resp: &str) -> Challenge {
         .unwrap_or_else(|| panic!("no challenge in:\n{resp}"))
 }
 
-#[test]
-fn a_replayed_nonce_count_is_refused_with_a_stale_challenge() {
-    let site = md5_site("replay");
-    let server = site.start();
-    let sock = UdpSocket::bind("127.0.0.1:0").unwrap();
-    sock.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
-    let first = register_raw(&sock, site.sip_port, 1, None);
-    assert!(first.starts_with("SIP/2.0 401 "), "{first}");
-    let ch = challenge_of(&first);
-    let uri = format!("sip:127.0.0.1:{}", site.sip_port);
-    let alg = ch.algorithm().unwrap();
-    let ha1 = Ha1::compute(alg, "alice", &ch.realm, "pw-alice-1");
+/// alice's answer to `ch` with `password` and nonce-count `nc`.
+fn digest(ch: &Challenge, server_port: u16, password: &str, nc: u32) -> Credentials {
+    let uri = format!("sip:127.0.0.1:{server_port}");
+    let ha1 = Ha1::compute(ch.algorithm().unwrap(), "alice", &ch.realm, password);
+    let nc = format!("{nc:08x}");
     let q = QopParts {
         qop: "auth",
-        nc: "00000001",
+        nc: &nc,
         cnonce: "feed01",
     };
-    let creds = Credentials {
+    Credentials {
         username: "alice".into(),
         realm: ch.realm.clone(),
         nonce: ch.nonce.clone(),
@@ -193,9 +186,72 @@ fn a_replayed_nonce_count_is_refused_with_a_stale_challenge() {
         cnonce: Some("feed01".into()),
         opaque: ch.opaque.clone(),
         qop: Some("auth".into()),
-        nc: Some("00000001".into()),
+        nc: Some(nc),
         other: Vec::new(),
-    };
+    }
+}
+
+fn client(ip: &str) -> UdpSocket {
+    let sock = UdpSocket::bind((ip, 0)).unwrap();
+    sock.set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    sock
+}
+
+#[test]
+fn repeated_wrong_passwords_throttle_that_address_only() {
+    let site = Site::new(
+        "throttle",
+        "[auth]\nalgorithms = [\"MD5\"]\nthrottle_max_failures = 3\nthrottle_backoff_s = 120\n",
+    );
+    site.add_user("sip:alice@127.0.0.1", "pw-alice-1");
+    let server = site.start();
+    let guesser = client("127.0.0.1");
+    let ch = challenge_of(&register_raw(&guesser, site.sip_port, 1, None));
+    for i in 0..3 {
+        let creds = digest(&ch, site.sip_port, "guess", i + 1);
+        let resp = register_raw(&guesser, site.sip_port, i + 2, Some(&creds));
+        assert!(resp.starts_with("SIP/2.0 401 "), "{resp}");
+    }
+    // The fourth attempt, even the right password, is refused for a while.
+    let creds = digest(&ch, site.sip_port, "pw-alice-1", 9);
+    let refused = register_raw(&guesser, site.sip_port, 9, Some(&creds));
+    assert!(
+        refused.starts_with("SIP/2.0 403 Forbidden (too many failed attempts)\r\n"),
+        "{refused}"
+    );
+    let retry: u64 = refused
+        .lines()
+        .find_map(|l| l.strip_prefix("Retry-After: "))
+        .and_then(|v| v.trim().parse().ok())
+        .unwrap_or_else(|| panic!("no Retry-After in:\n{refused}"));
+    assert!((100..=120).contains(&retry), "{refused}");
+    assert_eq!(server.metric("sip_auth_throttled_total"), Some(1.0));
+    assert_eq!(
+        server.metric("sip_auth_failures_total{reason=\"bad_credentials\"}"),
+        Some(3.0)
+    );
+    // The real user on another address registers as usual.
+    let phone = client("127.0.0.2");
+    let ch = challenge_of(&register_raw(&phone, site.sip_port, 1, None));
+    let ok = register_raw(
+        &phone,
+        site.sip_port,
+        2,
+        Some(&digest(&ch, site.sip_port, "pw-alice-1", 1)),
+    );
+    assert!(ok.starts_with("SIP/2.0 200 "), "{ok}");
+}
+
+#[test]
+fn a_replayed_nonce_count_is_refused_with_a_stale_challenge() {
+    let site = md5_site("replay");
+    let server = site.start();
+    let sock = client("127.0.0.1");
+    let first = register_raw(&sock, site.sip_port, 1, None);
+    assert!(first.starts_with("SIP/2.0 401 "), "{first}");
+    let ch = challenge_of(&first);
+    let creds = digest(&ch, site.sip_port, "pw-alice-1", 1);
     let ok = register_raw(&sock, site.sip_port, 2, Some(&creds));
     assert!(ok.starts_with("SIP/2.0 200 "), "{ok}\n{}", server.log());
     // The very same credentials in a new request (new branch, next CSeq): a replay.
@@ -397,4 +453,14 @@ fn bindings_survive_a_restart_on_postgresql() {
         server.log()
     );
     assert_sipp(&site, &server, "register-fetch-200.xml", Transport::Udp);
+
+    // The database goes away: a REGISTER that needs the password gets 503 with
+    // Retry-After within the store timeout, not silence.
+    drop(pg);
+    let sock = client("127.0.0.1");
+    let ch = challenge_of(&register_raw(&sock, site.sip_port, 1, None));
+    let creds = digest(&ch, site.sip_port, "pw-alice-1", 1);
+    let resp = register_raw(&sock, site.sip_port, 2, Some(&creds));
+    assert!(resp.starts_with("SIP/2.0 503 "), "{resp}\n{}", server.log());
+    assert!(resp.contains("\r\nRetry-After: 5\r\n"), "{resp}");
 }
