@@ -17,6 +17,7 @@
 #                         has expired, for the all-in CPU figure  [34]
 #   SB_BENCH_DOC          results file, "" to skip writing it     [docs/benchmarks.md]
 #   SB_BENCH_KEEP=1       keep the temporary directory (logs, SIPp statistics)
+#   SB_BENCH_REV          the commit measured, when the tree has no git metadata
 #   CARGO_TARGET_DIR      where cargo builds    [$HOME/.cache/switchboard/target]
 set -euo pipefail
 
@@ -26,7 +27,7 @@ MODE=${1:-all}
 case "$MODE" in
 options | register | all) ;;
 -h | --help)
-    sed -n '2,21p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'
+    sed -n '2,22p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'
     exit 0
     ;;
 *)
@@ -342,16 +343,18 @@ report() {
     echo "Achieved $unit/s is ok requests over SIPp's wall time, which includes its start and its"
     echo "wait for the last answers; it is a little under the target even when nothing is lost."
     echo
-    echo "| server | highest rate with zero failures ($unit/s) | all-in CPU µs/$unit | memory MiB after load (PSS) | memory MiB after settle |"
-    echo "|---|---:|---:|---:|---:|"
+    echo "| server | highest rate with zero failures ($unit/s) | all-in CPU µs/$unit | idle CPU ms/s | memory MiB after load (PSS) | memory MiB after settle |"
+    echo "|---|---:|---:|---:|---:|---:|"
     local server
     while IFS= read -r server; do
-        awk -F'\t' -v s="$server" -v tck="$CLK_TCK" -v allin="$ALLIN" '
+        awk -F'\t' -v s="$server" -v tck="$CLK_TCK" -v allin="$ALLIN" -v idle="$IDLE" '
             BEGIN { while ((getline line < allin) > 0) { split(line, f, "\t")
-                        if (f[1] == s) { ticks = f[2]; settled = f[3]; peak = f[4] } } }
+                        if (f[1] == s) { ticks = f[2]; settled = f[3]; peak = f[4] } }
+                    while ((getline line < idle) > 0) { split(line, f, "\t")
+                        if (f[1] == s) idle_ms = f[2] } }
             $1 == s { n += $4; if ($5 == 0 && $6 == 0 && $2 > best) best = $2 }
             END { us = (n > 0 && ticks != "") ? sprintf("%.1f", ticks * 1e6 / tck / n) : "n/a"
-                  printf "| %s | %s | %s | %.1f | %.1f |\n", s, (best ? best : "none"), us, peak / 1024, settled / 1024 }' \
+                  printf "| %s | %s | %s | %s | %.1f | %.1f |\n", s, (best ? best : "none"), us, (idle_ms == "" ? "n/a" : idle_ms), peak / 1024, settled / 1024 }' \
             "$RESULTS"
     done < <(cut -f1 "$RESULTS" | awk '!seen[$0]++')
     echo
@@ -383,9 +386,15 @@ machine_info() {
     echo "- command: \`$COMMAND\`"
     echo "- date: $(date -u '+%Y-%m-%d %H:%M UTC'); load before the run: $LOAD_BEFORE"
     echo "- machine: $(nproc) cores, $(awk -F': ' '/^model name/ {print $2; exit}' /proc/cpuinfo), Linux $(uname -r)"
-    echo "- switchboard: $("$SB" --version 2>/dev/null | head -1) at $(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo unknown)$(git -C "$ROOT" diff --quiet HEAD -- crates 2>/dev/null || echo ' (with uncommitted changes)'), release build"
-    echo "- kamailio: $(kamailio -v 2>/dev/null | head -1 | sed 's/^version: //'), -x fm -X fm, children=2, UDP"
-    echo "- SIPp: $(sipp -v 2>/dev/null | grep -o 'v[0-9][0-9.]*[^ ]*' | head -1), UDP, one socket (-t u1)"
+    local rev
+    if rev=$(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null); then
+        git -C "$ROOT" diff --quiet HEAD -- crates Cargo.lock || rev="$rev with uncommitted changes"
+    else
+        rev=${SB_BENCH_REV:-unknown commit}
+    fi
+    echo "- switchboard: $("$SB" --version 2>/dev/null | head -1) at $rev, release build"
+    echo "- kamailio: $(kamailio -v 2>/dev/null | head -1 | sed 's/^version: //; s/ *$//'), -x fm -X fm, children=2, UDP"
+    echo "- SIPp: $(sipp -v 2>/dev/null | grep -o 'v[0-9][0-9.]*[^ ]*' | head -1 | sed 's/\.$//'), UDP, one socket (-t u1)"
     echo "- pinning: servers on core $SERVER_CORE, SIPp on core $SIPP_CORE (taskset)"
 }
 
@@ -424,10 +433,23 @@ warm_up() {
         die "warm-up OPTIONS to 127.0.0.1:$SERVER_PORT failed; see $WORK/warmup.log"
 }
 
+# CPU a server spends doing nothing (timer processes, housekeeping), in ms per second,
+# appended to $IDLE: it is inside every CPU figure, and weighs most at low rates.
+measure_idle() {
+    local label=$1 cpu0 cpu1 secs=3
+    cpu0=$(cpu_ticks "$SERVER_PID")
+    sleep "$secs"
+    cpu1=$(cpu_ticks "$SERVER_PID")
+    printf '%s\t%s\n' "$label" \
+        "$(awk -v t=$((cpu1 - cpu0)) -v tck="$CLK_TCK" -v s=$secs 'BEGIN{printf "%.1f", t * 1000 / tck / s}')" \
+        >>"$IDLE"
+}
+
 # One server through every rate, then the settle and the all-in figure.
 options_series() {
     local label=$1 rate cpu0
     warm_up
+    measure_idle "$label"
     cpu0=$(cpu_ticks "$SERVER_PID")
     for rate in $RATES; do
         run_load "$label" "$HERE/sipp/options.xml" "$rate" "$SECONDS_PER_RATE"
@@ -439,8 +461,10 @@ options_series() {
 bench_options() {
     RESULTS=$WORK/options.tsv
     ALLIN=$WORK/options-allin.tsv
+    IDLE=$WORK/options-idle.tsv
     : >"$RESULTS"
     : >"$ALLIN"
+    : >"$IDLE"
     start_switchboard switchboard
     options_series "switchboard"
     start_kamailio kamailio-stateful "$HERE/kamailio/options.cfg" -A STATEFUL
@@ -500,6 +524,7 @@ provision_switchboard() {
 
 register_series() {
     local label=$1 users=$2 rate cpu0
+    measure_idle "$label"
     cpu0=$(cpu_ticks "$SERVER_PID")
     for rate in $REG_RATES; do
         # The digest uri is the Request-URI (RFC 3261 §22.4), not SIPp's default ip:port.
@@ -513,8 +538,10 @@ register_series() {
 bench_register() {
     RESULTS=$WORK/register.tsv
     ALLIN=$WORK/register-allin.tsv
+    IDLE=$WORK/register-idle.tsv
     : >"$RESULTS"
     : >"$ALLIN"
+    : >"$IDLE"
     local users=$WORK/users.csv note=""
     write_users "$users"
 
