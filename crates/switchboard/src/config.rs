@@ -219,7 +219,9 @@ impl Config {
     }
 
     pub fn parse(text: &str) -> anyhow::Result<Config> {
-        let c: Config = toml::from_str(text)?;
+        let mut c: Config = toml::from_str(text)?;
+        // The site's passwords are hashed for the configured realm too.
+        c.site.auth_realm = c.auth.realm.clone();
         c.check()?;
         Ok(c)
     }

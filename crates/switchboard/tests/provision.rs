@@ -418,3 +418,24 @@ fn a_site_file_with_bad_entries_names_each_and_changes_nothing() {
         "{r:?}"
     );
 }
+
+#[test]
+fn a_configured_realm_gets_credentials_too() {
+    let mut env = Env::sqlite();
+    let config = env.path("switchboard.toml");
+    std::fs::write(&config, "[auth]\nrealm = \"corp\"\n").unwrap();
+    env.config = Some(config);
+    env.run(&["user", "add", "sip:alice@example.com", "--password", "pw"])
+        .expect(0);
+    let show = env
+        .run(&["user", "show", "sip:alice@example.com"])
+        .expect(0);
+    assert!(
+        show.stdout.contains(
+            "set (MD5 for realm corp, SHA-256 for realm corp, \
+             MD5 for realm example.com, SHA-256 for realm example.com)"
+        ),
+        "{}",
+        show.stdout
+    );
+}

@@ -58,11 +58,16 @@ pub struct Report {
     pub applied: bool,
 }
 
-pub async fn run(store: &dyn Store, args: ImportArgs, out: &mut dyn Write) -> CmdResult {
+pub async fn run(
+    store: &dyn Store,
+    args: ImportArgs,
+    fixed_realm: Option<&str>,
+    out: &mut dyn Write,
+) -> CmdResult {
     let file = std::fs::File::open(&args.file)
         .with_context(|| format!("cannot read {}", args.file.display()))?;
     let progress = Progress::new(std::io::stderr().is_terminal());
-    let report = import(store, file, &args, &progress).await?;
+    let report = import(store, file, &args, fixed_realm, &progress).await?;
     progress.finish();
     let name = args.file.display();
     let mut err = std::io::stderr().lock();
@@ -121,6 +126,7 @@ pub async fn import(
     store: &dyn Store,
     input: impl std::io::Read,
     args: &ImportArgs,
+    fixed_realm: Option<&str>,
     progress: &Progress,
 ) -> Result<Report, Failure> {
     let mut reader = csv::ReaderBuilder::new()
@@ -241,7 +247,7 @@ pub async fn import(
         progress.inc();
         let changes = row
             .spec
-            .changes(existing.get(&row.spec.address))
+            .changes(existing.get(&row.spec.address), fixed_realm)
             .map_err(Failure::from)?;
         planned.push((row.line, changes));
     }

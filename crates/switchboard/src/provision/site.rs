@@ -28,6 +28,10 @@ pub struct SiteConfig {
     pub users: Vec<SiteUser>,
     /// `[[site.numbers]]`: numbers given to users besides their line number.
     pub numbers: Vec<SiteNumber>,
+    /// `[auth] realm`, copied here when the configuration is read: passwords are hashed
+    /// for it too.
+    #[serde(skip)]
+    pub auth_realm: Option<String>,
 }
 
 impl SiteConfig {
@@ -223,7 +227,7 @@ pub async fn apply_site(store: &dyn Store, site: &SiteConfig) -> Result<Summary,
     let mut seen_number: HashMap<sb_store::E164, String> = HashMap::new();
     for (i, u) in site.users.iter().enumerate() {
         let entry = format!("site.users[{i}]");
-        match parse_user(u, &domains, &stored_domains) {
+        match parse_user(u, &domains, &stored_domains, site.auth_realm.as_deref()) {
             Ok(spec) => {
                 if let Some(first) = seen_address.insert(spec.address.clone(), i) {
                     refuse(
@@ -307,7 +311,7 @@ pub async fn apply_site(store: &dyn Store, site: &SiteConfig) -> Result<Summary,
     for (entry, spec) in &specs {
         let existing = store.get_user(&spec.address).await?;
         let user_changes = spec
-            .changes(existing.as_ref())
+            .changes(existing.as_ref(), site.auth_realm.as_deref())
             .map_err(|e| SiteError::Refused(vec![format!("{entry}.{e}")]))?;
         for c in user_changes {
             let kind = match c {
@@ -347,6 +351,7 @@ fn parse_user(
     u: &SiteUser,
     domains: &BTreeMap<DomainName, usize>,
     stored: &[DomainName],
+    fixed_realm: Option<&str>,
 ) -> Result<UserSpec, FieldError> {
     let address = spec::parse_address("address", &u.address)?;
     let domain_known = DomainName::parse(address.host())
@@ -394,7 +399,7 @@ fn parse_user(
     };
     if let Some(secret @ Secret::Ha1 { .. }) = &spec.secret {
         // Checked now so every bad entry is reported, not only the first.
-        spec::credentials(&spec.address, secret)?;
+        spec::credentials(&spec.address, secret, fixed_realm)?;
     }
     Ok(spec)
 }

@@ -135,38 +135,48 @@ impl fmt::Debug for Secret {
     }
 }
 
-/// The digest realm a user's credentials are stored for: their domain (RFC 3261 §22.1
-/// recommends the realm name the domain, and the server challenges with it).
-pub fn realm_for(address: &SipAddress) -> &str {
-    address.host()
+/// The digest realms a user's credentials are stored for: their domain (RFC 3261 §22.1
+/// recommends the realm name the domain, and the server challenges with it), plus the
+/// fixed realm of `[auth] realm` when one is configured, so both setups authenticate.
+pub fn realms_for(address: &SipAddress, fixed: Option<&str>) -> Vec<String> {
+    let mut realms = vec![address.host().to_owned()];
+    if let Some(f) = fixed.filter(|f| *f != address.host()) {
+        realms.push(f.to_owned());
+    }
+    realms
 }
 
-/// The credentials to store for `address`: one HA1 per algorithm, for the realm of its
-/// domain, with the user part as the digest username.
-pub fn credentials(address: &SipAddress, secret: &Secret) -> Result<Vec<Credential>, FieldError> {
-    let realm = realm_for(address);
-    let make = |algorithm, ha1: String| Credential {
+/// The credentials to store for `address`: one HA1 per algorithm and realm, with the user
+/// part as the digest username. A password is hashed for every realm of [`realms_for`];
+/// pre-hashed values were made for one realm, the fixed one if configured, else the
+/// domain.
+pub fn credentials(
+    address: &SipAddress,
+    secret: &Secret,
+    fixed_realm: Option<&str>,
+) -> Result<Vec<Credential>, FieldError> {
+    let make = |realm: &str, algorithm, ha1: String| Credential {
         user: address.clone(),
         realm: realm.to_owned(),
         algorithm,
         ha1,
     };
     match secret {
-        Secret::Password(p) => Ok(vec![
-            make(
-                DigestAlgorithm::Md5,
-                Ha1::compute(Algorithm::Md5, address.user(), realm, p)
-                    .as_hex()
-                    .to_owned(),
-            ),
-            make(
-                DigestAlgorithm::Sha256,
-                Ha1::compute(Algorithm::Sha256, address.user(), realm, p)
-                    .as_hex()
-                    .to_owned(),
-            ),
-        ]),
+        Secret::Password(p) => Ok(realms_for(address, fixed_realm)
+            .iter()
+            .flat_map(|realm| {
+                [
+                    (DigestAlgorithm::Md5, Algorithm::Md5),
+                    (DigestAlgorithm::Sha256, Algorithm::Sha256),
+                ]
+                .map(|(stored, alg)| {
+                    let ha1 = Ha1::compute(alg, address.user(), realm, p);
+                    make(realm, stored, ha1.as_hex().to_owned())
+                })
+            })
+            .collect()),
         Secret::Ha1 { md5, sha256 } => {
+            let realm = fixed_realm.unwrap_or(address.host());
             let mut out = Vec::new();
             for (field, algorithm, alg, value) in [
                 ("ha1_md5", DigestAlgorithm::Md5, Algorithm::Md5, md5),
@@ -180,7 +190,7 @@ pub fn credentials(address: &SipAddress, secret: &Secret) -> Result<Vec<Credenti
                 if let Some(v) = value {
                     let ha1 =
                         Ha1::from_hex(alg, v).map_err(|e| FieldError::new(field, e.to_string()))?;
-                    out.push(make(algorithm, ha1.as_hex().to_owned()));
+                    out.push(make(realm, algorithm, ha1.as_hex().to_owned()));
                 }
             }
             if out.is_empty() {
@@ -235,12 +245,17 @@ impl UserSpec {
     }
 
     /// The changes that make the store hold this user: the user row, then its
-    /// credentials (hashed here, so the password goes no further).
-    pub fn changes(&self, existing: Option<&User>) -> Result<Vec<Change>, FieldError> {
+    /// credentials (hashed here, so the password goes no further). `fixed_realm` is
+    /// `[auth] realm`, if configured.
+    pub fn changes(
+        &self,
+        existing: Option<&User>,
+        fixed_realm: Option<&str>,
+    ) -> Result<Vec<Change>, FieldError> {
         let mut out = vec![Change::PutUser(self.merge(existing))];
         if let Some(secret) = &self.secret {
             out.extend(
-                credentials(&self.address, secret)?
+                credentials(&self.address, secret, fixed_realm)?
                     .into_iter()
                     .map(Change::SetCredential),
             );
@@ -282,7 +297,7 @@ mod tests {
     #[test]
     fn a_password_becomes_ha1_for_the_domain_realm() {
         let a = parse_address("address", "sip:alice@example.com").unwrap();
-        let creds = credentials(&a, &Secret::Password("secret".into())).unwrap();
+        let creds = credentials(&a, &Secret::Password("secret".into()), None).unwrap();
         assert_eq!(creds.len(), 2);
         // MD5("alice:example.com:secret"), RFC 2617 §3.2.2.2.
         let md5 = Ha1::compute(Algorithm::Md5, "alice", "example.com", "secret");
@@ -290,6 +305,12 @@ mod tests {
         assert_eq!(creds[0].realm, "example.com");
         assert!(creds.iter().all(|c| !c.ha1.contains("secret")));
         assert_eq!(creds[1].ha1.len(), 64);
+        // With `[auth] realm` set, the password also works for that realm.
+        let both = credentials(&a, &Secret::Password("secret".into()), Some("corp")).unwrap();
+        let realms: Vec<&str> = both.iter().map(|c| c.realm.as_str()).collect();
+        assert_eq!(realms, ["example.com", "example.com", "corp", "corp"]);
+        let corp = Ha1::compute(Algorithm::Md5, "alice", "corp", "secret");
+        assert_eq!(both[2].ha1, corp.as_hex());
     }
 
     #[test]

@@ -203,8 +203,11 @@ pub fn run(args: UserArgs) -> u8 {
     let result = rt.block_on(async {
         let (store, config) = open(&args.store, create).await?;
         let mut out = std::io::stdout().lock();
-        let hint = super::first_start_hint(&args.store.data, &config.store);
-        let result = dispatch(store.as_ref(), args.command, &hint, &mut out).await;
+        let ctx = Context {
+            hint: super::first_start_hint(&args.store.data, &config.store),
+            realm: config.auth.realm.clone(),
+        };
+        let result = dispatch(store.as_ref(), args.command, &ctx, &mut out).await;
         store.close().await;
         result
     });
@@ -287,20 +290,29 @@ pub fn run_site_apply(args: SiteApplyArgs) -> u8 {
     }
 }
 
-/// `hint` is what `list` prints for an empty store.
+/// What the commands take from the configuration besides the store.
+struct Context {
+    /// What `list` prints for an empty store.
+    hint: String,
+    /// `[auth] realm`, which passwords are hashed for besides the user's domain.
+    realm: Option<String>,
+}
+
 async fn dispatch(
     store: &dyn Store,
     command: UserCommand,
-    hint: &str,
+    ctx: &Context,
     out: &mut dyn Write,
 ) -> CmdResult {
+    let realm = ctx.realm.as_deref();
+    let hint = ctx.hint.as_str();
     match command {
-        UserCommand::Add(a) => add(store, a, out).await,
-        UserCommand::Set(a) => set(store, a, out).await,
+        UserCommand::Add(a) => add(store, a, realm, out).await,
+        UserCommand::Set(a) => set(store, a, realm, out).await,
         UserCommand::Show(a) => show(store, &a.address, now_unix(), out).await,
         UserCommand::List(a) => list(store, a, hint, out).await,
         UserCommand::Remove(a) => remove(store, &a.address, out).await,
-        UserCommand::Import(a) => super::import::run(store, a, out).await,
+        UserCommand::Import(a) => super::import::run(store, a, realm, out).await,
     }
 }
 
@@ -342,7 +354,7 @@ async fn domain_change(store: &dyn Store, address: &SipAddress) -> Result<Option
     Ok((!known).then_some(Change::AddDomain(Domain { name })))
 }
 
-async fn add(store: &dyn Store, a: AddArgs, out: &mut dyn Write) -> CmdResult {
+async fn add(store: &dyn Store, a: AddArgs, realm: Option<&str>, out: &mut dyn Write) -> CmdResult {
     let address = spec::parse_address("address", &a.address)?;
     let mut spec = UserSpec::new(address.clone());
     spec.name = a
@@ -359,7 +371,7 @@ async fn add(store: &dyn Store, a: AddArgs, out: &mut dyn Write) -> CmdResult {
     spec.secret = read_secret(&a.password)?;
     let mut changes: Vec<Change> = domain_change(store, &address).await?.into_iter().collect();
     let new_domain = !changes.is_empty();
-    let mut user_changes = spec.changes(None)?;
+    let mut user_changes = spec.changes(None, realm)?;
     // Add, not Put: adding an existing user is a mistake worth refusing.
     if let Some(Change::PutUser(u)) = user_changes.first().cloned() {
         user_changes[0] = Change::AddUser(u);
@@ -381,7 +393,7 @@ async fn add(store: &dyn Store, a: AddArgs, out: &mut dyn Write) -> CmdResult {
     Ok(())
 }
 
-async fn set(store: &dyn Store, a: SetArgs, out: &mut dyn Write) -> CmdResult {
+async fn set(store: &dyn Store, a: SetArgs, realm: Option<&str>, out: &mut dyn Write) -> CmdResult {
     let address = spec::parse_address("address", &a.address)?;
     let existing = store.get_user(&address).await?.ok_or_else(|| {
         Failure::Refused(format!(
@@ -406,7 +418,7 @@ async fn set(store: &dyn Store, a: SetArgs, out: &mut dyn Write) -> CmdResult {
         _ => None,
     };
     spec.secret = read_secret(&a.password)?;
-    let mut changes = spec.changes(Some(&existing))?;
+    let mut changes = spec.changes(Some(&existing), realm)?;
     if let Some(Change::PutUser(u)) = changes.first().cloned() {
         changes[0] = Change::UpdateUser(u);
     }
