@@ -439,3 +439,76 @@ fn a_configured_realm_gets_credentials_too() {
         show.stdout
     );
 }
+
+#[test]
+fn set_password_stores_the_ha1_of_the_new_password_only() {
+    use sb_sip_auth::{Algorithm, Ha1};
+    use sb_store::{DigestAlgorithm, SipAddress};
+    let env = Env::sqlite();
+    env.run_with_stdin(
+        &["user", "add", "sip:alice@example.com", "--password-stdin"],
+        "first\n",
+    )
+    .expect(0);
+    env.run_with_stdin(
+        &["user", "set", "sip:alice@example.com", "--password-stdin"],
+        "second pass\r\n",
+    )
+    .expect(0);
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let (md5, sha) = rt.block_on(async {
+        let store = sb_store::open_data_dir(&env.data()).await.unwrap();
+        let alice = SipAddress::parse("sip:alice@example.com").unwrap();
+        let get = |alg| {
+            let (store, alice) = (store.clone(), alice.clone());
+            async move {
+                store
+                    .get_credential(&alice, "example.com", alg)
+                    .await
+                    .unwrap()
+                    .expect("a credential")
+                    .ha1
+            }
+        };
+        (
+            get(DigestAlgorithm::Md5).await,
+            get(DigestAlgorithm::Sha256).await,
+        )
+    });
+    // HA1 = H(username ":" realm ":" password), RFC 8760 §3.4.2; the line ending is not
+    // part of the password.
+    let want = |alg| Ha1::compute(alg, "alice", "example.com", "second pass");
+    assert_eq!(md5, want(Algorithm::Md5).as_hex());
+    assert_eq!(sha, want(Algorithm::Sha256).as_hex());
+    let empty = env
+        .run_with_stdin(
+            &["user", "set", "sip:alice@example.com", "--password-stdin"],
+            "\n",
+        )
+        .expect(1);
+    assert!(empty.stderr.contains("password: empty"), "{empty:?}");
+}
+
+#[test]
+fn a_spreadsheet_csv_with_a_byte_order_mark_and_crlf_imports() {
+    let env = Env::sqlite();
+    let csv = env.path("excel.csv");
+    std::fs::write(
+        &csv,
+        "\u{feff}address,name,number\r\nsip:a@example.com,\"Smith, Ann\",+14255550101\r\n",
+    )
+    .unwrap();
+    let r = env
+        .run(&["user", "import", csv.to_str().unwrap()])
+        .expect(0);
+    assert!(r.stdout.contains("1 rows: 1 added"), "{r:?}");
+    let show = env.run(&["user", "show", "sip:a@example.com"]).expect(0);
+    assert!(
+        show.stdout.contains("name:      Smith, Ann"),
+        "{}",
+        show.stdout
+    );
+}

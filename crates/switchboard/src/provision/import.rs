@@ -138,6 +138,8 @@ pub async fn import(
         .clone();
     let mut col: HashMap<&str, usize> = HashMap::new();
     for (i, h) in header.iter().enumerate() {
+        // Spreadsheets often save UTF-8 with a byte-order mark before the first column.
+        let h = h.trim_start_matches('\u{feff}');
         let Some(known) = COLUMNS.iter().find(|c| c.eq_ignore_ascii_case(h)) else {
             return Err(Failure::Refused(format!(
                 "line 1: header: unknown column {h:?}; the columns are {}",
