@@ -9,8 +9,8 @@
 use crate::core::{Core, Transmit};
 use sb_frontend::{Effect, Event, Frontend, Query, QueryId, QueryResult, ReqKey, Source};
 use sb_sip_core::{
-    ConnId, InviteServerState, NonInviteServerState, Peer, TimerConfig, TransactionLayer, TsxEvent,
-    TsxId, TsxState,
+    ConnId, InviteServerState, NonInviteServerState, Peer, TimerConfig, TransactionLayer,
+    TsxEvent, TsxId, TsxState,
 };
 use sb_sip_msg::{Message, Method, ParseError, Request, Response, StatusCode, Transport};
 use std::collections::{HashSet, VecDeque};
@@ -62,9 +62,12 @@ impl ServerCore {
         while let Some(ev) = self.fe.poll_event() {
             match ev {
                 Event::AuthFailure { reason } => {
-                    metrics::counter!("sip_auth_failures_total", "reason" => reason).increment(1);
+                    metrics::counter!("sip_auth_failures_total", "reason" => reason)
+                        .increment(1);
                 }
-                Event::Throttled => metrics::counter!("sip_auth_throttled_total").increment(1),
+                Event::Throttled => {
+                    metrics::counter!("sip_auth_throttled_total").increment(1)
+                }
                 Event::StoreUnavailable { error } => {
                     metrics::counter!("store_query_failures_total").increment(1);
                     tracing::warn!(
@@ -125,8 +128,12 @@ impl ServerCore {
                             self.send(now, tsx, resp);
                         }
                     } else {
-                        self.fe
-                            .handle_request_at(now, ReqKey(tsx.0), &req, source_of(from));
+                        self.fe.handle_request_at(
+                            now,
+                            ReqKey(tsx.0),
+                            &req,
+                            source_of(from),
+                        );
                         self.after_input(now);
                     }
                     continue;
@@ -186,7 +193,13 @@ impl Core for ServerCore {
         }
     }
 
-    fn handle_malformed(&mut self, _now: Instant, from: Peer, bytes: &[u8], err: &ParseError) {
+    fn handle_malformed(
+        &mut self,
+        _now: Instant,
+        from: Peer,
+        bytes: &[u8],
+        err: &ParseError,
+    ) {
         if let Some(resp) = self.fe.handle_parse_error(bytes, err) {
             self.stateless.push_back(Transmit {
                 peer: from,
@@ -200,6 +213,8 @@ impl Core for ServerCore {
         self.drain_events(now);
         self.fe.handle_timeout(now);
         self.after_input(now);
+        // Answers just sent may have ended transactions (reliable transports).
+        self.drain_events(now);
     }
 
     fn handle_query_result(&mut self, now: Instant, id: QueryId, result: QueryResult) {
@@ -329,6 +344,78 @@ mod tests {
         let peer = Peer::udp("192.0.2.1:5060".parse().unwrap());
         c.begin_shutdown(Instant::now());
         c.handle_message(Instant::now(), peer, request("OPTIONS", "OPTIONS", "c"));
+        assert_eq!(statuses(&mut c), [503]);
+        assert_eq!(c.in_flight(), 0);
+    }
+
+    fn register(branch: &str, authorization: Option<&str>) -> Message {
+        let auth = authorization
+            .map(|a| format!("Authorization: {a}\r\n"))
+            .unwrap_or_default();
+        let text = format!(
+            "REGISTER sip:example.com SIP/2.0\r\n\
+             Via: SIP/2.0/UDP 192.0.2.1;branch=z9hG4bK{branch}\r\n\
+             Max-Forwards: 70\r\nTo: <sip:alice@example.com>\r\nFrom: <sip:alice@example.com>;tag=1\r\n\
+             Call-ID: reg\r\nCSeq: 1 REGISTER\r\nContact: <sip:alice@192.0.2.1>\r\n{auth}Content-Length: 0\r\n\r\n"
+        );
+        sb_sip_msg::parse_datagram(text.as_bytes()).expect("test request parses")
+    }
+
+    fn core_with_auth(t0: Instant) -> ServerCore {
+        let services = sb_frontend::ServicesConfig::new(
+            sb_frontend::RegistrarConfig::default(),
+            Some(sb_frontend::AuthSettings {
+                config: sb_frontend::AuthConfig::new("example.com"),
+                realm_per_domain: false,
+                secret: b"k".to_vec(),
+                throttle: Default::default(),
+            }),
+        );
+        let clock = sb_frontend::WallClock {
+            at: t0,
+            unix: 1_800_000_000,
+        };
+        let fe = Frontend::with_services(Default::default(), services, clock);
+        ServerCore::new(TimerConfig::default(), 1, fe)
+    }
+
+    #[test]
+    fn a_register_waiting_for_the_store_is_in_flight_until_answered() {
+        let t0 = Instant::now();
+        let mut c = core_with_auth(t0);
+        let peer = Peer::udp("192.0.2.1:5060".parse().unwrap());
+        c.handle_message(t0, peer, register("r1", None));
+        assert_eq!(statuses(&mut c), [401]);
+        // Credentials (for a user the store will not know) need a query; the
+        // transaction stays open, a retransmission gets nothing yet.
+        let creds = "Digest username=\"alice\", realm=\"example.com\", nonce=\"x\", \
+                     uri=\"sip:example.com\", response=\"00000000000000000000000000000000\"";
+        c.handle_message(t0, peer, register("r2", Some(creds)));
+        let Some(sb_frontend::Query::Credentials { id, .. }) = c.poll_query() else {
+            panic!("a credentials query")
+        };
+        assert!(statuses(&mut c).is_empty());
+        assert_eq!(c.in_flight(), 1);
+        c.handle_message(t0, peer, register("r2", Some(creds)));
+        assert!(statuses(&mut c).is_empty());
+        // The answer: nobody by that name. 401, and nothing is in flight any more.
+        c.handle_query_result(t0 + Duration::from_millis(5), id, Ok(None));
+        assert_eq!(statuses(&mut c), [401]);
+        assert_eq!(c.in_flight(), 0);
+    }
+
+    #[test]
+    fn a_store_that_never_answers_makes_a_503_at_the_deadline() {
+        let t0 = Instant::now();
+        let mut c = core_with_auth(t0);
+        let peer = Peer::udp("192.0.2.1:5060".parse().unwrap());
+        let creds = "Digest username=\"alice\", realm=\"example.com\", nonce=\"x\", \
+                     uri=\"sip:example.com\", response=\"00000000000000000000000000000000\"";
+        c.handle_message(t0, peer, register("r3", Some(creds)));
+        assert!(c.poll_query().is_some());
+        let deadline = c.poll_timeout().expect("a deadline");
+        assert!(deadline <= t0 + Duration::from_secs(4));
+        c.handle_timeout(deadline);
         assert_eq!(statuses(&mut c), [503]);
         assert_eq!(c.in_flight(), 0);
     }
