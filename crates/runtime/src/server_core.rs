@@ -9,8 +9,8 @@
 use crate::core::{Core, Transmit};
 use sb_frontend::{Effect, Event, Frontend, Query, QueryId, QueryResult, ReqKey, Source};
 use sb_sip_core::{
-    ConnId, InviteServerState, NonInviteServerState, Peer, TimerConfig, TransactionLayer,
-    TsxEvent, TsxId, TsxState,
+    ConnId, InviteServerState, NonInviteServerState, Peer, TimerConfig, TransactionLayer, TsxEvent,
+    TsxId, TsxState,
 };
 use sb_sip_msg::{Message, Method, ParseError, Request, Response, StatusCode, Transport};
 use std::collections::{HashSet, VecDeque};
@@ -62,12 +62,9 @@ impl ServerCore {
         while let Some(ev) = self.fe.poll_event() {
             match ev {
                 Event::AuthFailure { reason } => {
-                    metrics::counter!("sip_auth_failures_total", "reason" => reason)
-                        .increment(1);
+                    metrics::counter!("sip_auth_failures_total", "reason" => reason).increment(1);
                 }
-                Event::Throttled => {
-                    metrics::counter!("sip_auth_throttled_total").increment(1)
-                }
+                Event::Throttled => metrics::counter!("sip_auth_throttled_total").increment(1),
                 Event::StoreUnavailable { error } => {
                     metrics::counter!("store_query_failures_total").increment(1);
                     tracing::warn!(
@@ -128,12 +125,8 @@ impl ServerCore {
                             self.send(now, tsx, resp);
                         }
                     } else {
-                        self.fe.handle_request_at(
-                            now,
-                            ReqKey(tsx.0),
-                            &req,
-                            source_of(from),
-                        );
+                        self.fe
+                            .handle_request_at(now, ReqKey(tsx.0), &req, source_of(from));
                         self.after_input(now);
                     }
                     continue;
@@ -193,13 +186,7 @@ impl Core for ServerCore {
         }
     }
 
-    fn handle_malformed(
-        &mut self,
-        _now: Instant,
-        from: Peer,
-        bytes: &[u8],
-        err: &ParseError,
-    ) {
+    fn handle_malformed(&mut self, _now: Instant, from: Peer, bytes: &[u8], err: &ParseError) {
         if let Some(resp) = self.fe.handle_parse_error(bytes, err) {
             self.stateless.push_back(Transmit {
                 peer: from,
