@@ -508,6 +508,17 @@ impl TransactionLayer {
     /// CANCEL is held and sent when one arrives; it is dropped if a final response comes
     /// first. Returns the CANCEL's transaction.
     pub fn cancel(&mut self, now: Instant, invite: TsxId) -> Result<TsxId, TsxError> {
+        self.cancel_with_headers(now, invite, &[])
+    }
+
+    /// [`TransactionLayer::cancel`] with extra headers on the CANCEL, such as the RFC 3326
+    /// `Reason` a forking proxy adds when another branch answered.
+    pub fn cancel_with_headers(
+        &mut self,
+        now: Instant,
+        invite: TsxId,
+        extra: &[Header],
+    ) -> Result<TsxId, TsxError> {
         let entry = self
             .tsxs
             .get(&invite)
@@ -523,7 +534,8 @@ impl TransactionLayer {
         {
             return Err(TsxError::NothingToCancel(invite));
         }
-        let req = build_cancel(ic.request());
+        let mut req = build_cancel(ic.request());
+        req.headers.0.extend_from_slice(extra);
         let peer = ic.peer();
         let key = ClientKey {
             branch: req
