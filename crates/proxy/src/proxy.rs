@@ -1,0 +1,934 @@
+//! The stateful forking proxy (RFC 3261 §16) around one [`TransactionLayer`].
+
+use std::cmp::Reverse;
+use std::collections::{BinaryHeap, HashMap, VecDeque};
+use std::time::Instant;
+
+use sb_sip_core::{response_for, Peer, TimerConfig, TransactionLayer, Transmit, TsxEvent, TsxId};
+use sb_sip_msg::{Header, Message, Method, NameAddr, OtherHeader, Request, Response, StatusCode};
+
+use crate::context::{best_response, Branch, Context};
+use crate::route;
+use crate::types::{
+    ContextId, Plan, ProxyConfig, ProxyEvent, Query, QueryId, RouteDecision, RouteKind, Target,
+};
+
+/// What a pending route query was asked for.
+#[derive(Debug)]
+enum Pending {
+    /// The initial (or in-dialog) route of a context.
+    Route(ContextId),
+    /// A branch's 3xx; kept to use as its final response if recursion is refused.
+    Redirect(ContextId, Response),
+    /// A 2xx ACK whose next hop needs resolving; forwarded statelessly when answered.
+    Ack(Request),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+enum Wake {
+    Ctx(ContextId),
+    Query(QueryId),
+}
+
+/// A stateful forking proxy core: sans-IO, one per shard.
+///
+/// Inputs: [`Proxy::handle_request`], [`Proxy::handle_response`] (what the transport
+/// received), [`Proxy::handle_timeout`], [`Proxy::handle_transport_error`], and
+/// [`Proxy::handle_route_decision`] (the answer to a [`Query::Route`]). After each input,
+/// drain [`Proxy::poll_transmit`], [`Proxy::poll_query`] and [`Proxy::poll_event`], then
+/// sleep until [`Proxy::poll_timeout`]. Answering a query is an input like any other, so
+/// answer it whenever the lookup finishes; an unanswered query expires on its own.
+#[derive(Debug)]
+pub struct Proxy {
+    cfg: ProxyConfig,
+    layer: TransactionLayer,
+    contexts: HashMap<ContextId, Context>,
+    by_server: HashMap<TsxId, ContextId>,
+    by_client: HashMap<TsxId, (ContextId, usize)>,
+    queries: HashMap<QueryId, (Pending, Instant)>,
+    wakeups: BinaryHeap<Reverse<(Instant, Wake)>>,
+    transmits: VecDeque<Transmit>,
+    queries_out: VecDeque<Query>,
+    events: VecDeque<ProxyEvent>,
+    next_ctx: u64,
+    next_query: u64,
+}
+
+impl Proxy {
+    /// `seed` drives the transaction layer's branches, so simulations replay exactly.
+    pub fn new(cfg: ProxyConfig, timers: TimerConfig, seed: u64) -> Self {
+        assert!(!cfg.listen.is_empty(), "a proxy needs a listen address");
+        Proxy {
+            cfg,
+            layer: TransactionLayer::new(timers, seed),
+            contexts: HashMap::new(),
+            by_server: HashMap::new(),
+            by_client: HashMap::new(),
+            queries: HashMap::new(),
+            wakeups: BinaryHeap::new(),
+            transmits: VecDeque::new(),
+            queries_out: VecDeque::new(),
+            events: VecDeque::new(),
+            next_ctx: 0,
+            next_query: 0,
+        }
+    }
+
+    pub fn config(&self) -> &ProxyConfig {
+        &self.cfg
+    }
+
+    /// Response contexts alive (requests being proxied).
+    pub fn contexts(&self) -> usize {
+        self.contexts.len()
+    }
+
+    /// Transactions alive in the embedded layer.
+    pub fn transactions(&self) -> usize {
+        self.layer.len()
+    }
+
+    /// A request from the transport.
+    pub fn handle_request(&mut self, now: Instant, req: Request, from: Peer) {
+        self.layer.handle_request(now, req, from);
+        self.drain_layer(now);
+    }
+
+    /// A response from the transport.
+    pub fn handle_response(&mut self, now: Instant, resp: Response, from: Peer) {
+        self.layer.handle_response(now, resp, from);
+        self.drain_layer(now);
+    }
+
+    /// A message from the transport, either kind.
+    pub fn handle_message(&mut self, now: Instant, msg: Message, from: Peer) {
+        match msg {
+            Message::Request(r) => self.handle_request(now, r, from),
+            Message::Response(r) => self.handle_response(now, r, from),
+        }
+    }
+
+    /// The transport could not send for a transaction: its branch fails as a 503, which
+    /// triggers failover (§16.7 step 1 via §8.1.3.1).
+    pub fn handle_transport_error(&mut self, now: Instant, tsx: TsxId) {
+        self.layer.handle_transport_error(now, tsx);
+        self.drain_layer(now);
+    }
+
+    pub fn handle_timeout(&mut self, now: Instant) {
+        self.layer.handle_timeout(now);
+        self.drain_layer(now);
+        while let Some(Reverse((at, wake))) = self.wakeups.peek().copied() {
+            if at > now {
+                break;
+            }
+            self.wakeups.pop();
+            match wake {
+                Wake::Ctx(id) => self.on_context_timers(now, id),
+                Wake::Query(q) => self.on_query_expired(now, q),
+            }
+            self.drain_layer(now);
+        }
+    }
+
+    /// The answer to [`Query::Route`] `id`. Late answers (after the deadline) are ignored.
+    pub fn handle_route_decision(&mut self, now: Instant, id: QueryId, decision: RouteDecision) {
+        let Some((pending, _)) = self.queries.remove(&id) else {
+            return;
+        };
+        match pending {
+            Pending::Route(ctx) => {
+                let Some(c) = self.contexts.get_mut(&ctx) else {
+                    return;
+                };
+                c.pending_queries -= 1;
+                if c.final_sent || c.no_new_branches {
+                    self.maybe_drop(ctx);
+                    return;
+                }
+                match decision {
+                    RouteDecision::Reject { status, headers } => {
+                        self.answer(now, ctx, status, headers);
+                    }
+                    RouteDecision::Forward(plan) => {
+                        self.install_plan(ctx, plan, false);
+                        self.advance(now, ctx);
+                    }
+                }
+            }
+            Pending::Redirect(ctx, resp) => {
+                let Some(c) = self.contexts.get_mut(&ctx) else {
+                    return;
+                };
+                c.pending_queries -= 1;
+                match decision {
+                    RouteDecision::Forward(plan) if !c.no_new_branches => {
+                        self.install_plan(ctx, plan, true);
+                    }
+                    _ => c.responses.push(resp),
+                }
+                self.advance(now, ctx);
+            }
+            Pending::Ack(ack) => match decision {
+                RouteDecision::Forward(plan) => {
+                    if let Some(t) = plan.groups.first().and_then(|g| g.targets.first()) {
+                        let peer = t.peer;
+                        self.forward_ack(ack, peer);
+                    }
+                }
+                RouteDecision::Reject { .. } => {}
+            },
+        }
+        self.drain_layer(now);
+    }
+
+    /// Next message for the transport.
+    #[must_use]
+    pub fn poll_transmit(&mut self) -> Option<Transmit> {
+        self.transmits
+            .pop_front()
+            .or_else(|| self.layer.poll_transmit())
+    }
+
+    /// Next lookup for the caller to run and answer.
+    #[must_use]
+    pub fn poll_query(&mut self) -> Option<Query> {
+        self.queries_out.pop_front()
+    }
+
+    #[must_use]
+    pub fn poll_event(&mut self) -> Option<ProxyEvent> {
+        self.events.pop_front()
+    }
+
+    /// When to call [`Proxy::handle_timeout`]; may be early (stale entries), never late.
+    #[must_use]
+    pub fn poll_timeout(&self) -> Option<Instant> {
+        let own = self.wakeups.peek().map(|Reverse((at, _))| *at);
+        match (own, self.layer.poll_timeout()) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        }
+    }
+
+    fn drain_layer(&mut self, now: Instant) {
+        while let Some(ev) = self.layer.poll_event() {
+            match ev {
+                TsxEvent::NewRequest { tsx, req, from } => self.on_new_request(now, tsx, req, from),
+                TsxEvent::Cancel {
+                    tsx,
+                    target,
+                    req,
+                    from: _,
+                } => self.on_cancel(now, tsx, target, &req),
+                TsxEvent::Response { tsx, resp } => self.on_response(now, tsx, resp),
+                TsxEvent::Ack2xx { req, from, .. } => self.on_ack_2xx(now, req, from),
+                TsxEvent::StrayResponse { resp, .. } => self.forward_stray(resp),
+                TsxEvent::Timeout { tsx } => {
+                    self.on_branch_failed(now, tsx, StatusCode::REQUEST_TIMEOUT)
+                }
+                TsxEvent::TransportError { tsx } => {
+                    self.on_branch_failed(now, tsx, StatusCode::SERVICE_UNAVAILABLE)
+                }
+                TsxEvent::Terminated { tsx } => self.on_terminated(tsx),
+                _ => {}
+            }
+        }
+    }
+
+    // ---- requests -------------------------------------------------------------------
+
+    /// §16.3 request validation, then §16.4 preprocessing, then a route query (or, inside
+    /// a dialog toward an IP literal, direct forwarding).
+    fn on_new_request(&mut self, now: Instant, tsx: TsxId, mut req: Request, from: Peer) {
+        if let Some((status, extra)) = self.validate(&req) {
+            let mut resp = response_for(&req, status);
+            if let Some(to) = resp.headers.to_mut() {
+                if to.tag().is_none() {
+                    to.params.set("tag", Some("sbp-reject"));
+                }
+            }
+            resp.headers.0.extend(extra);
+            let _ = self.layer.send_response(now, tsx, resp);
+            self.events.push_back(ProxyEvent::Rejected { status });
+            return;
+        }
+        let is_invite = req.method == Method::Invite;
+        if is_invite {
+            // §16.2: a stateful proxy answers INVITE with 100 at once, so the caller's
+            // INVITE transaction stops retransmitting while we fork.
+            let _ = self
+                .layer
+                .send_response(now, tsx, response_for(&req, StatusCode::TRYING));
+        }
+        let loop_hash = route::loop_hash(&req);
+        let max_forwards = req.headers.max_forwards().unwrap_or(70).saturating_sub(1);
+        route::preprocess(&self.cfg, &mut req);
+        let in_dialog = req.headers.to().and_then(NameAddr::tag).is_some();
+        let id = ContextId(self.next_ctx);
+        self.next_ctx += 1;
+        let ctx = Context {
+            server: tsx,
+            is_invite,
+            in_dialog,
+            request: req,
+            from,
+            inbound: from.transport,
+            max_forwards,
+            loop_hash,
+            groups: VecDeque::new(),
+            failover: crate::types::Failover::AnyFailure,
+            redirects_left: 0,
+            record_route: false,
+            branches: Vec::new(),
+            groups_started: 0,
+            group_deadline: None,
+            group_timed_out: false,
+            responses: Vec::new(),
+            pending_queries: 0,
+            final_sent: false,
+            no_new_branches: false,
+            branch_seq: 0,
+        };
+        self.by_server.insert(tsx, id);
+        let next_hop = route::next_hop_uri(&ctx.request);
+        let direct = in_dialog.then(|| route::literal_peer(&next_hop)).flatten();
+        let kind = if in_dialog {
+            RouteKind::InDialog { next_hop }
+        } else {
+            RouteKind::Initial
+        };
+        let request = ctx.request.clone();
+        self.contexts.insert(id, ctx);
+        if let Some(peer) = direct {
+            let uri = self.contexts[&id].request.uri.clone();
+            let mut plan = Plan::parallel(vec![Target::new(uri, peer)]);
+            plan.record_route = false;
+            self.install_plan(id, plan, false);
+            self.advance(now, id);
+        } else {
+            self.ask(now, Pending::Route(id), kind, request, from);
+        }
+    }
+
+    /// The checks of §16.3 that end in a response instead of forwarding.
+    fn validate(&self, req: &Request) -> Option<(StatusCode, Vec<Header>)> {
+        if !matches!(req.uri.scheme(), "sip" | "sips" | "tel") {
+            return Some((StatusCode::UNSUPPORTED_URI_SCHEME, Vec::new()));
+        }
+        if req.headers.max_forwards() == Some(0) {
+            // §16.3 step 3: OPTIONS addressed to us may be answered as its final recipient.
+            let ours = route::is_local(&self.cfg, &req.uri);
+            if req.method == Method::Options && ours && self.cfg.answer_options {
+                return Some((StatusCode::OK, Vec::new()));
+            }
+            return Some((StatusCode::TOO_MANY_HOPS, Vec::new()));
+        }
+        // §16.3 step 4: a request carrying our own Via whose branch holds this request's
+        // loop hash has been here unchanged: a loop, not a spiral.
+        let hash = route::loop_hash(req);
+        let looped = req.headers.vias().any(|v| {
+            route::is_local_via(&self.cfg, v)
+                && v.branch().and_then(route::branch_loop_hash) == Some(hash.as_str())
+        });
+        if looped {
+            return Some((StatusCode::LOOP_DETECTED, Vec::new()));
+        }
+        let unsupported: Vec<Header> = req
+            .headers
+            .proxy_require()
+            .filter(|t| !self.cfg.supported.iter().any(|s| s.eq_ignore_ascii_case(t)))
+            .map(|t| Header::Unsupported(t.to_string()))
+            .collect();
+        if !unsupported.is_empty() {
+            return Some((StatusCode::BAD_EXTENSION, unsupported));
+        }
+        None
+    }
+
+    fn ask(
+        &mut self,
+        now: Instant,
+        pending: Pending,
+        kind: RouteKind,
+        request: Request,
+        from: Peer,
+    ) {
+        let id = QueryId(self.next_query);
+        self.next_query += 1;
+        if let Pending::Route(c) | Pending::Redirect(c, _) = &pending {
+            if let Some(ctx) = self.contexts.get_mut(c) {
+                ctx.pending_queries += 1;
+            }
+        }
+        let deadline = now + self.cfg.route_deadline;
+        self.queries.insert(id, (pending, deadline));
+        self.wakeups.push(Reverse((deadline, Wake::Query(id))));
+        self.queries_out.push_back(Query::Route {
+            id,
+            kind,
+            request,
+            from,
+        });
+    }
+
+    fn on_query_expired(&mut self, now: Instant, q: QueryId) {
+        let Some((pending, _)) = self.queries.remove(&q) else {
+            return;
+        };
+        match pending {
+            Pending::Route(ctx) => {
+                if let Some(c) = self.contexts.get_mut(&ctx) {
+                    c.pending_queries -= 1;
+                    let status = self.cfg.route_timeout_status;
+                    self.answer(now, ctx, status, Vec::new());
+                }
+            }
+            Pending::Redirect(ctx, resp) => {
+                if let Some(c) = self.contexts.get_mut(&ctx) {
+                    c.pending_queries -= 1;
+                    c.responses.push(resp);
+                    self.advance(now, ctx);
+                }
+            }
+            Pending::Ack(_) => {}
+        }
+    }
+
+    fn install_plan(&mut self, ctx: ContextId, plan: Plan, front: bool) {
+        let Some(c) = self.contexts.get_mut(&ctx) else {
+            return;
+        };
+        if front {
+            for g in plan.groups.into_iter().rev() {
+                c.groups.push_front(g);
+            }
+            return;
+        }
+        c.groups = plan.groups.into();
+        c.failover = plan.failover;
+        c.redirects_left = plan.max_redirects;
+        c.record_route = plan.record_route && self.cfg.record_route && !c.in_dialog;
+    }
+
+    /// Answers the request itself (reject, route timeout) and ends the context.
+    fn answer(&mut self, now: Instant, ctx: ContextId, status: StatusCode, extra: Vec<Header>) {
+        let Some(c) = self.contexts.get_mut(&ctx) else {
+            return;
+        };
+        if c.final_sent {
+            return;
+        }
+        c.final_sent = true;
+        c.no_new_branches = true;
+        let mut resp = response_for(&c.request, status);
+        // The request's Vias are the caller's (ours is never on a received request's top).
+        resp.headers.0.retain(|h| !matches!(h, Header::Via(_)));
+        let vias: Vec<Header> = c
+            .request
+            .headers
+            .iter()
+            .filter(|h| matches!(h, Header::Via(_)))
+            .cloned()
+            .collect();
+        resp.headers.0.splice(0..0, vias);
+        if status.0 > 100 && resp.headers.to().and_then(NameAddr::tag).is_none() {
+            if let Some(to) = resp.headers.to_mut() {
+                to.params.set("tag", Some(&format!("sbp{:x}", ctx.0)));
+            }
+        }
+        resp.headers.0.extend(extra);
+        let server = c.server;
+        let _ = self.layer.send_response(now, server, resp);
+        self.events.push_back(ProxyEvent::Finished { ctx, status });
+        self.cancel_pending(now, ctx, None);
+        self.maybe_drop(ctx);
+    }
+
+    /// Starts groups until one has a live branch, or sends the best response when the
+    /// search is over (§16.7 step 4 "no more branches").
+    fn advance(&mut self, now: Instant, ctx: ContextId) {
+        loop {
+            let Some(c) = self.contexts.get_mut(&ctx) else {
+                return;
+            };
+            if c.final_sent {
+                self.maybe_drop(ctx);
+                return;
+            }
+            if !c.is_settled() {
+                return;
+            }
+            let more = !c.no_new_branches && !c.groups.is_empty() && {
+                c.groups_started == 0 || c.may_fail_over()
+            };
+            if !more {
+                self.send_best(now, ctx);
+                return;
+            }
+            self.start_group(now, ctx);
+        }
+    }
+
+    fn start_group(&mut self, now: Instant, ctx: ContextId) {
+        let Some(c) = self.contexts.get_mut(&ctx) else {
+            return;
+        };
+        let Some(group) = c.groups.pop_front() else {
+            return;
+        };
+        let group_no = c.groups_started;
+        c.groups_started += 1;
+        c.group_timed_out = false;
+        c.group_deadline = group.timeout.map(|t| now + t);
+        let forked = group.targets.len() > 1 || !c.groups.is_empty() || group_no > 0;
+        for target in group.targets {
+            self.start_branch(now, ctx, target, group_no, forked);
+        }
+        self.schedule(ctx);
+    }
+
+    /// §16.6 steps 1–10 for one target.
+    fn start_branch(
+        &mut self,
+        now: Instant,
+        ctx: ContextId,
+        target: Target,
+        group: usize,
+        forked: bool,
+    ) {
+        let Some(c) = self.contexts.get_mut(&ctx) else {
+            return;
+        };
+        let mut req = c.request.clone();
+        req.uri = target.uri.clone();
+        let mf = if forked {
+            c.max_forwards.min(self.cfg.fork_max_forwards)
+        } else {
+            c.max_forwards
+        };
+        route::set_max_forwards(&mut req, mf);
+        let dialog_creating = matches!(
+            req.method,
+            Method::Invite | Method::Subscribe | Method::Refer
+        );
+        if c.record_route && dialog_creating {
+            route::insert_record_route(&self.cfg, &mut req, c.inbound, target.peer.transport);
+        }
+        req.headers.0.extend(target.add_headers.iter().cloned());
+        c.branch_seq += 1;
+        let branch = format!(
+            "{}{}.{:x}.{:x}",
+            sb_sip_msg::header::BRANCH_MAGIC,
+            c.loop_hash,
+            ctx.0,
+            c.branch_seq
+        );
+        req.headers
+            .push_via_top(route::our_via(&self.cfg, target.peer.transport, branch));
+        let timer_c = c.is_invite.then(|| now + self.cfg.timer_c);
+        let uri = target.uri.clone();
+        let peer = target.peer;
+        match self.layer.send_request(now, req, peer) {
+            Ok(tsx) => {
+                let c = self.contexts.get_mut(&ctx).expect("context checked above");
+                let idx = c.branches.len();
+                c.branches.push(Branch {
+                    tsx,
+                    target,
+                    group,
+                    provisional: false,
+                    timer_c,
+                    final_status: None,
+                    abandoned: false,
+                    cancelled: false,
+                });
+                self.by_client.insert(tsx, (ctx, idx));
+                self.events
+                    .push_back(ProxyEvent::BranchStarted { ctx, target: uri });
+            }
+            Err(_) => {
+                // Only a malformed request gets here; the branch counts as failed.
+                let c = self.contexts.get_mut(&ctx).expect("context checked above");
+                let mut r = response_for(&c.request, StatusCode::SERVER_INTERNAL_ERROR);
+                r.headers
+                    .push_via_top(route::our_via(&self.cfg, peer.transport, String::new()));
+                c.responses.push(r);
+            }
+        }
+    }
+
+    /// §16.10: 200 to the CANCEL, CANCEL every pending branch, no new branches. The caller
+    /// gets 487 at once rather than when the last branch confirms: a dead downstream must
+    /// not keep the caller's INVITE open. A 2xx racing the CANCEL is still relayed.
+    fn on_cancel(&mut self, now: Instant, tsx: TsxId, target: Option<TsxId>, req: &Request) {
+        let ctx = target.and_then(|t| self.by_server.get(&t).copied());
+        let status = if ctx.is_some() {
+            StatusCode::OK
+        } else {
+            StatusCode::CALL_DOES_NOT_EXIST
+        };
+        let mut resp = response_for(req, status);
+        if let Some(to) = resp.headers.to_mut() {
+            if to.tag().is_none() {
+                to.params.set("tag", Some("sbp-cancel"));
+            }
+        }
+        let _ = self.layer.send_response(now, tsx, resp);
+        let Some(ctx) = ctx else {
+            return;
+        };
+        let reason: Vec<Header> = req
+            .headers
+            .iter()
+            .filter(|h| matches!(h, Header::Other(o) if o.name.eq_ignore_ascii_case("Reason")))
+            .cloned()
+            .collect();
+        if let Some(c) = self.contexts.get_mut(&ctx) {
+            c.no_new_branches = true;
+            c.groups.clear();
+        }
+        self.cancel_pending(now, ctx, Some(reason));
+        self.answer(now, ctx, StatusCode::REQUEST_TERMINATED, Vec::new());
+    }
+
+    /// CANCELs every pending branch that has not been cancelled (§16.7 step 10, §16.10).
+    fn cancel_pending(&mut self, now: Instant, ctx: ContextId, reason: Option<Vec<Header>>) {
+        let Some(c) = self.contexts.get_mut(&ctx) else {
+            return;
+        };
+        if !c.is_invite {
+            return;
+        }
+        let headers = reason.unwrap_or_default();
+        let pending: Vec<usize> = c.pending_branches().collect();
+        for i in pending {
+            let b = &mut c.branches[i];
+            if b.cancelled {
+                continue;
+            }
+            b.cancelled = true;
+            let _ = self.layer.cancel_with_headers(now, b.tsx, &headers);
+        }
+    }
+
+    /// §16.11: the ACK for a 2xx is forwarded statelessly along the route set.
+    fn on_ack_2xx(&mut self, now: Instant, mut req: Request, from: Peer) {
+        if req.headers.max_forwards() == Some(0) {
+            return;
+        }
+        route::preprocess(&self.cfg, &mut req);
+        let next = route::next_hop_uri(&req);
+        match route::literal_peer(&next) {
+            Some(peer) => self.forward_ack(req, peer),
+            None => self.ask(
+                now,
+                Pending::Ack(req.clone()),
+                RouteKind::InDialog { next_hop: next },
+                req,
+                from,
+            ),
+        }
+    }
+
+    fn forward_ack(&mut self, mut req: Request, peer: Peer) {
+        let mf = req.headers.max_forwards().unwrap_or(70).saturating_sub(1);
+        route::set_max_forwards(&mut req, mf);
+        // The same ACK retransmitted must leave with the same branch (§16.11), so the
+        // branch is a function of the incoming one.
+        let incoming = req.headers.top_via().and_then(|v| v.branch()).unwrap_or("");
+        let branch = format!(
+            "{}{:016x}",
+            sb_sip_msg::header::BRANCH_MAGIC,
+            route::fnv64(&[incoming.as_bytes(), b"ack"])
+        );
+        req.headers
+            .push_via_top(route::our_via(&self.cfg, peer.transport, branch));
+        self.transmits.push_back(Transmit {
+            to: peer,
+            message: Message::Request(req),
+        });
+    }
+
+    // ---- responses ------------------------------------------------------------------
+
+    fn on_response(&mut self, now: Instant, tsx: TsxId, resp: Response) {
+        let Some(&(ctx, idx)) = self.by_client.get(&tsx) else {
+            // A CANCEL's own response, or a 2xx retransmission after the context ended.
+            self.forward_stray(resp);
+            return;
+        };
+        let status = resp.status;
+        if status == StatusCode::TRYING {
+            return;
+        }
+        let Some(c) = self.contexts.get_mut(&ctx) else {
+            return;
+        };
+        if status.is_provisional() {
+            let b = &mut c.branches[idx];
+            b.provisional = true;
+            if b.is_pending() {
+                b.timer_c = Some(now + self.cfg.timer_c);
+            }
+            if !c.final_sent {
+                self.relay(now, ctx, resp);
+            }
+            self.schedule(ctx);
+            return;
+        }
+        if status.is_success() {
+            // §16.7 step 5: every 2xx goes upstream at once, also a second one from
+            // another fork and retransmissions: only the UAC can ACK or BYE them.
+            let first_final = !c.final_sent;
+            let fresh = c.branches[idx].is_pending();
+            c.branches[idx].final_status.get_or_insert(status);
+            c.final_sent = true;
+            c.no_new_branches = true;
+            c.groups.clear();
+            self.relay(now, ctx, resp);
+            if fresh {
+                self.events
+                    .push_back(ProxyEvent::BranchFinished { ctx, status });
+            }
+            if first_final {
+                self.events.push_back(ProxyEvent::Finished { ctx, status });
+                let reason = reason_header(200, "Call completed elsewhere");
+                self.cancel_pending(now, ctx, Some(vec![reason]));
+            }
+            self.maybe_drop(ctx);
+            return;
+        }
+        let b = &mut c.branches[idx];
+        if !b.is_pending() {
+            return;
+        }
+        b.final_status = Some(status);
+        let abandoned = b.abandoned;
+        self.events
+            .push_back(ProxyEvent::BranchFinished { ctx, status });
+        if status.0 >= 300 && status.0 < 400 && c.redirects_left > 0 && !c.no_new_branches {
+            let contacts: Vec<sb_sip_msg::Uri> = resp
+                .headers
+                .contacts()
+                .filter_map(|cv| match cv {
+                    sb_sip_msg::ContactValue::Addr(a) => Some(a.uri.clone()),
+                    sb_sip_msg::ContactValue::Star => None,
+                })
+                .collect();
+            if !contacts.is_empty() {
+                c.redirects_left -= 1;
+                let request = c.request.clone();
+                let from = c.from;
+                self.ask(
+                    now,
+                    Pending::Redirect(ctx, resp),
+                    RouteKind::Redirect { status, contacts },
+                    request,
+                    from,
+                );
+                return;
+            }
+        }
+        if !abandoned {
+            c.responses.push(resp);
+        }
+        if status.0 >= 600 {
+            // §16.7 step 5: a 6xx ends the search; cancel the rest, start nothing new.
+            c.no_new_branches = true;
+            c.groups.clear();
+            let reason = reason_header(status.0, status.default_reason());
+            self.cancel_pending(now, ctx, Some(vec![reason]));
+        }
+        self.advance(now, ctx);
+    }
+
+    /// A branch failed without a response: Timer B/F (408) or transport (503), §16.7 step 1.
+    fn on_branch_failed(&mut self, now: Instant, tsx: TsxId, status: StatusCode) {
+        let Some(&(ctx, idx)) = self.by_client.get(&tsx) else {
+            return;
+        };
+        self.synthesize(now, ctx, idx, status);
+    }
+
+    fn synthesize(&mut self, now: Instant, ctx: ContextId, idx: usize, status: StatusCode) {
+        let Some(c) = self.contexts.get_mut(&ctx) else {
+            return;
+        };
+        let b = &mut c.branches[idx];
+        if !b.is_pending() {
+            return;
+        }
+        b.final_status = Some(status);
+        let abandoned = b.abandoned;
+        if !abandoned {
+            let mut r = response_for(&c.request, status);
+            r.headers.push_via_top(route::our_via(
+                &self.cfg,
+                b.target.peer.transport,
+                String::new(),
+            ));
+            c.responses.push(r);
+        }
+        self.events
+            .push_back(ProxyEvent::BranchFinished { ctx, status });
+        self.advance(now, ctx);
+    }
+
+    /// Sends a branch's response upstream through the server transaction, our Via popped.
+    fn relay(&mut self, now: Instant, ctx: ContextId, mut resp: Response) {
+        let Some(c) = self.contexts.get(&ctx) else {
+            return;
+        };
+        resp.headers.pop_top_via();
+        let server = c.server;
+        let _ = self.layer.send_response(now, server, resp);
+    }
+
+    fn send_best(&mut self, now: Instant, ctx: ContextId) {
+        let Some(c) = self.contexts.get_mut(&ctx) else {
+            return;
+        };
+        if c.final_sent {
+            return;
+        }
+        let mut best = best_response(&c.responses, &c.request);
+        c.final_sent = true;
+        let status = best.status;
+        best.headers.pop_top_via();
+        let server = c.server;
+        let _ = self.layer.send_response(now, server, best);
+        self.events.push_back(ProxyEvent::Finished { ctx, status });
+        self.maybe_drop(ctx);
+    }
+
+    /// §16.11 stateless forwarding of a response with no context: only a 2xx to INVITE
+    /// (RFC 6026 §8.4) whose top Via is ours; anything else is absorbed.
+    fn forward_stray(&mut self, mut resp: Response) {
+        let invite = resp
+            .headers
+            .cseq()
+            .is_some_and(|c| c.method == Method::Invite);
+        if !invite || !resp.status.is_success() {
+            return;
+        }
+        let ours = resp
+            .headers
+            .top_via()
+            .is_some_and(|v| route::is_local_via(&self.cfg, v));
+        if !ours {
+            return;
+        }
+        resp.headers.pop_top_via();
+        if let Some(peer) = resp.headers.top_via().and_then(route::via_peer) {
+            self.transmits.push_back(Transmit {
+                to: peer,
+                message: Message::Response(resp),
+            });
+        }
+    }
+
+    // ---- timers and cleanup ---------------------------------------------------------
+
+    fn schedule(&mut self, ctx: ContextId) {
+        if let Some(at) = self.contexts.get(&ctx).and_then(Context::next_deadline) {
+            self.wakeups.push(Reverse((at, Wake::Ctx(ctx))));
+        }
+    }
+
+    fn on_context_timers(&mut self, now: Instant, ctx: ContextId) {
+        let Some(c) = self.contexts.get_mut(&ctx) else {
+            return;
+        };
+        // A group unanswered for its timeout: leave it ringing only if nothing follows.
+        if c.group_deadline.is_some_and(|d| d <= now) {
+            c.group_deadline = None;
+            if !c.groups.is_empty() && !c.no_new_branches && !c.final_sent {
+                c.group_timed_out = true;
+                let current = c.groups_started - 1;
+                let mut to_cancel = Vec::new();
+                for b in c.branches.iter_mut().filter(|b| b.group == current) {
+                    if b.is_pending() {
+                        b.abandoned = true;
+                        b.final_status = Some(StatusCode::REQUEST_TERMINATED);
+                        if !b.cancelled {
+                            b.cancelled = true;
+                            to_cancel.push(b.tsx);
+                        }
+                    }
+                }
+                for tsx in to_cancel {
+                    let _ = self.layer.cancel(now, tsx);
+                }
+                self.advance(now, ctx);
+            }
+        }
+        // Timer C (§16.8): CANCEL a branch that rang too long; one that never answered
+        // at all counts as 408.
+        let Some(c) = self.contexts.get_mut(&ctx) else {
+            return;
+        };
+        let expired: Vec<(usize, bool)> = c
+            .branches
+            .iter()
+            .enumerate()
+            .filter(|(_, b)| b.is_pending() && b.timer_c.is_some_and(|t| t <= now))
+            .map(|(i, b)| (i, b.provisional))
+            .collect();
+        for (i, provisional) in expired {
+            let Some(c) = self.contexts.get_mut(&ctx) else {
+                return;
+            };
+            let b = &mut c.branches[i];
+            b.timer_c = None;
+            let tsx = b.tsx;
+            if !b.cancelled {
+                b.cancelled = true;
+                let _ = self.layer.cancel(now, tsx);
+            }
+            if !provisional {
+                self.synthesize(now, ctx, i, StatusCode::REQUEST_TIMEOUT);
+            }
+        }
+        self.schedule(ctx);
+    }
+
+    fn on_terminated(&mut self, tsx: TsxId) {
+        if let Some((ctx, idx)) = self.by_client.remove(&tsx) {
+            // A client transaction that ended without telling us a final (should not
+            // happen; the layer reports Timeout or TransportError first) still ends.
+            if let Some(c) = self.contexts.get_mut(&ctx) {
+                if c.branches[idx].is_pending() {
+                    self.by_client.insert(tsx, (ctx, idx));
+                    return;
+                }
+            }
+            self.maybe_drop(ctx);
+        }
+        if let Some(ctx) = self.by_server.remove(&tsx) {
+            self.maybe_drop(ctx);
+        }
+    }
+
+    /// Forgets a context once it answered and every branch is finished.
+    fn maybe_drop(&mut self, ctx: ContextId) {
+        let Some(c) = self.contexts.get(&ctx) else {
+            return;
+        };
+        if !(c.final_sent && c.is_settled()) {
+            return;
+        }
+        let c = self.contexts.remove(&ctx).expect("present above");
+        for b in &c.branches {
+            self.by_client.remove(&b.tsx);
+        }
+    }
+}
+
+/// `Reason: SIP;cause=N;text="..."` (RFC 3326 §2).
+fn reason_header(cause: u16, text: &str) -> Header {
+    Header::Other(OtherHeader {
+        name: "Reason".into(),
+        value: format!("SIP;cause={cause};text=\"{text}\""),
+    })
+}

@@ -1,0 +1,212 @@
+//! The data that crosses the proxy's boundary: configuration, routing queries and the
+//! decisions that answer them, and the events the proxy reports.
+
+use std::time::Duration;
+
+use sb_sip_core::{Peer, TransportKind};
+use sb_sip_msg::{Header, Host, Request, StatusCode, Uri};
+
+/// One address the proxy listens on; used for its Via sent-by, its Record-Route values and
+/// to recognise its own URIs in Route headers and Request-URIs (§16.4).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Listen {
+    pub transport: TransportKind,
+    pub host: Host,
+    pub port: u16,
+}
+
+/// Proxy configuration. Durations are configuration so tests can shrink them.
+#[derive(Debug, Clone)]
+pub struct ProxyConfig {
+    /// At least one; the first entry of a transport is used when sending over it.
+    pub listen: Vec<Listen>,
+    /// Further hosts that name this proxy (a domain, a public address behind NAT).
+    pub aliases: Vec<Host>,
+    /// Timer C (§16.6 step 11): "greater than 3 minutes" on the wire; shorter in tests.
+    pub timer_c: Duration,
+    /// How long the caller may take to answer a [`Query::Route`]; then the request gets
+    /// [`ProxyConfig::route_timeout_status`] (a slow routing store is a 5xx, never a hang).
+    pub route_deadline: Duration,
+    pub route_timeout_status: StatusCode,
+    /// Record-Route every dialog-creating request (§16.6 step 4).
+    pub record_route: bool,
+    /// Option tags this proxy supports; any other Proxy-Require gets 420 (§16.3 step 6).
+    pub supported: Vec<String>,
+    /// RFC 5393 §4.2: a request forked to more than one target leaves with Max-Forwards
+    /// no higher than this, bounding the amplification of a forked loop.
+    pub fork_max_forwards: u32,
+    /// Answer OPTIONS with Max-Forwards 0 addressed to us with 200 (§16.3 step 3 option).
+    pub answer_options: bool,
+}
+
+impl ProxyConfig {
+    /// A configuration listening on one UDP address.
+    pub fn udp(addr: std::net::SocketAddr) -> Self {
+        let host = match addr.ip() {
+            std::net::IpAddr::V4(a) => Host::V4(a),
+            std::net::IpAddr::V6(a) => Host::V6(a),
+        };
+        ProxyConfig {
+            listen: vec![Listen {
+                transport: TransportKind::Udp,
+                host,
+                port: addr.port(),
+            }],
+            aliases: Vec::new(),
+            timer_c: Duration::from_secs(181),
+            route_deadline: Duration::from_secs(5),
+            route_timeout_status: StatusCode::SERVICE_UNAVAILABLE,
+            record_route: true,
+            supported: Vec::new(),
+            fork_max_forwards: 20,
+            answer_options: true,
+        }
+    }
+}
+
+/// Identifies one response context (one proxied request, §16); never reused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct ContextId(pub u64);
+
+/// Identifies one routing query; answer it with [`crate::Proxy::handle_route_decision`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct QueryId(pub u64);
+
+/// Where a forwarded request goes: its new Request-URI, the resolved next hop (the
+/// caller does RFC 3263 resolution), and headers to add (History-Info, Diversion, a mark).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Target {
+    pub uri: Uri,
+    pub peer: Peer,
+    pub add_headers: Vec<Header>,
+}
+
+impl Target {
+    pub fn new(uri: Uri, peer: Peer) -> Self {
+        Target {
+            uri,
+            peer,
+            add_headers: Vec::new(),
+        }
+    }
+}
+
+/// Targets tried together (parallel fork, §16.6). With a `timeout`, the group's branches
+/// are cancelled when it passes unanswered and the next group starts ("forward when
+/// unanswered after N s").
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Group {
+    pub targets: Vec<Target>,
+    pub timeout: Option<Duration>,
+}
+
+/// When the next group is tried after every branch of a group failed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Failover {
+    /// After any non-2xx, non-6xx outcome (sequential search, §16.6 "in sequence").
+    AnyFailure,
+    /// Only when the best response was 408, 5xx or a transport failure (trunk and
+    /// gateway failover); a 486 or 404 ends the search.
+    Unavailable,
+}
+
+/// What routing decided for a request: groups in order (one group of several targets is a
+/// parallel fork; groups of one are a sequential search).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Plan {
+    pub groups: Vec<Group>,
+    pub failover: Failover,
+    /// How many 3xx responses may be followed (recursion, §16.5) before a 3xx is kept as
+    /// a final response. Each followed 3xx comes back as a [`Query::Route`] of kind
+    /// [`RouteKind::Redirect`].
+    pub max_redirects: u8,
+    /// Record-Route this request (dialog-creating requests only; overrides the config).
+    pub record_route: bool,
+}
+
+impl Plan {
+    /// All targets at once.
+    pub fn parallel(targets: Vec<Target>) -> Self {
+        Plan {
+            groups: vec![Group {
+                targets,
+                timeout: None,
+            }],
+            failover: Failover::AnyFailure,
+            max_redirects: 0,
+            record_route: true,
+        }
+    }
+
+    /// One target after the other, on 408/5xx/transport failure only.
+    pub fn sequential(targets: Vec<Target>) -> Self {
+        Plan {
+            groups: targets
+                .into_iter()
+                .map(|t| Group {
+                    targets: vec![t],
+                    timeout: None,
+                })
+                .collect(),
+            failover: Failover::Unavailable,
+            max_redirects: 0,
+            record_route: true,
+        }
+    }
+}
+
+/// The answer to a [`Query::Route`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RouteDecision {
+    Forward(Plan),
+    /// Answer the request with this status and extra headers (a 403 with a Warning, a 404).
+    Reject {
+        status: StatusCode,
+        headers: Vec<Header>,
+    },
+}
+
+/// Why a route is asked for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum RouteKind {
+    /// A request outside a dialog, after §16.3 validation and §16.4 preprocessing.
+    Initial,
+    /// A request inside a dialog whose next hop (top Route, else Request-URI) is not an IP
+    /// literal: resolve it and answer with one target.
+    InDialog { next_hop: Uri },
+    /// A branch answered 3xx and the plan allows recursion: these are its Contacts. The
+    /// answer's groups are tried next; a Reject keeps the 3xx as the branch's response.
+    Redirect {
+        status: StatusCode,
+        contacts: Vec<Uri>,
+    },
+}
+
+/// Work the proxy cannot do itself (anything that might need a lookup).
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Query {
+    Route {
+        id: QueryId,
+        kind: RouteKind,
+        /// The request as it will be forwarded (Route popped, Max-Forwards not yet
+        /// decremented), for routing to read Request-URI, From, headers.
+        request: Request,
+        from: Peer,
+    },
+}
+
+/// What happened, for metrics and call records.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum ProxyEvent {
+    /// A branch was created toward a target.
+    BranchStarted { ctx: ContextId, target: Uri },
+    /// A branch ended with this (possibly synthesized) final status.
+    BranchFinished { ctx: ContextId, status: StatusCode },
+    /// The request got its final answer upstream (for a forked 2xx, the first one).
+    Finished { ctx: ContextId, status: StatusCode },
+    /// A request was refused before any forwarding (400-class checks of §16.3, loops).
+    Rejected { status: StatusCode },
+}
