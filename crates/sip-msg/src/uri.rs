@@ -105,3 +105,12 @@ pub fn unescape(s: &str) -> Vec<u8> {
     }
     out
 }
+
+impl std::str::FromStr for Uri {
+    type Err = crate::ParseError;
+
+    /// Parses one absolute URI as written in configuration or a header (no angle brackets).
+    fn from_str(s: &str) -> Result<Uri, crate::ParseError> {
+        crate::grammar::parse_uri(s).map_err(|r| crate::ParseError::syntax(None, r))
+    }
+}
