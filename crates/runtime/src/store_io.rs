@@ -32,12 +32,15 @@ pub async fn run_query(store: &dyn Store, q: &Query) -> QueryResult {
                 _ => return Ok(None),
             };
             let err = |e: sb_store::StoreError| QueryError::Store(e.to_string());
+            // Both lookups always run, whoever asks: an unknown name costs the same
+            // round trips as a known one, so timing does not tell who exists either.
+            let (user, credential) = tokio::join!(
+                store.get_user(&addr),
+                store.get_credential(&addr, realm, alg)
+            );
             // A disabled user authenticates like an unknown one.
-            match store.get_user(&addr).await.map_err(err)? {
-                Some(u) if u.enabled => {}
-                _ => return Ok(None),
-            }
-            let Some(c) = store.get_credential(&addr, realm, alg).await.map_err(err)? else {
+            let enabled = user.map_err(err)?.is_some_and(|u| u.enabled);
+            let Some(c) = credential.map_err(err)?.filter(|_| enabled) else {
                 return Ok(None);
             };
             Ok(Ha1::from_hex(*algorithm, &c.ha1).ok())

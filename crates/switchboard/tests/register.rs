@@ -244,6 +244,42 @@ fn repeated_wrong_passwords_throttle_that_address_only() {
 }
 
 #[test]
+fn a_disabled_user_gets_the_same_401_as_a_wrong_password() {
+    let site = md5_site("disabled");
+    let server = site.start();
+    let sock = client("127.0.0.1");
+    let ch = challenge_of(&register_raw(&sock, site.sip_port, 1, None));
+    let ok = register_raw(
+        &sock,
+        site.sip_port,
+        2,
+        Some(&digest(&ch, site.sip_port, "pw-alice-1", 1)),
+    );
+    assert!(ok.starts_with("SIP/2.0 200 "), "{ok}");
+    let wrong = register_raw(
+        &sock,
+        site.sip_port,
+        3,
+        Some(&digest(&ch, site.sip_port, "nope", 2)),
+    );
+    site.cli(&["user", "set", "sip:alice@127.0.0.1", "--disable"]);
+    let ch = challenge_of(&register_raw(&sock, site.sip_port, 4, None));
+    let disabled = register_raw(
+        &sock,
+        site.sip_port,
+        5,
+        Some(&digest(&ch, site.sip_port, "pw-alice-1", 1)),
+    );
+    assert!(
+        disabled.starts_with("SIP/2.0 401 "),
+        "{disabled}\n{}",
+        server.log()
+    );
+    assert_eq!(shape(&wrong), shape(&disabled), "{wrong}\n{disabled}");
+    assert!(!challenge_of(&disabled).stale);
+}
+
+#[test]
 fn a_replayed_nonce_count_is_refused_with_a_stale_challenge() {
     let site = md5_site("replay");
     let server = site.start();
