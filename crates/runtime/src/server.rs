@@ -256,6 +256,9 @@ impl<C: Core> EventLoop<C> {
         grace: Duration,
     ) {
         let mut deadline: Option<TokioInstant> = None;
+        // What the core produced before the loop started (removals of bindings that
+        // lapsed while the server was down) goes out now, not at the first input.
+        self.flush().await;
         loop {
             let wake = self.core.poll_timeout().map(TokioInstant::from_std);
             tokio::select! {

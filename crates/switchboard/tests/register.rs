@@ -138,11 +138,22 @@ fn sipp_challenge_offers_sha256_then_md5() {
 
 /// A REGISTER over UDP from a plain socket, optionally with an Authorization header.
 fn register_raw(sock: &UdpSocket, server: u16, cseq: u32, auth: Option<&Credentials>) -> String {
+    register_for(sock, server, cseq, 600, auth)
+}
+
+/// [`register_raw`] asking for `expires` seconds.
+fn register_for(
+    sock: &UdpSocket,
+    server: u16,
+    cseq: u32,
+    expires: u32,
+    auth: Option<&Credentials>,
+) -> String {
     let local = sock.local_addr().unwrap();
     let mut msg = format!(
         "REGISTER sip:127.0.0.1:{server} SIP/2.0\r\nVia: SIP/2.0/UDP {local};branch=z9hG4bK-replay-{cseq}\r\n\
          Max-Forwards: 70\r\nFrom: <sip:alice@127.0.0.1>;tag=r1\r\nTo: <sip:alice@127.0.0.1>\r\n\
-         Call-ID: replay-test\r\nCSeq: {cseq} REGISTER\r\nContact: <sip:alice@{local}>\r\nExpires: 600\r\n"
+         Call-ID: replay-test\r\nCSeq: {cseq} REGISTER\r\nContact: <sip:alice@{local}>\r\nExpires: {expires}\r\n"
     );
     if let Some(c) = auth {
         msg.push_str(&format!("Authorization: {c}\r\n"));
@@ -360,6 +371,48 @@ fn bindings_survive_a_restart_on_sqlite() {
     );
     assert_eq!(server.metric("sip_registrations"), Some(1.0));
     assert_sipp(&site, &server, "register-fetch-200.xml", Transport::Udp);
+}
+
+#[test]
+fn bindings_that_lapse_while_the_server_is_down_are_dropped_at_start() {
+    let site = Site::new(
+        "lapse",
+        "[auth]\nalgorithms = [\"MD5\"]\n[registrar]\nmin_expires = 2\n",
+    );
+    site.add_user("sip:alice@127.0.0.1", "pw-alice-1");
+    let server = site.start();
+    let (short, long) = (client("127.0.0.1"), client("127.0.0.1"));
+    for (sock, expires) in [(&short, 2), (&long, 600)] {
+        let ch = challenge_of(&register_for(sock, site.sip_port, 1, expires, None));
+        let creds = digest(&ch, site.sip_port, "pw-alice-1", 1);
+        let ok = register_for(sock, site.sip_port, 2, expires, Some(&creds));
+        assert!(ok.starts_with("SIP/2.0 200 "), "{ok}");
+    }
+    let registered = std::time::Instant::now();
+    server.stop();
+    // Wait out the short binding's 2 s (by the clock, not by a guess).
+    while registered.elapsed() < Duration::from_secs(3) {
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let server = site.start();
+    assert!(
+        server
+            .log()
+            .contains("registrations restored stored=2 live=1"),
+        "{}",
+        server.log()
+    );
+    // The lapsed one is removed from the store too.
+    support::wait_for("the store to forget it", Duration::from_secs(5), || {
+        site.cli(&["user", "show", "sip:alice@127.0.0.1"])
+            .contains("registrations: 1")
+            .then_some(())
+    });
+    let shown = site.cli(&["user", "show", "sip:alice@127.0.0.1"]);
+    assert!(
+        shown.contains(&long.local_addr().unwrap().to_string()),
+        "{shown}"
+    );
 }
 
 mod pg {
