@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::dialplan::{DialPlan, DialPlanConfig};
 use crate::error::ConfigError;
-use crate::ids::{DialPlanName, E164, PbxName, PolicyName, RouteName, SiteName, TrunkName, Usage};
+use crate::ids::{DialPlanName, PbxName, PolicyName, RouteName, SiteName, TrunkName, Usage, E164};
 
 /// Everything routing needs besides the directory.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -224,7 +224,10 @@ impl RoutingTable {
     pub fn compile(config: RoutingConfig) -> Result<RoutingTable, ConfigError> {
         let mut plans = BTreeMap::new();
         for p in &config.dial_plans {
-            if plans.insert(p.name.clone(), DialPlan::compile(p)?).is_some() {
+            if plans
+                .insert(p.name.clone(), DialPlan::compile(p)?)
+                .is_some()
+            {
                 return Err(dup("dial_plan", p.name.as_str()));
             }
         }
@@ -232,7 +235,7 @@ impl RoutingTable {
         if let Some(d) = &config.default_dial_plan {
             if !known_plan(d) {
                 return Err(ConfigError::Other(format!(
-                    "default_dial_plan {d:?} is not a defined dial_plan"
+                    "default_dial_plan \"{d}\" is not a defined dial_plan"
                 )));
             }
         }
@@ -244,7 +247,7 @@ impl RoutingTable {
             if let Some(p) = s.dial_plan.as_ref().filter(|p| !known_plan(p)) {
                 return Err(ConfigError::Site {
                     site: s.name.clone(),
-                    reason: format!("dial_plan {p:?} is not defined"),
+                    reason: format!("dial_plan \"{p}\" is not defined"),
                 });
             }
         }
@@ -280,7 +283,7 @@ impl RoutingTable {
             .filter(|d| !policies.contains_key(*d))
         {
             return Err(ConfigError::Other(format!(
-                "default_voice_policy {d:?} is not a defined voice_policy"
+                "default_voice_policy \"{d}\" is not a defined voice_policy"
             )));
         }
         let mut pbxes = BTreeSet::new();

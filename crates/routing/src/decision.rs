@@ -28,7 +28,10 @@ impl Routed {
 pub enum Decision {
     /// Answer the caller with this final status; `reason` is the reason phrase (and what a
     /// Warning or a trace shows).
-    Reject { status: u16, reason: String },
+    Reject {
+        status: u16,
+        reason: String,
+    },
     Deliver(Delivery),
 }
 

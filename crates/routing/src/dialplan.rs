@@ -56,7 +56,10 @@ pub enum Normalization {
     /// The string was already E.164 and no rule matched it: kept as is.
     AlreadyE164(E164),
     /// A rule matched but its template produced neither E.164 nor `ext:digits`.
-    BadResult { rule: usize, produced: String },
+    BadResult {
+        rule: usize,
+        produced: String,
+    },
     NoMatch,
 }
 
@@ -94,8 +97,8 @@ impl DialPlan {
                 rule: i + 1,
                 reason,
             };
-            let regex = Regex::new(&r.pattern)
-                .map_err(|e| err(format!("pattern {:?}: {e}", r.pattern)))?;
+            let regex =
+                Regex::new(&r.pattern).map_err(|e| err(format!("pattern {:?}: {e}", r.pattern)))?;
             let template = parse_template(&r.translation)
                 .map_err(|e| err(format!("translation {:?}: {e}", r.translation)))?;
             let groups = regex.captures_len() - 1;

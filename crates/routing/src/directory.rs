@@ -10,7 +10,7 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-use crate::ids::{DialPlanName, E164, PbxName, PolicyName, SiteName, UserId};
+use crate::ids::{DialPlanName, PbxName, PolicyName, SiteName, UserId, E164};
 use crate::rules::CallRules;
 
 /// A user as routing sees them.

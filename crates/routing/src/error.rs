@@ -8,21 +8,21 @@ use crate::ids::{DialPlanName, PbxName, PolicyName, RouteName, SiteName, UserId}
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 pub enum ConfigError {
-    #[error("dial_plan {plan:?} rule {rule}: {reason}")]
+    #[error("dial_plan \"{plan}\" rule {rule}: {reason}")]
     DialPlanRule {
         plan: DialPlanName,
         rule: usize,
         reason: String,
     },
-    #[error("route {route:?}: {reason}")]
+    #[error("route \"{route}\": {reason}")]
     Route { route: RouteName, reason: String },
-    #[error("voice_policy {policy:?}: {reason}")]
+    #[error("voice_policy \"{policy}\": {reason}")]
     Policy { policy: PolicyName, reason: String },
-    #[error("site {site:?}: {reason}")]
+    #[error("site \"{site}\": {reason}")]
     Site { site: SiteName, reason: String },
-    #[error("pbx {pbx:?}: {reason}")]
+    #[error("pbx \"{pbx}\": {reason}")]
     Pbx { pbx: PbxName, reason: String },
-    #[error("{what} {name:?} is defined twice")]
+    #[error("{what} \"{name}\" is defined twice")]
     Duplicate { what: &'static str, name: String },
     #[error("{0}")]
     Other(String),

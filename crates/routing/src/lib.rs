@@ -14,8 +14,8 @@
 //!   (RFC 7044) and Diversion (RFC 5806) values;
 //! - co-existence: a user with a PBX line is also rung through the PBX's trunk, with a mark,
 //!   and a call that comes back from the PBX with that mark rings the devices only;
-//! - an outbound number takes the first route that matches it and whose usage the payer's
-//!   voice policy allows; otherwise 403 with the reason.
+//! - an outbound number takes the first route whose pattern matches it, if the payer's
+//!   voice policy allows that route's usage; otherwise 403 with the reason.
 //!
 //! The [`Decision`] is data for the forking proxy: branches (Request-URI, trunks in
 //! failover order, extra headers), how to fork, and follow-ups computed in advance (what
@@ -70,18 +70,20 @@ pub mod rules;
 pub mod trace;
 
 pub use config::{
-    FailoverPolicy, Limits, MarkConfig, PbxConfig, Route, RouteConfig, RoutingConfig,
-    RoutingTable, SiteConfig, StatusMatch, VoicePolicyConfig,
+    FailoverPolicy, Limits, MarkConfig, PbxConfig, Route, RouteConfig, RoutingConfig, RoutingTable,
+    SiteConfig, StatusMatch, VoicePolicyConfig,
 };
 pub use decision::{Branch, BranchKind, Decision, Delivery, Fork, NoAnswer, Routed};
 pub use dialplan::{
     dialled_from_uri, strip_visual_separators, DialPlan, DialPlanConfig, Normalization,
-    Normalized, NormalizationRule,
+    NormalizationRule, Normalized,
 };
 pub use directory::{Contact, Directory, MemoryDirectory, NumberOwner, PbxLine, UserEntry};
 pub use error::{ConfigError, RulesError};
 pub use history::{Diversion, HeaderField, History, HistoryEntry, RedirectCause};
-pub use ids::{DialPlanName, E164, PbxName, PolicyName, RouteName, SiteName, TrunkName, Usage, UserId};
+pub use ids::{
+    DialPlanName, PbxName, PolicyName, RouteName, SiteName, TrunkName, Usage, UserId, E164,
+};
 pub use pbx::{mark_value, read_mark};
 pub use route::{follow_deflection, plan_for, route, Caller, RequestFacts};
 pub use rules::{validate_rules, CallRules, ForwardTarget, Unanswered};

@@ -9,12 +9,14 @@
 //!    a PBX, or nobody (an outbound call).
 //! 3. A user: their rules (forward all / offline / unanswered / busy, simultaneous ring),
 //!    their devices, their PBX extension (unless the call came back from that PBX).
-//! 4. An outbound number: the first route whose pattern matches and whose usage the
-//!    payer's policy allows (the payer is whoever forwarded the call last, else the caller).
+//! 4. An outbound number: the first route whose pattern matches, if the payer's policy
+//!    allows its usage (the payer is whoever forwarded the call last, else the caller).
 
 use crate::config::{PbxConfig, RoutingTable};
 use crate::decision::{Branch, BranchKind, Decision, Delivery, Fork, NoAnswer, Routed};
-use crate::dialplan::{dialled_from_uri, strip_visual_separators, DialPlan, Normalization, Normalized};
+use crate::dialplan::{
+    dialled_from_uri, strip_visual_separators, DialPlan, Normalization, Normalized,
+};
 use crate::directory::{Directory, NumberOwner, UserEntry};
 use crate::history::{HeaderField, History, RedirectCause};
 use crate::ids::{PbxName, TrunkName, UserId, E164};
@@ -128,9 +130,34 @@ pub fn plan_for<'t>(table: &'t RoutingTable, user: Option<&UserEntry>) -> Option
         .and_then(|n| table.dial_plan(n))
 }
 
+/// Why a target cannot be reached; becomes a [`Decision::Reject`] (kept small, since it
+/// travels in every `Result` of the resolution steps).
+struct Refusal {
+    status: u16,
+    reason: String,
+}
+
+impl Refusal {
+    fn new(status: u16, reason: impl Into<String>) -> Refusal {
+        Refusal {
+            status,
+            reason: reason.into(),
+        }
+    }
+}
+
+impl From<Refusal> for Decision {
+    fn from(r: Refusal) -> Decision {
+        Decision::Reject {
+            status: r.status,
+            reason: r.reason,
+        }
+    }
+}
+
 /// Where a call is headed once its target is resolved.
 enum Dest {
-    User(UserEntry),
+    User(Box<UserEntry>),
     /// A number nobody here owns: out through a route.
     Outbound(E164),
     /// A number or extension on a PBX (partitioned deployment).
@@ -145,6 +172,9 @@ struct Cx<'a> {
     trace: Trace,
     /// The PBX this call came back from with a valid mark.
     marked_from: Option<PbxName>,
+    /// The new call came from a trunk: gateways address us by IP address, so the
+    /// Request-URI host is not checked against our domains.
+    from_trunk: bool,
 }
 
 impl<'a> Cx<'a> {
@@ -155,6 +185,7 @@ impl<'a> Cx<'a> {
             table,
             trace: Trace::default(),
             marked_from: None,
+            from_trunk: false,
         }
     }
 
@@ -186,6 +217,7 @@ impl<'a> Cx<'a> {
                 None => return Decision::reject(403, format!("caller {id} is not a known user")),
             },
             Caller::Trunk(t) => {
+                self.from_trunk = true;
                 self.check_mark(t);
                 None
             }
@@ -194,7 +226,7 @@ impl<'a> Cx<'a> {
         let uri = self.facts.request_uri.clone();
         match self.resolve_uri(&uri, payer.as_ref(), false) {
             Ok(dest) => self.deliver(dest, payer.as_ref(), History::default()),
-            Err(reject) => reject,
+            Err(refusal) => refusal.into(),
         }
     }
 
@@ -230,15 +262,16 @@ impl<'a> Cx<'a> {
         uri: &Uri,
         payer: Option<&UserEntry>,
         external_ok: bool,
-    ) -> Result<Dest, Decision> {
+    ) -> Result<Dest, Refusal> {
         match uri {
             Uri::Sip(s) => {
                 let host = s.host.to_string();
-                if !self.table.serves_domain(&host) {
+                let ours = self.table.serves_domain(&host) || (self.from_trunk && !external_ok);
+                if !ours {
                     if external_ok {
                         return Ok(Dest::External(uri.clone()));
                     }
-                    return Err(Decision::reject(
+                    return Err(Refusal::new(
                         404,
                         format!("{host} is not a domain served here"),
                     ));
@@ -253,29 +286,30 @@ impl<'a> Cx<'a> {
                             query: u.id.to_string(),
                             result: "a user".into(),
                         });
-                        return Ok(Dest::User(u));
+                        return Ok(Dest::User(Box::new(u)));
                     }
                 }
                 let Some(dialled) = dialled_from_uri(uri) else {
-                    return Err(Decision::reject(404, format!("{uri} names no user")));
+                    return Err(Refusal::new(404, format!("{uri} names no user")));
                 };
                 if !phone && !looks_dialled(&dialled) {
-                    return Err(Decision::reject(
-                        404,
-                        format!("no user {dialled}@{host} here"),
-                    ));
+                    return Err(Refusal::new(404, format!("no user {dialled}@{host} here")));
                 }
                 self.resolve_dialled(&dialled, payer)
             }
             Uri::Tel(t) => self.resolve_dialled(&t.number.clone(), payer),
-            Uri::Other { scheme, .. } => Err(Decision::reject(
+            Uri::Other { scheme, .. } => Err(Refusal::new(
                 416,
                 format!("{scheme}: URIs cannot be routed"),
             )),
         }
     }
 
-    fn resolve_dialled(&mut self, dialled: &str, payer: Option<&UserEntry>) -> Result<Dest, Decision> {
+    fn resolve_dialled(
+        &mut self,
+        dialled: &str,
+        payer: Option<&UserEntry>,
+    ) -> Result<Dest, Refusal> {
         let plan = plan_for(self.table, payer);
         let norm = match plan {
             Some(p) => p.normalize(dialled),
@@ -320,7 +354,7 @@ impl<'a> Cx<'a> {
                     plan: plan_name,
                     why: why.clone(),
                 });
-                Err(Decision::reject(484, format!("{dialled:?}: {why}")))
+                Err(Refusal::new(484, format!("{dialled:?}: {why}")))
             }
             Normalization::NoMatch => {
                 let why = "no rule matches and it is not E.164".to_string();
@@ -329,24 +363,24 @@ impl<'a> Cx<'a> {
                     plan: plan_name,
                     why: why.clone(),
                 });
-                Err(Decision::reject(484, format!("{dialled:?}: {why}")))
+                Err(Refusal::new(484, format!("{dialled:?}: {why}")))
             }
         }
     }
 
-    fn resolve_number(&mut self, n: E164) -> Result<Dest, Decision> {
+    fn resolve_number(&mut self, n: E164) -> Result<Dest, Refusal> {
         let owner = self.dir.number_owner(&n);
         self.owner_to_dest(n.to_string(), n.as_str(), owner)
             .map(|d| d.unwrap_or(Dest::Outbound(n)))
     }
 
-    fn resolve_extension(&mut self, ext: &str, payer: Option<&UserEntry>) -> Result<Dest, Decision> {
+    fn resolve_extension(&mut self, ext: &str, payer: Option<&UserEntry>) -> Result<Dest, Refusal> {
         let site = payer.and_then(|u| u.site.as_ref());
         let main = site
             .and_then(|s| self.table.site(s))
             .and_then(|s| s.main_number.as_ref());
         let Some(main) = main else {
-            return Err(Decision::reject(
+            return Err(Refusal::new(
                 404,
                 format!("extension {ext} dialled, but the caller's site has no main number"),
             ));
@@ -355,7 +389,7 @@ impl<'a> Cx<'a> {
         let query = format!("extension {ext} of {main}");
         match self.owner_to_dest(query, ext, owner)? {
             Some(d) => Ok(d),
-            None => Err(Decision::reject(
+            None => Err(Refusal::new(
                 404,
                 format!("nobody has extension {ext} of {main}"),
             )),
@@ -368,13 +402,13 @@ impl<'a> Cx<'a> {
         query: String,
         number: &str,
         owner: Option<NumberOwner>,
-    ) -> Result<Option<Dest>, Decision> {
+    ) -> Result<Option<Dest>, Refusal> {
         let (result, dest) = match owner {
             Some(NumberOwner::User(id)) => match self.dir.user(&id) {
-                Some(u) => (format!("user {id}"), Ok(Some(Dest::User(u)))),
+                Some(u) => (format!("user {id}"), Ok(Some(Dest::User(Box::new(u))))),
                 None => (
                     format!("user {id}, who is not in the directory"),
-                    Err(Decision::reject(404, format!("{query}: owner {id} is unknown"))),
+                    Err(Refusal::new(404, format!("{query}: owner {id} is unknown"))),
                 ),
             },
             Some(NumberOwner::Pbx(p)) => match self.table.pbx(&p) {
@@ -384,7 +418,7 @@ impl<'a> Cx<'a> {
                 ),
                 None => (
                     format!("PBX {:?}, which is not configured", p.as_str()),
-                    Err(Decision::reject(500, format!("PBX {p:?} is not configured"))),
+                    Err(Refusal::new(500, format!("PBX \"{p}\" is not configured"))),
                 ),
             },
             None => ("nobody here".to_string(), Ok(None)),
@@ -395,10 +429,10 @@ impl<'a> Cx<'a> {
 
     fn deliver(&mut self, dest: Dest, payer: Option<&UserEntry>, history: History) -> Decision {
         let branch = match dest {
-            Dest::User(u) => return self.to_user(u, history),
+            Dest::User(u) => return self.offer_to_user(*u, history),
             Dest::Outbound(n) => match self.outbound(&n, payer) {
                 Ok(b) => b,
-                Err(d) => return d,
+                Err(refusal) => return refusal.into(),
             },
             Dest::Pbx(pbx, number) => pbx_branch(&pbx, &number),
             Dest::External(uri) => Branch {
@@ -434,59 +468,62 @@ impl<'a> Cx<'a> {
         })
     }
 
-    /// The first route that matches and that the payer may use.
-    fn outbound(&mut self, n: &E164, payer: Option<&UserEntry>) -> Result<Branch, Decision> {
+    /// The first route whose pattern matches classifies the call (routes are listed most
+    /// specific first, so `+1900…` is premium even though `+1…` also matches national);
+    /// the payer's policy must allow that route's usage.
+    fn outbound(&mut self, n: &E164, payer: Option<&UserEntry>) -> Result<Branch, Refusal> {
         let Some(payer) = payer else {
-            return Err(Decision::reject(404, format!("no user here has {n}")));
+            return Err(Refusal::new(404, format!("no user here has {n}")));
         };
-        let policy = payer
-            .voice_policy
-            .as_ref()
-            .or(self.table.config.default_voice_policy.as_ref());
-        let usages = policy.and_then(|p| self.table.policy_usages(p));
-        let mut forbidden = None;
-        for r in self.table.routes().iter().filter(|r| r.matches(n)) {
-            let c = &r.config;
-            self.trace.push(Step::Route {
-                route: c.name.clone(),
-                pattern: c.pattern.clone(),
-                usage: c.usage.clone(),
-                trunks: c.trunks.clone(),
-            });
-            let allowed = usages.is_some_and(|u| u.contains(&c.usage));
-            self.trace.push(Step::Policy {
-                policy: policy.cloned(),
-                usage: c.usage.clone(),
-                allowed,
-            });
-            if allowed {
-                return Ok(Branch {
-                    kind: BranchKind::Pstn {
-                        number: n.clone(),
-                        route: c.name.clone(),
-                    },
-                    request_uri: tel(n.as_str(), None),
-                    trunks: c.trunks.clone(),
-                    failover: Some(c.failover.clone()),
-                    headers_to_add: Vec::new(),
-                });
-            }
-            forbidden.get_or_insert_with(|| c.usage.clone());
+        let Some(r) = self.table.routes().iter().find(|r| r.matches(n)) else {
+            return Err(Refusal::new(404, format!("no outbound route matches {n}")));
+        };
+        let c = &r.config;
+        self.trace.push(Step::Route {
+            route: c.name.clone(),
+            pattern: c.pattern.clone(),
+            usage: c.usage.clone(),
+            trunks: c.trunks.clone(),
+        });
+        let policy = payer.voice_policy.as_ref().or(self
+            .table
+            .config
+            .default_voice_policy
+            .as_ref());
+        let allowed = policy
+            .and_then(|p| self.table.policy_usages(p))
+            .is_some_and(|u| u.contains(&c.usage));
+        self.trace.push(Step::Policy {
+            policy: policy.cloned(),
+            usage: c.usage.clone(),
+            allowed,
+        });
+        if !allowed {
+            let usage = &c.usage;
+            return Err(Refusal::new(
+                403,
+                match policy {
+                    Some(p) => format!("{usage} calls are not allowed by policy '{p}'"),
+                    None => format!(
+                        "{usage} calls are not allowed: {} has no voice policy",
+                        payer.id
+                    ),
+                },
+            ));
         }
-        Err(match (forbidden, policy) {
-            (Some(usage), Some(p)) => Decision::reject(
-                403,
-                format!("{usage} calls are not allowed by policy '{p}'"),
-            ),
-            (Some(usage), None) => Decision::reject(
-                403,
-                format!("{usage} calls are not allowed: {} has no voice policy", payer.id),
-            ),
-            (None, _) => Decision::reject(404, format!("no outbound route matches {n}")),
+        Ok(Branch {
+            kind: BranchKind::Pstn {
+                number: n.clone(),
+                route: c.name.clone(),
+            },
+            request_uri: tel(n.as_str(), None),
+            trunks: c.trunks.clone(),
+            failover: Some(c.failover.clone()),
+            headers_to_add: Vec::new(),
         })
     }
 
-    fn to_user(&mut self, u: UserEntry, history: History) -> Decision {
+    fn offer_to_user(&mut self, u: UserEntry, history: History) -> Decision {
         if !u.enabled {
             return Decision::reject(480, format!("{} is disabled", u.id));
         }
@@ -595,7 +632,7 @@ impl<'a> Cx<'a> {
         };
         let dest = match dest {
             Ok(d) => d,
-            Err(reject) => return reject,
+            Err(refusal) => return refusal.into(),
         };
         let to = match &dest {
             Dest::User(v) => v.id.to_string(),
@@ -641,12 +678,14 @@ impl<'a> Cx<'a> {
         };
         let result = match dest {
             Ok(Dest::User(v)) if v.id == u.id => Ok(Vec::new()),
-            Ok(Dest::User(v)) => Ok(self.endpoints(&v.id, |user| {
-                BranchKind::SimultaneousRingEndpoint {
-                    user,
-                    of: u.id.clone(),
-                }
-            })),
+            Ok(Dest::User(v)) => {
+                Ok(
+                    self.endpoints(&v.id, |user| BranchKind::SimultaneousRingEndpoint {
+                        user,
+                        of: u.id.clone(),
+                    }),
+                )
+            }
             Ok(Dest::Outbound(n)) => self.outbound(&n, Some(u)).map(|b| vec![b]),
             Ok(Dest::Pbx(p, number)) => Ok(vec![pbx_branch(&p, &number)]),
             Ok(Dest::External(uri)) => Ok(vec![Branch {
@@ -658,12 +697,10 @@ impl<'a> Cx<'a> {
             }]),
             Err(d) => Err(d),
         };
-        result.unwrap_or_else(|d| {
-            if let Decision::Reject { status, reason } = d {
-                self.trace.push(Step::Outcome {
-                    text: format!("simultaneous ring left out ({status} {reason})"),
-                });
-            }
+        result.unwrap_or_else(|Refusal { status, reason }| {
+            self.trace.push(Step::Outcome {
+                text: format!("simultaneous ring left out ({status} {reason})"),
+            });
             Vec::new()
         })
     }
@@ -673,12 +710,20 @@ impl<'a> Cx<'a> {
         let line = u.pbx_line.as_ref()?;
         let Some(pbx) = self.table.pbx(&line.pbx) else {
             self.trace.push(Step::PbxMark {
-                detail: format!("PBX {:?} is not configured: line skipped", line.pbx.as_str()),
+                detail: format!(
+                    "PBX {:?} is not configured: line skipped",
+                    line.pbx.as_str()
+                ),
             });
             return None;
         };
         let mut b = pbx_branch(pbx, &line.number);
-        apply_mark(pbx, &self.facts.call_id, &mut b.request_uri, &mut b.headers_to_add);
+        apply_mark(
+            pbx,
+            &self.facts.call_id,
+            &mut b.request_uri,
+            &mut b.headers_to_add,
+        );
         self.trace.push(Step::PbxMark {
             detail: format!(
                 "fork to PBX {:?} line {} with mark {}",
@@ -742,13 +787,26 @@ fn describe(b: &Branch) -> String {
     let mut s = match &b.kind {
         BranchKind::Endpoint { user } => format!("{} (device of {user})", b.request_uri),
         BranchKind::SimultaneousRingEndpoint { user, of } => {
-            format!("{} (device of {user}, simultaneous ring for {of})", b.request_uri)
+            format!(
+                "{} (device of {user}, simultaneous ring for {of})",
+                b.request_uri
+            )
         }
         BranchKind::Pstn { route, .. } => {
-            format!("{} via {} (route {:?})", b.request_uri, via(&b.trunks), route.as_str())
+            format!(
+                "{} via {} (route {:?})",
+                b.request_uri,
+                via(&b.trunks),
+                route.as_str()
+            )
         }
         BranchKind::Pbx { pbx } => {
-            format!("{} via {} (PBX {:?})", b.request_uri, via(&b.trunks), pbx.as_str())
+            format!(
+                "{} via {} (PBX {:?})",
+                b.request_uri,
+                via(&b.trunks),
+                pbx.as_str()
+            )
         }
         BranchKind::External => format!("{} (external)", b.request_uri),
     };
