@@ -108,6 +108,9 @@ pub struct ServicesConfig {
     pub query_timeout: Duration,
     /// Seconds a client is told to wait after a 503 (Retry-After, RFC 3261 §21.5.4).
     pub retry_after_secs: u32,
+    /// Most requests waiting for the store at once; beyond it a request gets 503 at
+    /// once, so a flood of credentials cannot queue unbounded work for the store.
+    pub max_pending: usize,
 }
 
 impl ServicesConfig {
@@ -117,6 +120,7 @@ impl ServicesConfig {
             auth,
             query_timeout: Duration::from_secs(4),
             retry_after_secs: 5,
+            max_pending: 10_000,
         }
     }
 }
@@ -258,6 +262,12 @@ impl Services {
                     // so this is a defence only.
                     return Some(Answer::status(StatusCode::BAD_REQUEST));
                 };
+                if self.pending.len() >= self.config.max_pending {
+                    self.events.push_back(Event::StoreUnavailable {
+                        error: Some("too many requests waiting for the store".into()),
+                    });
+                    return Some(self.unavailable());
+                }
                 self.next_query += 1;
                 let id = QueryId(self.next_query);
                 let deadline = now + self.config.query_timeout;

@@ -302,6 +302,51 @@ fn a_store_that_does_not_answer_in_time_gives_503_and_a_late_answer_is_ignored()
 }
 
 #[test]
+fn requests_beyond_the_pending_limit_get_503_at_once() {
+    let mut r = rig();
+    let resp = r
+        .send(0, &register("alice", 1, 600, None), "192.0.2.7")
+        .unwrap();
+    let ch = challenges(&resp).remove(0);
+    let mut rig_small = {
+        let t0 = r.t0;
+        let mut auth = AuthConfig::new("example.com");
+        auth.nonces.lifetime_secs = 300;
+        let mut services = ServicesConfig::new(
+            RegistrarConfig::default(),
+            Some(AuthSettings {
+                config: auth,
+                realm_per_domain: false,
+                secret: b"test secret".to_vec(),
+                throttle: ThrottleConfig::default(),
+            }),
+        );
+        services.max_pending = 2;
+        Rig {
+            fe: Frontend::with_services(
+                FrontendConfig::default(),
+                services,
+                WallClock { at: t0, unix: T0 },
+            ),
+            t0,
+            key: 0,
+        }
+    };
+    let creds = answer_to(&ch, "alice", "pw", 1);
+    for cseq in 2..4 {
+        assert!(rig_small
+            .send(0, &register("alice", cseq, 600, Some(&creds)), "192.0.2.7")
+            .is_none());
+    }
+    let resp = rig_small
+        .send(0, &register("alice", 9, 600, Some(&creds)), "192.0.2.7")
+        .expect("an answer at once");
+    assert_eq!(resp.status.0, 503);
+    assert_eq!(other(&resp, "Retry-After"), ["5"]);
+    assert_eq!(rig_small.fe.pending_queries(), 2);
+}
+
+#[test]
 fn a_failing_store_gives_503() {
     let mut r = rig();
     let resp = r
