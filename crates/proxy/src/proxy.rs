@@ -382,6 +382,7 @@ impl Proxy {
                     c.pending_queries -= 1;
                     let status = self.cfg.route_timeout_status;
                     self.answer(now, ctx, status, Vec::new());
+                    self.maybe_drop(ctx);
                 }
             }
             Pending::Redirect(ctx, resp) => {
@@ -864,30 +865,36 @@ impl Proxy {
             }
         }
         // Timer C (§16.8): CANCEL a branch that rang too long; one that never answered
-        // at all counts as 408.
+        // at all counts as 408. A branch already cancelled gets 64*T1 to confirm (§9.1)
+        // and then counts as 408 too, so a callee that ignores CANCEL cannot pin the
+        // context.
         let Some(c) = self.contexts.get_mut(&ctx) else {
             return;
         };
-        let expired: Vec<(usize, bool)> = c
+        let expired: Vec<usize> = c
             .branches
             .iter()
             .enumerate()
             .filter(|(_, b)| b.is_pending() && b.timer_c.is_some_and(|t| t <= now))
-            .map(|(i, b)| (i, b.provisional))
+            .map(|(i, _)| i)
             .collect();
-        for (i, provisional) in expired {
+        let grace = self.layer.config().t1_x64();
+        for i in expired {
             let Some(c) = self.contexts.get_mut(&ctx) else {
                 return;
             };
             let b = &mut c.branches[i];
-            b.timer_c = None;
-            let tsx = b.tsx;
-            if !b.cancelled {
-                b.cancelled = true;
-                let _ = self.layer.cancel(now, tsx);
-            }
-            if !provisional {
+            if b.cancelled || !b.provisional {
+                b.timer_c = None;
+                if !b.cancelled {
+                    b.cancelled = true;
+                    let _ = self.layer.cancel(now, b.tsx);
+                }
                 self.synthesize(now, ctx, i, StatusCode::REQUEST_TIMEOUT);
+            } else {
+                b.cancelled = true;
+                b.timer_c = Some(now + grace);
+                let _ = self.layer.cancel(now, b.tsx);
             }
         }
         self.schedule(ctx);

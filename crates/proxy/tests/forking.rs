@@ -29,19 +29,19 @@ fn world(
     let mut nodes = vec![
         SimNode::Proxy(Box::new(ProxyNode::new(
             PROXY,
-            timers.clone(),
+            timers,
             tweak,
             Box::new(move |q| plan(q)),
         ))),
         SimNode::Uac(Box::new(Uac::new(
             CALLER,
             PROXY,
-            timers.clone(),
+            timers,
             &format!("call-{seed}"),
         ))),
     ];
     for (i, s) in scripts.iter().enumerate() {
-        nodes.push(SimNode::Uas(Box::new(Uas::new(i + 2, timers.clone(), *s))));
+        nodes.push(SimNode::Uas(Box::new(Uas::new(i + 2, timers, *s))));
     }
     let mut sim = Sim::new(seed, nodes, link);
     let now = sim.now();

@@ -431,10 +431,8 @@ impl Uac {
                         self.finals.push(resp);
                     }
                 }
-                Method::Bye => {
-                    if resp.status.is_final() {
-                        self.bye_final = Some(resp.status.0);
-                    }
+                Method::Bye if resp.status.is_final() => {
+                    self.bye_final = Some(resp.status.0);
                 }
                 _ => {}
             }
