@@ -57,6 +57,7 @@
 //! println!("{}", routed.trace); // the dry run
 //! ```
 
+mod branches;
 pub mod config;
 pub mod decision;
 pub mod dialplan;

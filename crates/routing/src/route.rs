@@ -12,18 +12,19 @@
 //! 4. An outbound number: the first route whose pattern matches, if the payer's policy
 //!    allows its usage (the payer is whoever forwarded the call last, else the caller).
 
+use crate::branches::{describe, looks_dialled, pbx_branch, pbx_uri, tel};
 use crate::config::{PbxConfig, RoutingTable};
 use crate::decision::{Branch, BranchKind, Decision, Delivery, Fork, NoAnswer, Routed};
 use crate::dialplan::{
     dialled_from_uri, strip_visual_separators, DialPlan, Normalization, Normalized,
 };
 use crate::directory::{Directory, NumberOwner, UserEntry};
-use crate::history::{HeaderField, History, RedirectCause};
+use crate::history::{History, RedirectCause};
 use crate::ids::{PbxName, TrunkName, UserId, E164};
 use crate::pbx::{apply_mark, mark_value, read_mark};
 use crate::rules::ForwardTarget;
 use crate::trace::{Step, Trace};
-use sb_sip_msg::{Params, Request, TelUri, Uri};
+use sb_sip_msg::{Request, Uri};
 
 /// Who is calling, as the transport and authentication established it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -172,6 +173,8 @@ struct Cx<'a> {
     trace: Trace,
     /// The PBX this call came back from with a valid mark.
     marked_from: Option<PbxName>,
+    /// The PBX whose trunk the new call came from, marked or not: never sent back there.
+    from_pbx: Option<PbxName>,
     /// The new call came from a trunk: gateways address us by IP address, so the
     /// Request-URI host is not checked against our domains.
     from_trunk: bool,
@@ -185,6 +188,7 @@ impl<'a> Cx<'a> {
             table,
             trace: Trace::default(),
             marked_from: None,
+            from_pbx: None,
             from_trunk: false,
         }
     }
@@ -234,6 +238,7 @@ impl<'a> Cx<'a> {
         let Some(pbx) = self.table.pbx_by_trunk(trunk) else {
             return;
         };
+        self.from_pbx = Some(pbx.name.clone());
         match &self.facts.fork_mark {
             Some(m) if *m == mark_value(pbx, &self.facts.call_id) => {
                 self.trace.push(Step::PbxMark {
@@ -434,6 +439,15 @@ impl<'a> Cx<'a> {
                 Ok(b) => b,
                 Err(refusal) => return refusal.into(),
             },
+            Dest::Pbx(pbx, number) if self.from_pbx.as_ref() == Some(&pbx.name) => {
+                return Decision::reject(
+                    482,
+                    format!(
+                        "{number} belongs to PBX \"{}\", which sent the call",
+                        pbx.name
+                    ),
+                );
+            }
             Dest::Pbx(pbx, number) => pbx_branch(&pbx, &number),
             Dest::External(uri) => Branch {
                 kind: BranchKind::External,
@@ -717,6 +731,17 @@ impl<'a> Cx<'a> {
             });
             return None;
         };
+        if self.from_pbx.as_ref() == Some(&pbx.name) {
+            // The PBX already rings its own extension; sending the call back would only
+            // make it fork to us again.
+            self.trace.push(Step::PbxMark {
+                detail: format!(
+                    "call came from PBX {:?}: not forked back to it",
+                    pbx.name.as_str()
+                ),
+            });
+            return None;
+        }
         let mut b = pbx_branch(pbx, &line.number);
         apply_mark(
             pbx,
@@ -734,84 +759,4 @@ impl<'a> Cx<'a> {
         });
         Some(b)
     }
-}
-
-/// Whether a user part reads as a number rather than a name: digits, at most a leading
-/// `+`, and visual separators.
-fn looks_dialled(s: &str) -> bool {
-    let d = strip_visual_separators(s);
-    let body = d.strip_prefix('+').unwrap_or(&d);
-    !body.is_empty() && body.bytes().all(|b| b.is_ascii_digit())
-}
-
-/// `tel:+14255551212`, or `tel:4567;phone-context=<context>` for a local number
-/// (RFC 3966 §5.1.5 requires the context). Trunk adapters turn these into `sip:` URIs for
-/// the trunk's host.
-fn tel(number: &str, context: Option<&str>) -> Uri {
-    let mut params = Params::new();
-    if let Some(c) = context.filter(|_| !number.starts_with('+')) {
-        params.set("phone-context", Some(c));
-    }
-    Uri::Tel(TelUri {
-        number: number.to_string(),
-        params,
-    })
-}
-
-fn pbx_uri(pbx: &PbxConfig, number: &str) -> Uri {
-    tel(number, Some(pbx.name.as_str()))
-}
-
-fn pbx_branch(pbx: &PbxConfig, number: &str) -> Branch {
-    Branch {
-        kind: BranchKind::Pbx {
-            pbx: pbx.name.clone(),
-        },
-        request_uri: pbx_uri(pbx, number),
-        trunks: vec![pbx.trunk.clone()],
-        failover: None,
-        headers_to_add: Vec::new(),
-    }
-}
-
-fn describe(b: &Branch) -> String {
-    let via = |t: &[TrunkName]| {
-        let v: Vec<&str> = t.iter().map(TrunkName::as_str).collect();
-        v.join(", then ")
-    };
-    let marks: Vec<String> = b
-        .headers_to_add
-        .iter()
-        .map(|h: &HeaderField| format!("{}: {}", h.name, h.value))
-        .collect();
-    let mut s = match &b.kind {
-        BranchKind::Endpoint { user } => format!("{} (device of {user})", b.request_uri),
-        BranchKind::SimultaneousRingEndpoint { user, of } => {
-            format!(
-                "{} (device of {user}, simultaneous ring for {of})",
-                b.request_uri
-            )
-        }
-        BranchKind::Pstn { route, .. } => {
-            format!(
-                "{} via {} (route {:?})",
-                b.request_uri,
-                via(&b.trunks),
-                route.as_str()
-            )
-        }
-        BranchKind::Pbx { pbx } => {
-            format!(
-                "{} via {} (PBX {:?})",
-                b.request_uri,
-                via(&b.trunks),
-                pbx.as_str()
-            )
-        }
-        BranchKind::External => format!("{} (external)", b.request_uri),
-    };
-    if !marks.is_empty() {
-        s.push_str(&format!(" [{}]", marks.join(", ")));
-    }
-    s
 }

@@ -255,13 +255,18 @@ fn pbx_line_forks_with_a_mark_and_the_marked_return_rings_devices_only() {
     let r = route(&back, &Caller::Trunk(TrunkName::from("gw-a")), &d, &t);
     assert_eq!(uris(delivery(&r)).len(), 2);
 
-    // A mark made for another call is not ours: forked to the PBX as a new call.
+    // A mark made for another call is not ours: routed as a new call from the PBX, so
+    // dave's rules apply (a valid mark skips them, see the next test).
+    let mut d = d;
+    set_rules(&mut d, "dave", |r| {
+        r.forward_all = Some(target("sip:erin@example.com"))
+    });
     let forged = RequestFacts {
         call_id: "another-call".into(),
         ..back.clone()
     };
     let r = route(&forged, &pbx, &d, &t);
-    assert_eq!(uris(delivery(&r)).len(), 2);
+    assert_eq!(uris(delivery(&r)), ["sip:erin@192.0.2.50"]);
     assert!(r.to_string_lossy().contains("does not belong to this call"));
 }
 
@@ -538,4 +543,25 @@ impl Lossy for Routed {
     fn to_string_lossy(&self) -> String {
         self.trace.to_string()
     }
+}
+
+#[test]
+fn calls_from_the_pbx_never_go_back_to_it() {
+    let d = directory();
+    let t = table();
+    let pbx = Caller::Trunk(TrunkName::from("pbx-trunk"));
+    // Unmarked (a PBX user dialling dave's number): dave's devices and rules, but no fork
+    // back to the PBX that already rings its own extension.
+    let r = route(&facts("sip:dave@example.com"), &pbx, &d, &t);
+    assert_eq!(uris(delivery(&r)), ["sip:dave@192.0.2.40"]);
+    assert!(r.to_string_lossy().contains("not forked back to it"));
+    // A PBX-owned number coming from that PBX would loop.
+    let r = route(&facts("tel:+14255557777"), &pbx, &d, &t);
+    assert_eq!(
+        rejection(&r),
+        (
+            482,
+            "+14255557777 belongs to PBX \"legacy\", which sent the call"
+        )
+    );
 }
