@@ -155,9 +155,19 @@ struct Pending {
     deadline: Instant,
 }
 
-/// Most realms kept when the realm follows the domain (each costs a nonce table); requests
-/// for further hosts use the configured realm.
+/// Most realms kept when the realm follows the domain (each costs a nonce table). With
+/// `[sip] domains` empty any host can be named, so a new one evicts the least recently
+/// used instead of being refused: a flood of made-up hosts cannot lock a real domain out.
+/// An evicted realm's clients get `stale=true` once and carry on (its nonces still verify;
+/// only their counts were forgotten).
 const MAX_REALMS: usize = 256;
+
+/// A realm's digest state and when it was last used.
+#[derive(Debug)]
+struct RealmAuth {
+    auth: DigestAuth,
+    used: u64,
+}
 
 /// Authentication, throttling, the registrar, and the requests waiting on the store.
 #[derive(Debug)]
@@ -165,8 +175,9 @@ pub(crate) struct Services {
     config: ServicesConfig,
     clock: WallClock,
     pub(crate) registrar: Registrar,
-    /// One per realm in use; the fallback realm's is created first.
-    auths: HashMap<String, DigestAuth>,
+    /// One per realm in use; the fallback realm's is created first and never evicted.
+    auths: HashMap<String, RealmAuth>,
+    uses: u64,
     seed: u64,
     throttle: FailureTracker,
     pending: HashMap<QueryId, Pending>,
@@ -198,7 +209,7 @@ impl Services {
         let mut auths = HashMap::new();
         if let Some(a) = &config.auth {
             let auth = DigestAuth::new(a.config.clone(), &a.secret, seed, clock.unix);
-            auths.insert(a.config.realm.clone(), auth);
+            auths.insert(a.config.realm.clone(), RealmAuth { auth, used: 0 });
         }
         let throttle = FailureTracker::new(
             config
@@ -212,6 +223,7 @@ impl Services {
             config,
             clock,
             auths,
+            uses: 0,
             seed,
             throttle,
             pending: HashMap::new(),
@@ -251,7 +263,7 @@ impl Services {
                 headers: verdict.retry_after_header().into_iter().collect(),
             });
         }
-        match self.auth_mut(&realm).start(req, AuthRole::Registrar) {
+        match self.auth_mut(&realm, unix).start(req, AuthRole::Registrar) {
             Step::Done(outcome) => Some(self.on_outcome(unix, req, &source, &realm, outcome)),
             Step::NeedHa1 {
                 credentials,
@@ -305,7 +317,7 @@ impl Services {
         let p = self.pending.remove(&id)?;
         self.deadlines.remove(&(p.deadline, id));
         let unix = self.clock.unix(now);
-        let auth = self.auths.get_mut(&p.realm)?;
+        let auth = self.auth_mut(&p.realm, unix);
         let c = &p.credentials;
         let ha1 = match result {
             Ok(Some(ha1)) => ha1,
@@ -372,27 +384,43 @@ impl Services {
         };
         let domains = &self.config.registrar.domains;
         let served = domains.is_empty() || domains.iter().any(|d| d.eq_ignore_ascii_case(&host));
-        let room = self.auths.contains_key(&host) || self.auths.len() < MAX_REALMS;
         let usable = !host.contains(['"', '\\', '\r', '\n']);
-        Some(if served && room && usable {
-            host
-        } else {
-            fallback
-        })
+        Some(if served && usable { host } else { fallback })
     }
 
-    fn auth_mut(&mut self, realm: &str) -> &mut DigestAuth {
-        let (seed, unix) = (self.seed, self.clock.unix);
+    /// The realm's digest state, created at `unix` if new: nonces issued before that (by
+    /// an evicted predecessor) are then stale, so no nonce-count is accepted twice.
+    fn auth_mut(&mut self, realm: &str, unix: u64) -> &mut DigestAuth {
+        let seed = self.seed;
         let a = self
             .config
             .auth
             .as_ref()
             .expect("a realm implies auth settings");
-        self.auths.entry(realm.to_string()).or_insert_with(|| {
+        if !self.auths.contains_key(realm) && self.auths.len() >= MAX_REALMS {
+            let fallback = &a.config.realm;
+            let oldest = self
+                .auths
+                .iter()
+                .filter(|(name, _)| *name != fallback)
+                .min_by_key(|(_, r)| r.used)
+                .map(|(name, _)| name.clone());
+            if let Some(name) = oldest {
+                self.auths.remove(&name);
+            }
+        }
+        self.uses += 1;
+        let used = self.uses;
+        let entry = self.auths.entry(realm.to_string()).or_insert_with(|| {
             let mut config = a.config.clone();
             config.realm = realm.to_string();
-            DigestAuth::new(config, &a.secret, seed, unix)
-        })
+            RealmAuth {
+                auth: DigestAuth::new(config, &a.secret, seed, unix),
+                used,
+            }
+        });
+        entry.used = used;
+        &mut entry.auth
     }
 
     fn on_outcome(
@@ -425,7 +453,7 @@ impl Services {
                         self.throttle.record_failure(ip, unix);
                     }
                 }
-                let auth = self.auth_mut(realm);
+                let auth = self.auth_mut(realm, unix);
                 Answer {
                     status: AuthRole::Registrar.challenge_status(),
                     reason: None,

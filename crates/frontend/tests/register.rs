@@ -20,12 +20,16 @@ struct Rig {
 }
 
 fn rig_with(throttle: ThrottleConfig, lifetime: u64) -> Rig {
+    rig_for(vec!["example.com".into()], throttle, lifetime)
+}
+
+fn rig_for(domains: Vec<String>, throttle: ThrottleConfig, lifetime: u64) -> Rig {
     let t0 = Instant::now();
     let mut auth = AuthConfig::new("example.com");
     auth.nonces.lifetime_secs = lifetime;
     let services = ServicesConfig::new(
         RegistrarConfig {
-            domains: vec!["example.com".into()],
+            domains: domains.clone(),
             ..Default::default()
         },
         Some(AuthSettings {
@@ -37,7 +41,7 @@ fn rig_with(throttle: ThrottleConfig, lifetime: u64) -> Rig {
     );
     let fe = Frontend::with_services(
         FrontendConfig {
-            domains: vec!["example.com".into()],
+            domains,
             tag_seed: 1,
             ..Default::default()
         },
@@ -52,9 +56,19 @@ fn rig() -> Rig {
 }
 
 fn register(user: &str, cseq: u32, expires: u32, auth: Option<&Credentials>) -> Request {
+    register_in("example.com", user, cseq, expires, auth)
+}
+
+fn register_in(
+    domain: &str,
+    user: &str,
+    cseq: u32,
+    expires: u32,
+    auth: Option<&Credentials>,
+) -> Request {
     let mut s = format!(
         "REGISTER sip:example.com SIP/2.0\r\nVia: SIP/2.0/UDP 192.0.2.7;branch=z9hG4bK{cseq}\r\n\
-         Max-Forwards: 70\r\nFrom: <sip:{user}@example.com>;tag=1\r\nTo: <sip:{user}@example.com>\r\n\
+         Max-Forwards: 70\r\nFrom: <sip:{user}@{domain}>;tag=1\r\nTo: <sip:{user}@{domain}>\r\n\
          Call-ID: reg-{user}\r\nCSeq: {cseq} REGISTER\r\nContact: <sip:{user}@192.0.2.7>\r\n\
          Expires: {expires}\r\n"
     );
@@ -344,6 +358,48 @@ fn requests_beyond_the_pending_limit_get_503_at_once() {
     assert_eq!(resp.status.0, 503);
     assert_eq!(other(&resp, "Retry-After"), ["5"]);
     assert_eq!(rig_small.fe.pending_queries(), 2);
+}
+
+#[test]
+fn a_flood_of_made_up_domains_does_not_lock_a_real_one_out() {
+    // Every host is ours (no [sip] domains), so the realm follows whatever To names.
+    let mut r = rig_for(Vec::new(), ThrottleConfig::default(), 300);
+    for i in 0..300 {
+        let host = format!("host{i}.invalid");
+        let resp = r
+            .send(0, &register_in(&host, "x", i + 2, 600, None), "203.0.113.9")
+            .unwrap();
+        assert_eq!(challenges(&resp)[0].realm, host);
+    }
+    // A domain first seen after the flood still gets its own realm, and registers.
+    let resp = r
+        .send(
+            1,
+            &register_in("second.test", "alice", 1, 600, None),
+            "192.0.2.7",
+        )
+        .unwrap();
+    let ch = challenges(&resp).remove(0);
+    assert_eq!(ch.realm, "second.test");
+    let creds = answer_to(&ch, "alice", "pw", 1);
+    r.send(
+        1,
+        &register_in("second.test", "alice", 2, 600, Some(&creds)),
+        "192.0.2.7",
+    );
+    let Query::Credentials {
+        id,
+        address,
+        algorithm,
+        ..
+    } = r.query()
+    else {
+        panic!()
+    };
+    assert_eq!(address, "sip:alice@second.test");
+    let ha1 = Ha1::compute(algorithm, "alice", "second.test", "pw");
+    r.fe.handle_query_result(r.at(1), id, Ok(Some(ha1)));
+    assert_eq!(r.fe.poll_response().unwrap().1.status.0, 200);
 }
 
 #[test]
