@@ -68,6 +68,7 @@ pub mod ids;
 pub mod pbx;
 pub mod route;
 pub mod rules;
+pub mod settings;
 pub mod trace;
 
 pub use config::{
@@ -88,4 +89,5 @@ pub use ids::{
 pub use pbx::{mark_value, read_mark};
 pub use route::{follow_deflection, plan_for, route, Caller, RequestFacts};
 pub use rules::{validate_rules, CallRules, ForwardTarget, Unanswered};
+pub use settings::apply_settings;
 pub use trace::{Step, Trace, TraceLine};

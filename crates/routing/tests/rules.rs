@@ -565,3 +565,56 @@ fn calls_from_the_pbx_never_go_back_to_it() {
         )
     );
 }
+
+#[test]
+fn settings_from_the_store_become_rules() {
+    let t = table();
+    let mut u = UserEntry::new(id("frank"));
+    let settings: std::collections::BTreeMap<String, String> = [
+        ("site", "redmond"),
+        ("voice_policy", "global"),
+        ("pbx_line", "legacy:4568"),
+        ("forward_busy", "sip:carol@example.com"),
+        ("forward_unanswered", "5550199"),
+        ("forward_unanswered_secs", "30"),
+        ("follow_deflections", "off"),
+        ("voicemail", "on"),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_string(), v.to_string()))
+    .collect();
+    apply_settings(&t, &mut u, &settings).unwrap();
+    assert_eq!(u.site, Some(SiteName::from("redmond")));
+    assert_eq!(u.voice_policy, Some(PolicyName::from("global")));
+    assert_eq!(u.pbx_line.as_ref().unwrap().number, "4568");
+    assert_eq!(u.rules.forward_busy, Some(target("sip:carol@example.com")));
+    let na = u.rules.forward_unanswered.as_ref().unwrap();
+    assert_eq!(
+        (na.target.to_string().as_str(), na.after_secs),
+        ("5550199", 30)
+    );
+    assert!(!u.rules.follow_deflections);
+
+    let before = u.clone();
+    for (k, v, why) in [
+        (
+            "voice_policy",
+            "gold",
+            "voice policy \"gold\" is not defined",
+        ),
+        ("pbx_line", "4567", "is not PBX:NUMBER"),
+        (
+            "forward_unanswered_secs",
+            "500",
+            "500 s is outside 5..=120 s",
+        ),
+        ("forward_all", "12", "does not normalize"),
+        ("forward_busy", "sip:", "forward busy"),
+    ] {
+        let mut s = settings.clone();
+        s.insert(k.into(), v.into());
+        let e = apply_settings(&t, &mut u, &s).unwrap_err().to_string();
+        assert!(e.contains(why), "{k}={v}: {e}");
+        assert_eq!(u, before, "a rejected change leaves the user as it was");
+    }
+}
