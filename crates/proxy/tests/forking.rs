@@ -351,3 +351,21 @@ fn forked_calls_on_a_lossy_network_complete_or_fail_consistently() {
         assert_eq!(sim.nodes[PROXY].proxy().proxy.contexts(), 0, "seed {seed}");
     });
 }
+
+#[test]
+fn a_2xx_racing_the_callers_cancel_still_reaches_the_caller() {
+    // The INVITE reaches the callee at 20 ms and it answers at 1020 ms; the caller's
+    // CANCEL reaches the proxy at 1015 ms (487 goes up) and the callee at 1025 ms,
+    // after its 200 has left.
+    let scripts = [Script::answer(50, 1000, 200)];
+    let mut sim = world(14, fast(), &scripts, |_| {}, fork_to(vec![2]));
+    let at = sim.clock.at(Duration::from_millis(1005));
+    sim.nodes[CALLER].uac_mut().cancel_at = Some(at);
+    // By 1100 ms, before the callee's first 2xx retransmission (T1 after 1020 ms).
+    sim.run_until(sim.clock.at(Duration::from_millis(1100)));
+    // What reached the caller's socket: the 487, then the 200 relayed statelessly (the
+    // caller's own INVITE transaction, already Completed, is what decides to drop it).
+    let wire = &sim.nodes[CALLER].uac().wire_finals;
+    assert_eq!(wire.first(), Some(&487), "{wire:?}");
+    assert!(wire.contains(&200), "{wire:?}");
+}

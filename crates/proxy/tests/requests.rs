@@ -357,3 +357,34 @@ fn a_rejected_route_answers_with_its_status_and_headers() {
     }));
     assert_eq!(p.contexts(), 0);
 }
+
+#[test]
+fn a_lost_connection_to_the_first_gateway_fails_over_to_the_second() {
+    let now = Instant::now();
+    let mut p = proxy();
+    let req = invite(
+        Method::Invite,
+        sip_uri("+14255551212", "example.com"),
+        "z9hG4bKgw",
+    )
+    .build();
+    p.handle_request(now, req, Peer::udp(addr(CALLER)));
+    let (id, _, _) = route_query(&mut p).unwrap();
+    let gw1 = Peer::new(sb_sip_core::TransportKind::Tcp, addr("192.0.2.20:5060"))
+        .with_conn(sb_sip_core::ConnId(7));
+    let gw2 = Peer::udp(addr("192.0.2.21:5060"));
+    let plan = Plan::sequential(vec![
+        Target::new(ua_uri("192.0.2.20"), gw1),
+        Target::new(ua_uri("192.0.2.21"), gw2),
+    ]);
+    p.handle_route_decision(now, id, RouteDecision::Forward(plan));
+    let out = drain(&mut p);
+    let sent: Vec<Peer> = requests(&out).iter().map(|(_, to)| *to).collect();
+    assert_eq!(sent, vec![gw1]);
+
+    p.handle_connection_lost(now, sb_sip_core::ConnId(7));
+    let out = drain(&mut p);
+    let sent: Vec<Peer> = requests(&out).iter().map(|(_, to)| *to).collect();
+    assert_eq!(sent, vec![gw2]);
+    assert!(responses(&out).iter().all(|r| r.status.0 < 200));
+}

@@ -301,6 +301,8 @@ pub struct Uac {
     pub bye_final: Option<u16>,
     acks: u32,
     extra: VecDeque<(NodeId, Message)>,
+    /// Every final response to the INVITE as it arrived on the wire, retransmissions too.
+    pub wire_finals: Vec<u16>,
 }
 
 impl Uac {
@@ -330,6 +332,7 @@ impl Uac {
             bye_final: None,
             acks: 0,
             extra: VecDeque::new(),
+            wire_finals: Vec::new(),
         }
     }
 
@@ -447,6 +450,11 @@ impl Uac {
 impl Node for Uac {
     type Msg = Message;
     fn handle_input(&mut self, now: Instant, from: NodeId, msg: Message) {
+        if let Message::Response(r) = &msg {
+            if r.headers.cseq().is_some_and(|c| c.method == Method::Invite) && r.status.is_final() {
+                self.wire_finals.push(r.status.0);
+            }
+        }
         let p = peer(from.0);
         match msg {
             Message::Request(r) => self.layer.handle_request(now, r, p),

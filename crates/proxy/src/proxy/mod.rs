@@ -1,13 +1,19 @@
-//! The stateful forking proxy (RFC 3261 §16) around one [`TransactionLayer`].
+//! The stateful forking proxy (RFC 3261 §16) around one [`TransactionLayer`]: inputs,
+//! outputs and the request path; responses and timers live in the submodules.
+
+mod response;
+mod timers;
 
 use std::cmp::Reverse;
 use std::collections::{BinaryHeap, HashMap, VecDeque};
 use std::time::Instant;
 
-use sb_sip_core::{response_for, Peer, TimerConfig, TransactionLayer, Transmit, TsxEvent, TsxId};
-use sb_sip_msg::{Header, Message, Method, NameAddr, OtherHeader, Request, Response, StatusCode};
+use sb_sip_core::{
+    response_for, ConnId, Peer, TimerConfig, TransactionLayer, Transmit, TsxEvent, TsxId,
+};
+use sb_sip_msg::{Header, Message, Method, NameAddr, Request, Response, StatusCode};
 
-use crate::context::{best_response, Branch, Context};
+use crate::context::{Branch, Context};
 use crate::route;
 use crate::types::{
     ContextId, Plan, ProxyConfig, ProxyEvent, Query, QueryId, RouteDecision, RouteKind, Target,
@@ -112,6 +118,12 @@ impl Proxy {
     /// triggers failover (§16.7 step 1 via §8.1.3.1).
     pub fn handle_transport_error(&mut self, now: Instant, tsx: TsxId) {
         self.layer.handle_transport_error(now, tsx);
+        self.drain_layer(now);
+    }
+
+    /// A stream connection closed: branches sent over it fail as 503 and fail over.
+    pub fn handle_connection_lost(&mut self, now: Instant, conn: ConnId) {
+        self.layer.handle_connection_lost(now, conn);
         self.drain_layer(now);
     }
 
@@ -650,292 +662,4 @@ impl Proxy {
             message: Message::Request(req),
         });
     }
-
-    // ---- responses ------------------------------------------------------------------
-
-    fn on_response(&mut self, now: Instant, tsx: TsxId, resp: Response) {
-        let Some(&(ctx, idx)) = self.by_client.get(&tsx) else {
-            // A CANCEL's own response, or a 2xx retransmission after the context ended.
-            self.forward_stray(resp);
-            return;
-        };
-        let status = resp.status;
-        if status == StatusCode::TRYING {
-            return;
-        }
-        let Some(c) = self.contexts.get_mut(&ctx) else {
-            return;
-        };
-        if status.is_provisional() {
-            let b = &mut c.branches[idx];
-            b.provisional = true;
-            if b.is_pending() {
-                b.timer_c = Some(now + self.cfg.timer_c);
-            }
-            if !c.final_sent {
-                self.relay(now, ctx, resp);
-            }
-            self.schedule(ctx);
-            return;
-        }
-        if status.is_success() {
-            // §16.7 step 5: every 2xx goes upstream at once, also a second one from
-            // another fork and retransmissions: only the UAC can ACK or BYE them.
-            let first_final = !c.final_sent;
-            let fresh = c.branches[idx].is_pending();
-            c.branches[idx].final_status.get_or_insert(status);
-            c.final_sent = true;
-            c.no_new_branches = true;
-            c.groups.clear();
-            self.relay(now, ctx, resp);
-            if fresh {
-                self.events
-                    .push_back(ProxyEvent::BranchFinished { ctx, status });
-            }
-            if first_final {
-                self.events.push_back(ProxyEvent::Finished { ctx, status });
-                let reason = reason_header(200, "Call completed elsewhere");
-                self.cancel_pending(now, ctx, Some(vec![reason]));
-            }
-            self.maybe_drop(ctx);
-            return;
-        }
-        let b = &mut c.branches[idx];
-        if !b.is_pending() {
-            return;
-        }
-        b.final_status = Some(status);
-        let abandoned = b.abandoned;
-        self.events
-            .push_back(ProxyEvent::BranchFinished { ctx, status });
-        if status.0 >= 300 && status.0 < 400 && c.redirects_left > 0 && !c.no_new_branches {
-            let contacts: Vec<sb_sip_msg::Uri> = resp
-                .headers
-                .contacts()
-                .filter_map(|cv| match cv {
-                    sb_sip_msg::ContactValue::Addr(a) => Some(a.uri.clone()),
-                    sb_sip_msg::ContactValue::Star => None,
-                })
-                .collect();
-            if !contacts.is_empty() {
-                c.redirects_left -= 1;
-                let request = c.request.clone();
-                let from = c.from;
-                self.ask(
-                    now,
-                    Pending::Redirect(ctx, resp),
-                    RouteKind::Redirect { status, contacts },
-                    request,
-                    from,
-                );
-                return;
-            }
-        }
-        if !abandoned {
-            c.responses.push(resp);
-        }
-        if status.0 >= 600 {
-            // §16.7 step 5: a 6xx ends the search; cancel the rest, start nothing new.
-            c.no_new_branches = true;
-            c.groups.clear();
-            let reason = reason_header(status.0, status.default_reason());
-            self.cancel_pending(now, ctx, Some(vec![reason]));
-        }
-        self.advance(now, ctx);
-    }
-
-    /// A branch failed without a response: Timer B/F (408) or transport (503), §16.7 step 1.
-    fn on_branch_failed(&mut self, now: Instant, tsx: TsxId, status: StatusCode) {
-        let Some(&(ctx, idx)) = self.by_client.get(&tsx) else {
-            return;
-        };
-        self.synthesize(now, ctx, idx, status);
-    }
-
-    fn synthesize(&mut self, now: Instant, ctx: ContextId, idx: usize, status: StatusCode) {
-        let Some(c) = self.contexts.get_mut(&ctx) else {
-            return;
-        };
-        let b = &mut c.branches[idx];
-        if !b.is_pending() {
-            return;
-        }
-        b.final_status = Some(status);
-        let abandoned = b.abandoned;
-        if !abandoned {
-            let mut r = response_for(&c.request, status);
-            r.headers.push_via_top(route::our_via(
-                &self.cfg,
-                b.target.peer.transport,
-                String::new(),
-            ));
-            c.responses.push(r);
-        }
-        self.events
-            .push_back(ProxyEvent::BranchFinished { ctx, status });
-        self.advance(now, ctx);
-    }
-
-    /// Sends a branch's response upstream through the server transaction, our Via popped.
-    fn relay(&mut self, now: Instant, ctx: ContextId, mut resp: Response) {
-        let Some(c) = self.contexts.get(&ctx) else {
-            return;
-        };
-        resp.headers.pop_top_via();
-        let server = c.server;
-        let _ = self.layer.send_response(now, server, resp);
-    }
-
-    fn send_best(&mut self, now: Instant, ctx: ContextId) {
-        let Some(c) = self.contexts.get_mut(&ctx) else {
-            return;
-        };
-        if c.final_sent {
-            return;
-        }
-        let mut best = best_response(&c.responses, &c.request);
-        c.final_sent = true;
-        let status = best.status;
-        best.headers.pop_top_via();
-        let server = c.server;
-        let _ = self.layer.send_response(now, server, best);
-        self.events.push_back(ProxyEvent::Finished { ctx, status });
-        self.maybe_drop(ctx);
-    }
-
-    /// §16.11 stateless forwarding of a response with no context: only a 2xx to INVITE
-    /// (RFC 6026 §8.4) whose top Via is ours; anything else is absorbed.
-    fn forward_stray(&mut self, mut resp: Response) {
-        let invite = resp
-            .headers
-            .cseq()
-            .is_some_and(|c| c.method == Method::Invite);
-        if !invite || !resp.status.is_success() {
-            return;
-        }
-        let ours = resp
-            .headers
-            .top_via()
-            .is_some_and(|v| route::is_local_via(&self.cfg, v));
-        if !ours {
-            return;
-        }
-        resp.headers.pop_top_via();
-        if let Some(peer) = resp.headers.top_via().and_then(route::via_peer) {
-            self.transmits.push_back(Transmit {
-                to: peer,
-                message: Message::Response(resp),
-            });
-        }
-    }
-
-    // ---- timers and cleanup ---------------------------------------------------------
-
-    fn schedule(&mut self, ctx: ContextId) {
-        if let Some(at) = self.contexts.get(&ctx).and_then(Context::next_deadline) {
-            self.wakeups.push(Reverse((at, Wake::Ctx(ctx))));
-        }
-    }
-
-    fn on_context_timers(&mut self, now: Instant, ctx: ContextId) {
-        let Some(c) = self.contexts.get_mut(&ctx) else {
-            return;
-        };
-        // A group unanswered for its timeout: leave it ringing only if nothing follows.
-        if c.group_deadline.is_some_and(|d| d <= now) {
-            c.group_deadline = None;
-            if !c.groups.is_empty() && !c.no_new_branches && !c.final_sent {
-                c.group_timed_out = true;
-                let current = c.groups_started - 1;
-                let mut to_cancel = Vec::new();
-                for b in c.branches.iter_mut().filter(|b| b.group == current) {
-                    if b.is_pending() {
-                        b.abandoned = true;
-                        b.final_status = Some(StatusCode::REQUEST_TERMINATED);
-                        if !b.cancelled {
-                            b.cancelled = true;
-                            to_cancel.push(b.tsx);
-                        }
-                    }
-                }
-                for tsx in to_cancel {
-                    let _ = self.layer.cancel(now, tsx);
-                }
-                self.advance(now, ctx);
-            }
-        }
-        // Timer C (§16.8): CANCEL a branch that rang too long; one that never answered
-        // at all counts as 408. A branch already cancelled gets 64*T1 to confirm (§9.1)
-        // and then counts as 408 too, so a callee that ignores CANCEL cannot pin the
-        // context.
-        let Some(c) = self.contexts.get_mut(&ctx) else {
-            return;
-        };
-        let expired: Vec<usize> = c
-            .branches
-            .iter()
-            .enumerate()
-            .filter(|(_, b)| b.is_pending() && b.timer_c.is_some_and(|t| t <= now))
-            .map(|(i, _)| i)
-            .collect();
-        let grace = self.layer.config().t1_x64();
-        for i in expired {
-            let Some(c) = self.contexts.get_mut(&ctx) else {
-                return;
-            };
-            let b = &mut c.branches[i];
-            if b.cancelled || !b.provisional {
-                b.timer_c = None;
-                if !b.cancelled {
-                    b.cancelled = true;
-                    let _ = self.layer.cancel(now, b.tsx);
-                }
-                self.synthesize(now, ctx, i, StatusCode::REQUEST_TIMEOUT);
-            } else {
-                b.cancelled = true;
-                b.timer_c = Some(now + grace);
-                let _ = self.layer.cancel(now, b.tsx);
-            }
-        }
-        self.schedule(ctx);
-    }
-
-    fn on_terminated(&mut self, tsx: TsxId) {
-        if let Some((ctx, idx)) = self.by_client.remove(&tsx) {
-            // A client transaction that ended without telling us a final (should not
-            // happen; the layer reports Timeout or TransportError first) still ends.
-            if let Some(c) = self.contexts.get_mut(&ctx) {
-                if c.branches[idx].is_pending() {
-                    self.by_client.insert(tsx, (ctx, idx));
-                    return;
-                }
-            }
-            self.maybe_drop(ctx);
-        }
-        if let Some(ctx) = self.by_server.remove(&tsx) {
-            self.maybe_drop(ctx);
-        }
-    }
-
-    /// Forgets a context once it answered and every branch is finished.
-    fn maybe_drop(&mut self, ctx: ContextId) {
-        let Some(c) = self.contexts.get(&ctx) else {
-            return;
-        };
-        if !(c.final_sent && c.is_settled()) {
-            return;
-        }
-        let c = self.contexts.remove(&ctx).expect("present above");
-        for b in &c.branches {
-            self.by_client.remove(&b.tsx);
-        }
-    }
-}
-
-/// `Reason: SIP;cause=N;text="..."` (RFC 3326 §2).
-fn reason_header(cause: u16, text: &str) -> Header {
-    Header::Other(OtherHeader {
-        name: "Reason".into(),
-        value: format!("SIP;cause={cause};text=\"{text}\""),
-    })
 }
