@@ -660,7 +660,10 @@ impl<'a> Cx<'a> {
 
     fn endpoints(&mut self, id: &UserId, kind: impl Fn(UserId) -> BranchKind) -> Vec<Branch> {
         let mut out = Vec::new();
-        for c in self.dir.contacts(id) {
+        let mut contacts = self.dir.contacts(id);
+        // Most preferred first (RFC 3261 §16.6: q orders targets; no q ranks as 1.0).
+        contacts.sort_by_key(|c| std::cmp::Reverse(c.q.unwrap_or(1000)));
+        for c in contacts {
             match c.uri.parse::<Uri>() {
                 Ok(uri) => out.push(Branch {
                     kind: kind(id.clone()),
@@ -701,6 +704,12 @@ impl<'a> Cx<'a> {
                 )
             }
             Ok(Dest::Outbound(n)) => self.outbound(&n, Some(u)).map(|b| vec![b]),
+            Ok(Dest::Pbx(p, number)) if self.from_pbx.as_ref() == Some(&p.name) => {
+                Err(Refusal::new(
+                    482,
+                    format!("{number} is on PBX \"{}\", which sent the call", p.name),
+                ))
+            }
             Ok(Dest::Pbx(p, number)) => Ok(vec![pbx_branch(&p, &number)]),
             Ok(Dest::External(uri)) => Ok(vec![Branch {
                 kind: BranchKind::External,

@@ -618,3 +618,23 @@ fn settings_from_the_store_become_rules() {
         assert_eq!(u, before, "a rejected change leaves the user as it was");
     }
 }
+
+#[test]
+fn devices_are_listed_most_preferred_first() {
+    let mut d = directory();
+    let bob = d.contacts.get_mut(&id("bob")).unwrap();
+    bob[0].q = Some(500);
+    bob.push(Contact {
+        uri: "sip:bob@192.0.2.23".into(),
+        q: Some(800),
+    });
+    let r = call(&d, "alice", "sip:bob@example.com");
+    assert_eq!(
+        uris(delivery(&r)),
+        [
+            "sip:bob@192.0.2.22:5061;transport=tls",
+            "sip:bob@192.0.2.23",
+            "sip:bob@192.0.2.21:5060;transport=tcp",
+        ]
+    );
+}
