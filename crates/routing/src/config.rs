@@ -1,5 +1,5 @@
 //! Routing configuration as the site file, CLI and HTTP API provision it ([`RoutingConfig`],
-//! serde), and its compiled, validated form ([`RoutingTable`]) that [`crate::route`] reads.
+//! serde), and its compiled, validated form ([`RoutingTable`]) that [`crate::route()`] reads.
 
 use std::collections::{BTreeMap, BTreeSet};
 

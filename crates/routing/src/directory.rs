@@ -3,7 +3,7 @@
 //!
 //! [`Directory`] is synchronous on purpose: routing is a pure function, so the caller
 //! fetches what a call needs (from the store, the registrar's bindings, a cache) before
-//! calling [`crate::route`], and answers from that snapshot. Tests use
+//! calling [`crate::route()`], and answers from that snapshot. Tests use
 //! [`MemoryDirectory`]. Nothing here does IO.
 
 use std::collections::BTreeMap;

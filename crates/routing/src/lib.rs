@@ -3,7 +3,7 @@
 //! Given the facts of a new request (its Request-URI, Call-ID and co-existence mark), who
 //! is calling, a [`Directory`] of users, numbers and registered devices, and the compiled
 //! configuration ([`RoutingTable`]: dial plans, outbound routes, voice policies, sites,
-//! PBXs), [`route`] decides where the call goes and records why:
+//! PBXs), [`route()`] decides where the call goes and records why:
 //!
 //! - dial plans normalize what was dialled into E.164 or an extension (first matching rule
 //!   wins; RFC 3966 §5.1.1 visual separators are ignored);
