@@ -290,6 +290,62 @@ fn a_disabled_user_gets_the_same_401_as_a_wrong_password() {
     assert!(!challenge_of(&disabled).stale);
 }
 
+/// SHA-256 of `text` in hex, by coreutils' `sha256sum`: a hash implementation
+/// independent of the server's.
+fn sha256_hex(text: &str) -> String {
+    use std::io::Write;
+    let mut child = std::process::Command::new("sha256sum")
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("run sha256sum");
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(text.as_bytes())
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    String::from_utf8_lossy(&out.stdout)
+        .split_whitespace()
+        .next()
+        .unwrap()
+        .to_string()
+}
+
+#[test]
+fn register_with_sha256_digest_computed_independently() {
+    let site = Site::new("sha256", "");
+    site.add_user("sip:alice@127.0.0.1", "pw-alice-1");
+    let server = site.start();
+    let sock = client("127.0.0.1");
+    let first = register_raw(&sock, site.sip_port, 1, None);
+    let ch = challenge_of(&first);
+    assert_eq!(ch.algorithm.as_deref(), Some("SHA-256"), "{first}");
+    // RFC 7616 §3.4.1 with qop=auth, every hash by sha256sum.
+    let uri = format!("sip:127.0.0.1:{}", site.sip_port);
+    let ha1 = sha256_hex(&format!("alice:{}:pw-alice-1", ch.realm));
+    let ha2 = sha256_hex(&format!("REGISTER:{uri}"));
+    let response = sha256_hex(&format!("{ha1}:{}:00000001:0a4f113b:auth:{ha2}", ch.nonce));
+    let creds = Credentials {
+        username: "alice".into(),
+        realm: ch.realm.clone(),
+        nonce: ch.nonce.clone(),
+        uri,
+        response,
+        algorithm: Some("SHA-256".into()),
+        cnonce: Some("0a4f113b".into()),
+        opaque: ch.opaque.clone(),
+        qop: Some("auth".into()),
+        nc: Some("00000001".into()),
+        other: Vec::new(),
+    };
+    let ok = register_raw(&sock, site.sip_port, 2, Some(&creds));
+    assert!(ok.starts_with("SIP/2.0 200 "), "{ok}\n{}", server.log());
+    let contact = format!("<sip:alice@{}>;expires=600", sock.local_addr().unwrap());
+    assert!(ok.contains(&contact), "{ok}");
+}
+
 #[test]
 fn a_replayed_nonce_count_is_refused_with_a_stale_challenge() {
     let site = md5_site("replay");
