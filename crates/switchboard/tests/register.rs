@@ -1,11 +1,12 @@
 //! Registration with digest authentication, end to end: `switchboard serve` with users
 //! provisioned by `switchboard user add`, driven by SIPp (Debian's `sip-tester`) and, for
-//! the one thing SIPp cannot send (a replayed nonce-count), by a small UDP client here.
+//! what SIPp cannot send (a replayed nonce-count, a SHA-256 answer, a second source
+//! address), by a small UDP client here.
 //!
 //! Debian's SIPp 3.6 answers only MD5 challenges and reads the first WWW-Authenticate, so
 //! the servers that SIPp authenticates against offer MD5 alone; the default offer (SHA-256
-//! then MD5) is checked on its own server, and SHA-256 verification by baresip and by the
-//! front end's unit tests.
+//! then MD5) is checked on its own server, and a SHA-256 answer is computed with
+//! coreutils' `sha256sum`, independently of the server's hashing.
 //!
 //! Bindings surviving a restart are checked on SQLite here and on PostgreSQL (a throw-away
 //! server started by the test) when Debian's `postgresql` is installed.
