@@ -36,10 +36,13 @@ pub enum Decision {
 }
 
 impl Decision {
+    /// A rejection. The reason may quote what the peer sent (a dialled string, a host), so
+    /// it is made safe for a status line here: control characters become `?` and it is
+    /// cut to [`MAX_REASON_LEN`] characters.
     pub fn reject(status: u16, reason: impl Into<String>) -> Decision {
         Decision::Reject {
             status,
-            reason: reason.into(),
+            reason: status_line_safe(&reason.into()),
         }
     }
 
@@ -118,6 +121,16 @@ pub enum BranchKind {
     Pbx { pbx: PbxName },
     /// A SIP URI outside the domains served here (a forward target).
     External,
+}
+
+/// The longest reason phrase a rejection carries.
+pub const MAX_REASON_LEN: usize = 200;
+
+fn status_line_safe(s: &str) -> String {
+    s.chars()
+        .take(MAX_REASON_LEN)
+        .map(|c| if c.is_control() { '?' } else { c })
+        .collect()
 }
 
 fn display<S: Serializer>(u: &Uri, s: S) -> Result<S::Ok, S::Error> {

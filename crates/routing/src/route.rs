@@ -149,10 +149,7 @@ impl Refusal {
 
 impl From<Refusal> for Decision {
     fn from(r: Refusal) -> Decision {
-        Decision::Reject {
-            status: r.status,
-            reason: r.reason,
-        }
+        Decision::reject(r.status, r.reason)
     }
 }
 

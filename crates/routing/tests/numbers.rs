@@ -359,3 +359,16 @@ fn a_rule_producing_garbage_is_reported_not_routed() {
     assert_eq!(status, 484);
     assert!(reason.contains("rule 1 produced \"5551212\""), "{reason}");
 }
+
+#[test]
+fn reasons_are_safe_for_a_status_line() {
+    let d = directory();
+    let r = call(&d, "alice", "sip:x%0D%0AVia:%20evil@example.com");
+    let (status, reason) = rejection(&r);
+    assert_eq!(status, 404);
+    assert!(!reason.chars().any(char::is_control), "{reason:?}");
+    assert_eq!(reason, "no user x??Via@example.com here");
+    let long = "9".repeat(500);
+    let r = call(&d, "alice", &format!("sip:{long}@example.com;user=phone"));
+    assert!(rejection(&r).1.chars().count() <= 200);
+}
