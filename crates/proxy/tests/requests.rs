@@ -388,3 +388,26 @@ fn a_lost_connection_to_the_first_gateway_fails_over_to_the_second() {
     assert_eq!(sent, vec![gw2]);
     assert!(responses(&out).iter().all(|r| r.status.0 < 200));
 }
+
+#[test]
+fn a_forked_message_gets_exactly_one_final_answer_upstream() {
+    let now = Instant::now();
+    let mut p = proxy();
+    let msg = invite(Method::Message, sip_uri("bob", "example.com"), "z9hG4bKm").build();
+    p.handle_request(now, msg, Peer::udp(addr(CALLER)));
+    let (id, _, _) = route_query(&mut p).unwrap();
+    let a = Target::new(ua_uri("192.0.2.3"), Peer::udp(addr(CALLEE)));
+    let b = Target::new(ua_uri("192.0.2.4"), Peer::udp(addr("192.0.2.4:5060")));
+    p.handle_route_decision(now, id, RouteDecision::Forward(Plan::parallel(vec![a, b])));
+    let out = drain(&mut p);
+    let fwd: Vec<Request> = requests(&out).iter().map(|(r, _)| (*r).clone()).collect();
+    assert_eq!(fwd.len(), 2);
+    let mut up = Vec::new();
+    for (i, f) in fwd.iter().enumerate() {
+        let ok = response_to(f, StatusCode::OK, Some(&format!("t{i}")));
+        p.handle_response(now, ok, Peer::udp(addr(CALLEE)));
+        up.extend(drain(&mut p));
+    }
+    let finals: Vec<u16> = responses(&up).iter().map(|r| r.status.0).collect();
+    assert_eq!(finals, vec![200]);
+}

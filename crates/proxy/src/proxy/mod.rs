@@ -435,16 +435,6 @@ impl Proxy {
         c.final_sent = true;
         c.no_new_branches = true;
         let mut resp = response_for(&c.request, status);
-        // The request's Vias are the caller's (ours is never on a received request's top).
-        resp.headers.0.retain(|h| !matches!(h, Header::Via(_)));
-        let vias: Vec<Header> = c
-            .request
-            .headers
-            .iter()
-            .filter(|h| matches!(h, Header::Via(_)))
-            .cloned()
-            .collect();
-        resp.headers.0.splice(0..0, vias);
         if status.0 > 100 && resp.headers.to().and_then(NameAddr::tag).is_none() {
             if let Some(to) = resp.headers.to_mut() {
                 to.params.set("tag", Some(&format!("sbp{:x}", ctx.0)));

@@ -47,7 +47,10 @@ impl Proxy {
             c.final_sent = true;
             c.no_new_branches = true;
             c.groups.clear();
-            self.relay(now, ctx, resp);
+            // A non-INVITE request has one final answer; later 2xx are absorbed.
+            if first_final || c.is_invite {
+                self.relay(now, ctx, resp);
+            }
             if fresh {
                 self.events
                     .push_back(ProxyEvent::BranchFinished { ctx, status });
@@ -149,7 +152,11 @@ impl Proxy {
         };
         resp.headers.pop_top_via();
         let server = c.server;
-        let success = resp.status.is_success();
+        let success = resp.status.is_success()
+            && resp
+                .headers
+                .cseq()
+                .is_some_and(|c| c.method == Method::Invite);
         let copy = success.then(|| resp.clone());
         if self.layer.send_response(now, server, resp).is_err() {
             // The server transaction already answered (a 487 after the caller's CANCEL
