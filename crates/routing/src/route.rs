@@ -572,6 +572,11 @@ impl<'a> Cx<'a> {
             branches.push(b);
         }
         if branches.is_empty() {
+            // Nothing can ring, so "unanswered" is certain: forward now rather than fail
+            // (a user who forwards unanswered calls to voicemail expects offline calls there).
+            if let Some(f) = &u.rules.forward_unanswered {
+                return self.redirect(&u, &f.target, RedirectCause::Unavailable, &history);
+            }
             return Decision::reject(480, format!("{} is not signed in", u.id));
         }
         let on_no_answer = u.rules.forward_unanswered.as_ref().and_then(|f| {

@@ -638,3 +638,23 @@ fn devices_are_listed_most_preferred_first() {
         ]
     );
 }
+
+#[test]
+fn offline_without_an_offline_rule_uses_the_unanswered_target_at_once() {
+    let mut d = directory();
+    d.contacts.remove(&id("bob"));
+    set_rules(&mut d, "bob", |r| {
+        r.forward_unanswered = Some(Unanswered {
+            target: target("sip:carol@example.com"),
+            after_secs: 20,
+        })
+    });
+    let r = call(&d, "alice", "sip:bob@example.com");
+    let dl = delivery(&r);
+    assert_eq!(uris(dl), ["sip:carol@192.0.2.30"]);
+    assert!(dl.on_no_answer.is_none());
+    assert_eq!(
+        header_values(dl, "Diversion"),
+        ["<sip:bob@example.com>;reason=unavailable;counter=1"]
+    );
+}
