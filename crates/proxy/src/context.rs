@@ -107,11 +107,12 @@ impl Context {
             .filter(|b| b.group == group)
             .filter_map(|b| b.final_status)
             .collect();
-        match self.failover {
+        match &self.failover {
             Failover::AnyFailure => true,
             Failover::Unavailable => statuses
                 .iter()
                 .all(|s| s.0 == 408 || (500..600).contains(&s.0)),
+            Failover::Statuses(codes) => statuses.iter().all(|s| codes.contains(s)),
         }
     }
 }

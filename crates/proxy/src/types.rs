@@ -101,13 +101,16 @@ pub struct Group {
 }
 
 /// When the next group is tried after every branch of a group failed.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Failover {
     /// After any non-2xx, non-6xx outcome (sequential search, §16.6 "in sequence").
     AnyFailure,
     /// Only when the best response was 408, 5xx or a transport failure (trunk and
     /// gateway failover); a 486 or 404 ends the search.
     Unavailable,
+    /// Only when every branch of the group ended with one of these statuses ("forward
+    /// when busy": 486 and 600; "when not signed in": 480).
+    Statuses(Vec<StatusCode>),
 }
 
 /// What routing decided for a request: groups in order (one group of several targets is a

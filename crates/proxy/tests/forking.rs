@@ -369,3 +369,38 @@ fn a_2xx_racing_the_callers_cancel_still_reaches_the_caller() {
     assert_eq!(wire.first(), Some(&487), "{wire:?}");
     assert!(wire.contains(&200), "{wire:?}");
 }
+
+#[test]
+fn forward_when_busy_moves_on_for_486_but_not_for_404() {
+    let plan = |q: &Query| match q {
+        Query::Route { .. } => Some(RouteDecision::Forward(Plan {
+            groups: vec![
+                Group {
+                    targets: vec![target(2)],
+                    timeout: None,
+                },
+                Group {
+                    targets: vec![target(3)],
+                    timeout: None,
+                },
+            ],
+            failover: Failover::Statuses(vec![
+                sb_sip_msg::StatusCode(486),
+                sb_sip_msg::StatusCode(600),
+            ]),
+            max_redirects: 0,
+            record_route: true,
+        })),
+        _ => None,
+    };
+    let scripts = [Script::answer(10, 100, 486), Script::answer(10, 100, 200)];
+    let mut sim = world(15, fast(), &scripts, |_| {}, plan);
+    run_quiet(&mut sim);
+    assert_eq!(sim.nodes[CALLER].uac().final_codes(), vec![200]);
+
+    let scripts = [Script::answer(10, 100, 404), Script::answer(10, 100, 200)];
+    let mut sim = world(16, fast(), &scripts, |_| {}, plan);
+    run_quiet(&mut sim);
+    assert_eq!(sim.nodes[CALLER].uac().final_codes(), vec![404]);
+    assert!(sim.nodes[3].uas().got_invites.is_empty());
+}

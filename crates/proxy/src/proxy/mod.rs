@@ -253,7 +253,8 @@ impl Proxy {
     /// §16.3 request validation, then §16.4 preprocessing, then a route query (or, inside
     /// a dialog toward an IP literal, direct forwarding).
     fn on_new_request(&mut self, now: Instant, tsx: TsxId, mut req: Request, from: Peer) {
-        if let Some((status, extra)) = self.validate(&req) {
+        let loop_hash = route::loop_hash(&req);
+        if let Some((status, extra)) = self.validate(&req, &loop_hash) {
             let mut resp = response_for(&req, status);
             if let Some(to) = resp.headers.to_mut() {
                 if to.tag().is_none() {
@@ -273,7 +274,6 @@ impl Proxy {
                 .layer
                 .send_response(now, tsx, response_for(&req, StatusCode::TRYING));
         }
-        let loop_hash = route::loop_hash(&req);
         let max_forwards = req.headers.max_forwards().unwrap_or(70).saturating_sub(1);
         route::preprocess(&self.cfg, &mut req);
         let in_dialog = req.headers.to().and_then(NameAddr::tag).is_some();
@@ -324,7 +324,7 @@ impl Proxy {
     }
 
     /// The checks of §16.3 that end in a response instead of forwarding.
-    fn validate(&self, req: &Request) -> Option<(StatusCode, Vec<Header>)> {
+    fn validate(&self, req: &Request, hash: &str) -> Option<(StatusCode, Vec<Header>)> {
         if !matches!(req.uri.scheme(), "sip" | "sips" | "tel") {
             return Some((StatusCode::UNSUPPORTED_URI_SCHEME, Vec::new()));
         }
@@ -338,10 +338,9 @@ impl Proxy {
         }
         // §16.3 step 4: a request carrying our own Via whose branch holds this request's
         // loop hash has been here unchanged: a loop, not a spiral.
-        let hash = route::loop_hash(req);
         let looped = req.headers.vias().any(|v| {
             route::is_local_via(&self.cfg, v)
-                && v.branch().and_then(route::branch_loop_hash) == Some(hash.as_str())
+                && v.branch().and_then(route::branch_loop_hash) == Some(hash)
         });
         if looped {
             return Some((StatusCode::LOOP_DETECTED, Vec::new()));
