@@ -7,8 +7,9 @@ use sb_sip_msg::{
 use std::fmt;
 use std::net::SocketAddr;
 
-/// An address-of-record in canonical form (RFC 3261 §10.3 step 5): `sip:user@host[:port]`
-/// with URI parameters and headers removed, escapes in the user part resolved (then
+/// An address-of-record in canonical form (RFC 3261 §10.3 step 5: `sip:user@domain`): the
+/// port, URI parameters and headers removed (a phone that writes `sip:alice@example.com:5060`
+/// in To registers alice, not a different record per port), escapes in the user part resolved (then
 /// re-escaped the one canonical way, so two spellings of one user give one key), and the
 /// host in lower case. `sips:` AORs map to the same `sip:` key: one person, one set of
 /// bindings, whichever scheme a device used to register.
@@ -24,9 +25,6 @@ impl Aor {
             s.push('@');
         }
         s.push_str(&host_lower(&u.host));
-        if let Some(p) = u.port {
-            s.push_str(&format!(":{p}"));
-        }
         Aor(s)
     }
 
@@ -287,7 +285,7 @@ mod tests {
         assert_eq!(a.host(), "example.com");
         assert_eq!(a, Aor::from_user("alice", "EXAMPLE.com"));
         let odd = Aor::from_sip_uri(&sip(Some("a%20b%00"), "h", Some(5070), false));
-        assert_eq!(odd.as_str(), "sip:a%20b%00@h:5070");
+        assert_eq!(odd.as_str(), "sip:a%20b%00@h");
         assert_eq!(odd.host(), "h");
         let v6 = SipUri {
             host: Host::V6("2001:db8::1".parse().unwrap()),

@@ -690,3 +690,18 @@ fn configurations_that_cannot_work_are_refused() {
     };
     assert_eq!(none.validate(), Err(ConfigError::NoBindings));
 }
+
+#[test]
+fn the_port_in_to_names_the_same_address_of_record() {
+    use sb_registrar::Aor;
+    let with_port = match sb_sip_msg::parse_datagram(
+        b"OPTIONS sip:alice@Example.COM:5060;transport=tcp SIP/2.0\r\nContent-Length: 0\r\n\r\n",
+    ) {
+        Ok(sb_sip_msg::Message::Request(r)) => r.uri,
+        other => panic!("{other:?}"),
+    };
+    assert_eq!(
+        Aor::from_uri(&with_port).unwrap(),
+        Aor::from_user("alice", "example.com")
+    );
+}
