@@ -18,19 +18,31 @@ use crate::rules::CallRules;
 pub struct UserEntry {
     pub id: UserId,
     /// A disabled user can neither call nor be called.
+    #[serde(default = "enabled_default")]
     pub enabled: bool,
+    #[serde(default)]
     pub site: Option<SiteName>,
     /// A personal dial plan; otherwise the site's, otherwise the default.
+    #[serde(default)]
     pub dial_plan: Option<DialPlanName>,
     /// Otherwise the configured default policy.
+    #[serde(default)]
     pub voice_policy: Option<PolicyName>,
     /// The user's own number (their line URI without an extension), if any.
+    #[serde(default)]
     pub number: Option<E164>,
     /// The user's extension behind their site's main number, if any.
+    #[serde(default)]
     pub extension: Option<String>,
     /// The user's extension on a co-existing PBX: inbound calls ring it in parallel.
+    #[serde(default)]
     pub pbx_line: Option<PbxLine>,
+    #[serde(default)]
     pub rules: CallRules,
+}
+
+fn enabled_default() -> bool {
+    true
 }
 
 impl UserEntry {

@@ -454,7 +454,17 @@ impl<'a> Cx<'a> {
                 headers_to_add: Vec::new(),
             },
         };
-        self.delivery(vec![branch], history, None, None, false)
+        let branches = vec![branch];
+        self.announce(&branches);
+        self.delivery(branches, history, None, None, false)
+    }
+
+    /// Records the branches in the trace (before any follow-up, so the dry run reads in
+    /// the order things happen).
+    fn announce(&mut self, branches: &[Branch]) {
+        self.trace.push(Step::Targets {
+            branches: branches.iter().map(describe).collect(),
+        });
     }
 
     fn delivery(
@@ -465,9 +475,6 @@ impl<'a> Cx<'a> {
         on_busy: Option<Box<Decision>>,
         follow_deflections: bool,
     ) -> Decision {
-        self.trace.push(Step::Targets {
-            branches: branches.iter().map(describe).collect(),
-        });
         Decision::Deliver(Delivery {
             branches,
             fork: Fork::Parallel,
@@ -560,6 +567,7 @@ impl<'a> Cx<'a> {
             if branches.is_empty() {
                 return Decision::reject(480, format!("{} is not signed in", u.id));
             }
+            self.announce(&branches);
             return self.delivery(branches, history, None, None, u.rules.follow_deflections);
         }
         if let (true, Some(t)) = (branches.is_empty(), &u.rules.forward_offline) {
@@ -579,6 +587,7 @@ impl<'a> Cx<'a> {
             }
             return Decision::reject(480, format!("{} is not signed in", u.id));
         }
+        self.announce(&branches);
         let on_no_answer = u.rules.forward_unanswered.as_ref().and_then(|f| {
             let cond = format!("if unanswered after {} s", f.after_secs);
             let then = self.follow_up(cond, &u, &f.target, RedirectCause::NoAnswer, &history)?;

@@ -165,7 +165,8 @@ impl fmt::Display for Step {
             Step::Targets { branches } => {
                 write!(f, "{:<10}", "targets")?;
                 for (i, b) in branches.iter().enumerate() {
-                    let sep = if i == 0 { " " } else { "; " };
+                    // One branch per line, aligned under the first.
+                    let sep = if i == 0 { " " } else { "\n           " };
                     write!(f, "{sep}{}. {b}", i + 1)?;
                 }
                 if branches.is_empty() {
@@ -183,7 +184,9 @@ impl fmt::Display for Trace {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         for line in &self.lines {
             let indent = usize::from(line.depth) * 2;
-            writeln!(f, "{:indent$}{}", "", line.step)?;
+            for text in line.step.to_string().lines() {
+                writeln!(f, "{:indent$}{text}", "")?;
+            }
         }
         Ok(())
     }

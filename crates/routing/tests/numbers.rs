@@ -372,3 +372,19 @@ fn reasons_are_safe_for_a_status_line() {
     let r = call(&d, "alice", &format!("sip:{long}@example.com;user=phone"));
     assert!(rejection(&r).1.chars().count() <= 200);
 }
+
+#[test]
+fn the_example_site_file_compiles() {
+    let text = include_str!("../examples/redmond.toml");
+    let mut file: toml::Table = toml::from_str(text).unwrap();
+    let routing: RoutingConfig = file.remove("routing").unwrap().try_into().unwrap();
+    let table = RoutingTable::compile(routing).unwrap();
+    assert_eq!(table.routes().len(), 3);
+    let users = file["users"].as_array().unwrap();
+    for u in users {
+        let mut u = u.as_table().unwrap().clone();
+        u.remove("contacts");
+        let entry: UserEntry = u.try_into().unwrap();
+        validate_rules(&table, &entry, &entry.rules).unwrap();
+    }
+}
