@@ -411,3 +411,45 @@ fn a_forked_message_gets_exactly_one_final_answer_upstream() {
     let finals: Vec<u16> = responses(&up).iter().map(|r| r.status.0).collect();
     assert_eq!(finals, vec![200]);
 }
+
+#[test]
+fn a_request_forked_back_to_ourselves_unchanged_ends_in_482_not_a_storm() {
+    let now = Instant::now();
+    let mut p = proxy();
+    let uri = sip_uri("bob", "example.com");
+    let req = invite(Method::Invite, uri.clone(), "z9hG4bKstorm").build();
+    p.handle_request(now, req, Peer::udp(addr(CALLER)));
+    let (id, _, _) = route_query(&mut p).unwrap();
+    // A misconfigured route: two branches, both back to this proxy, URI unchanged.
+    let me = Peer::udp(addr(ME));
+    let plan = Plan::parallel(vec![Target::new(uri.clone(), me), Target::new(uri, me)]);
+    p.handle_route_decision(now, id, RouteDecision::Forward(plan));
+    // Deliver everything sent to ourselves back to ourselves until nothing is left.
+    let mut to_caller = Vec::new();
+    let mut rounds = 0;
+    loop {
+        let out = drain(&mut p);
+        if out.is_empty() {
+            break;
+        }
+        rounds += 1;
+        assert!(rounds < 10, "messages keep circulating");
+        for t in out {
+            if t.to.addr == addr(ME) {
+                p.handle_message(now, t.message, me);
+            } else {
+                to_caller.push(t);
+            }
+        }
+        assert!(
+            p.poll_query().is_none(),
+            "a looped request must not be routed again"
+        );
+    }
+    let finals: Vec<u16> = responses(&to_caller)
+        .iter()
+        .map(|r| r.status.0)
+        .filter(|c| *c >= 200)
+        .collect();
+    assert_eq!(finals, vec![482]);
+}
