@@ -3,13 +3,14 @@
 //!
 //! Each redirection (forward or deflection) from target A to target B:
 //! - History-Info: the first redirection records the original target as index `1`; A's
-//!   entry gets the response that ended it escaped as a Reason header in its URI
-//!   (RFC 7044 §9.2: `?Reason=SIP%3Bcause%3D486`); B's entry gets index `<A's index>.1`,
-//!   `mp=<A's index>` because the target is another user (§4.2.1, "mapped"), and the RFC
-//!   4458 `cause` URI parameter (§9.1): 302 unconditional, 486 busy, 408 no reply,
-//!   404 not available, 480 deflection.
-//! - Diversion: a value naming A with the RFC 5806 §4 reason and `counter=1`, newest
-//!   first, for gateways that predate History-Info.
+//!   entry gets the response that ended it, as a Reason header escaped into its URI
+//!   (`?Reason=SIP%3Bcause%3D486`); B's entry gets index `<A's index>.1`, `mp=<A's index>`
+//!   because the new target is another user (RFC 7044 "mapped", as opposed to `rc` for a
+//!   contact of the same user), and the `cause` URI parameter (RFC 7044 §9) with the
+//!   RFC 4458 value: 302 unconditional, 486 busy, 408 no reply, 404 not available,
+//!   480 deflection (immediate response).
+//! - Diversion: a value naming A with the RFC 5806 `diversion-reason` and `counter=1`,
+//!   newest first, for gateways that predate History-Info.
 
 use serde::Serialize;
 
@@ -32,7 +33,7 @@ pub enum RedirectCause {
 }
 
 impl RedirectCause {
-    /// The RFC 4458 §3 cause value (a SIP status code).
+    /// The RFC 4458 cause value (a SIP status code).
     pub fn code(self) -> u16 {
         match self {
             RedirectCause::Unconditional => 302,
@@ -43,7 +44,7 @@ impl RedirectCause {
         }
     }
 
-    /// The RFC 5806 §4 `diversion-reason`.
+    /// The RFC 5806 `diversion-reason`.
     pub fn diversion_reason(self) -> &'static str {
         match self {
             RedirectCause::Unconditional => "unconditional",
@@ -93,7 +94,7 @@ impl HistoryEntry {
         }
         let mut hdrs: Vec<String> = headers.into_iter().map(str::to_string).collect();
         if let Some(r) = self.reason {
-            // RFC 7044 §9.2: the Reason header field, escaped into the URI.
+            // The Reason header field escaped into the URI (RFC 7044, RFC 3326 syntax).
             hdrs.push(format!("Reason=SIP%3Bcause%3D{r}"));
         }
         if !hdrs.is_empty() {
@@ -108,7 +109,7 @@ impl HistoryEntry {
     }
 }
 
-/// One Diversion value (RFC 5806 §4).
+/// One Diversion value (RFC 5806).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Diversion {
     /// The diverting party.

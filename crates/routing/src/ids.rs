@@ -115,7 +115,7 @@ impl fmt::Display for UserId {
 }
 
 /// A telephone number in E.164 global form (`+14255551212`): `+` and 1 to 15 digits,
-/// the first not zero (ITU-T E.164 §6; RFC 3966 §5.1.4 global-number-digits).
+/// the first not zero (ITU-T E.164; RFC 3966 §5.1.4 global numbers).
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(try_from = "String", into = "String")]
 pub struct E164(String);
