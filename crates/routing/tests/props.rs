@@ -68,4 +68,22 @@ proptest! {
             }
         }
     }
+
+    #[test]
+    fn forward_targets_parse_or_refuse_without_panicking(s in any::<String>()) {
+        if let Ok(t) = ForwardTarget::parse(&s) {
+            // What parses prints to something that parses to the same target.
+            prop_assert_eq!(ForwardTarget::parse(&t.to_string()), Ok(t));
+        }
+    }
+
+    #[test]
+    fn tel_uris_route_without_panicking(number in "[0-9+*#()., -]{0,20}") {
+        let (t, d) = shared();
+        if let Ok(uri) = format!("tel:{number}").parse() {
+            let r = route(&RequestFacts::new(uri, "c"), &Caller::User(id("alice")), d, t);
+            let ends = matches!(r.trace.steps().last(), Some(Step::Outcome { .. }));
+            prop_assert!(ends, "{}", r.trace);
+        }
+    }
 }
