@@ -87,7 +87,8 @@ pub struct NoAnswer {
 pub enum Fork {
     /// All at once; the first 2xx wins and the rest are cancelled (RFC 3261 §16.7).
     Parallel,
-    /// One after another (by q, highest first), each given `per_branch_secs` to answer.
+    /// One after another, each given `per_branch_secs` to answer. Not produced yet: user
+    /// devices ring together and trunk failover lives inside a branch.
     Sequential { per_branch_secs: u32 },
 }
 

@@ -22,8 +22,17 @@
 //! to do when unanswered after N seconds, or busy). The [`Trace`] prints as a dry run for
 //! `switchboard route explain` and serializes to JSON.
 //!
+//! Carrying a [`Delivery`] out (the proxy's part): fork to every branch (trying a trunk
+//! branch's `trunks` in order while [`FailoverPolicy::fails_over_on`] says so); add
+//! `headers_to_add` (and each branch's own); if `on_no_answer` is set, cancel everything
+//! after `after_secs` and carry out its decision; if the best response is 486/600 and
+//! `on_busy` is set, carry that out instead; if a device of the callee answers 302 and
+//! `follow_deflections` holds, ask [`follow_deflection`] with the delivery's `history`.
+//!
 //! It never does IO, never reads a clock, never blocks, and never panics on what a peer
 //! sends: the caller gathers what the call needs into a `Directory` snapshot first.
+//! Per-user settings as the store keeps them (name → value) are read with
+//! [`apply_settings`]; `examples/explain.rs` is a dry run from a site file.
 //!
 //! ```
 //! use sb_routing::*;
