@@ -29,7 +29,8 @@ pub const COLUMNS: [&str; 6] = [
 
 #[derive(Debug, clap::Args)]
 pub struct ImportArgs {
-    /// CSV file with a header row: address,name,password,number,line_uri[,enabled].
+    /// CSV file with a header row: `address,name,password,number,line_uri` (and optionally
+    /// `enabled`).
     pub file: PathBuf,
     /// Write the accepted rows even if some are refused (the refused ones are listed).
     #[arg(long)]
