@@ -512,3 +512,26 @@ fn a_spreadsheet_csv_with_a_byte_order_mark_and_crlf_imports() {
         show.stdout
     );
 }
+
+#[test]
+fn on_a_terminal_the_import_shows_a_bar_instead_of_log_lines() {
+    let env = Env::sqlite();
+    let csv = env.path("users.csv");
+    users_csv(&csv, 3000);
+    // `script` (util-linux, in every Debian) runs the command on a pseudo-terminal.
+    let command = format!(
+        "{} user import {} --data {}",
+        env!("CARGO_BIN_EXE_switchboard"),
+        csv.display(),
+        env.data().display()
+    );
+    let out = std::process::Command::new("script")
+        .args(["-qec", &command, "/dev/null"])
+        .stdin(std::process::Stdio::null())
+        .output()
+        .expect("run script(1)");
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{text}");
+    assert!(text.contains("3000 rows: 3000 added"), "{text}");
+    assert!(!text.contains("import: checking"), "{text}");
+}

@@ -596,7 +596,11 @@ async fn list(store: &dyn Store, a: ListArgs, hint: &str, out: &mut dyn Write) -
         ]);
     }
     if total == 0 {
-        writeln!(out, "{hint}").map_err(io)?;
+        match &page.domain {
+            Some(d) => writeln!(out, "no users in domain {d}"),
+            None => writeln!(out, "{hint}"),
+        }
+        .map_err(io)?;
         return Ok(());
     }
     let mut text = table(&rows);

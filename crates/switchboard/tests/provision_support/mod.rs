@@ -278,6 +278,13 @@ pub fn round_trip(env: &Env) {
         "{}",
         page2.stdout
     );
+    let other = env
+        .run(&["user", "list", "--domain", "example.net"])
+        .expect(0);
+    assert!(
+        other.stdout.contains("no users in domain example.net"),
+        "{other:?}"
+    );
     let last = env.run(&["user", "list", "--offset", "4"]).expect(0);
     assert!(
         last.stdout.contains("sip:erin@example.com"),
