@@ -61,7 +61,9 @@ pub struct AuthSection {
     pub realm: Option<String>,
     /// Seconds a nonce stays valid; an older one gets a fresh challenge with `stale=true`.
     pub nonce_lifetime_s: u64,
-    /// Algorithms offered, strongest first: `SHA-256`, `MD5`.
+    /// Algorithms offered, in order (`SHA-256`, `MD5`). MD5 alone by default: many deployed
+    /// clients fail outright when a SHA-256 challenge is present instead of skipping it
+    /// (RFC 8760 §2.4 asks them to skip), so offering it breaks registration for them.
     pub algorithms: Vec<String>,
     /// Failed attempts from one address within `throttle_window_s` before it is refused.
     pub throttle_max_failures: usize,
@@ -78,7 +80,7 @@ impl Default for AuthSection {
             enabled: true,
             realm: None,
             nonce_lifetime_s: 300,
-            algorithms: vec!["SHA-256".into(), "MD5".into()],
+            algorithms: vec!["MD5".into()],
             throttle_max_failures: 10,
             throttle_window_s: 60,
             throttle_backoff_s: 300,

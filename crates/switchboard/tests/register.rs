@@ -4,8 +4,8 @@
 //! address), by a small UDP client here.
 //!
 //! Debian's SIPp 3.6 answers only MD5 challenges and reads the first WWW-Authenticate, so
-//! the servers that SIPp authenticates against offer MD5 alone; the default offer (SHA-256
-//! then MD5) is checked on its own server, and a SHA-256 answer is computed with
+//! the servers that SIPp authenticates against offer MD5 alone (the default); an offer of
+//! SHA-256 then MD5 is checked on its own server, and a SHA-256 answer is computed with
 //! coreutils' `sha256sum`, independently of the server's hashing.
 //!
 //! Bindings surviving a restart are checked on SQLite here and on PostgreSQL (a throw-away
@@ -132,7 +132,7 @@ fn sipp_register_over_tcp_and_tls() {
 
 #[test]
 fn sipp_challenge_offers_sha256_then_md5() {
-    let site = Site::new("challenge", "");
+    let site = Site::new("challenge", "[auth]\nalgorithms = [\"SHA-256\", \"MD5\"]\n");
     let server = site.start();
     assert_sipp(&site, &server, "register-challenge-401.xml", Transport::Udp);
 }
@@ -316,7 +316,7 @@ fn sha256_hex(text: &str) -> String {
 
 #[test]
 fn register_with_sha256_digest_computed_independently() {
-    let site = Site::new("sha256", "");
+    let site = Site::new("sha256", "[auth]\nalgorithms = [\"SHA-256\", \"MD5\"]\n");
     site.add_user("sip:alice@127.0.0.1", "pw-alice-1");
     let server = site.start();
     let sock = client("127.0.0.1");

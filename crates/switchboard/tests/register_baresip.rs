@@ -4,8 +4,8 @@
 //!
 //! baresip 1.0's SIP stack answers MD5 challenges only and gives up on a response that
 //! also carries a SHA-256 challenge (it does not skip algorithms it lacks, as RFC 8760
-//! §2.4 asks), so these servers offer MD5 alone: `[auth] algorithms = ["MD5"]`, the
-//! setting docs/config.md recommends for sites with such clients.
+//! §2.4 asks). The servers here run the default `[auth] algorithms` (MD5 alone, for
+//! exactly such clients), so these tests also prove the defaults work with it.
 //!
 //! Each baresip runs with its own config directory and ports, is stopped with SIGINT (it
 //! unregisters, then exits) and killed by pid if it outlives the test.
@@ -18,7 +18,7 @@ use std::time::{Duration, Instant};
 use support::{free_port, wait_for, Dir, Server, Site};
 
 /// Short registrations so a refresh comes within seconds.
-const SITE: &str = "[auth]\nalgorithms = [\"MD5\"]\n[registrar]\nmin_expires = 5\n";
+const SITE: &str = "[registrar]\nmin_expires = 5\n";
 const REGINT: u32 = 6;
 
 #[derive(Clone, Copy, Debug)]
