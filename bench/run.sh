@@ -591,6 +591,7 @@ algorithms = [\"MD5\"]"
         echo "REGISTER with digest authentication over UDP (REGISTER, 401, REGISTER with"
         echo "credentials, 200 per registration), $USERS users, $REG_RATES registrations/s,"
         echo "$REG_SECONDS s each. Kamailio: usrloc in memory (db_mode 0), pv_www_authenticate."
+        echo "Switchboard: bindings written to its SQLite store (the default deployment), MD5."
         [ -z "$note" ] || {
             echo
             echo "$note"
