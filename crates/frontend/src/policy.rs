@@ -3,6 +3,10 @@
 //! The order of the checks follows RFC 3261 §16.3 for what a proxy would check first
 //! (URI scheme, Max-Forwards, Proxy-Require) and §8.2 for a UAS (method, Require):
 //!
+//! 0. With authentication configured, a request from a user of our domains (From host),
+//!    other than REGISTER, ACK, CANCEL and OPTIONS, must first carry valid
+//!    Proxy-Authorization: 407 otherwise (§22.3, [`crate::services`]). Once authenticated
+//!    it gets the answer below that it would have got anyway.
 //! 1. ACK is never answered (§17.2.1: it ends an INVITE server transaction or belongs to a
 //!    dialog; neither exists yet).
 //! 2. CANCEL reaching the front end matched no server transaction: 481 (§9.2).
@@ -25,7 +29,7 @@
 
 use crate::response::{bad_request_warning, response_to, sanitize_reason};
 use crate::services::{
-    Answer, Event, Query, QueryId, QueryResult, ReqKey, Services, ServicesConfig, WallClock,
+    Answer, Event, Flow, Query, QueryId, QueryResult, ReqKey, Services, ServicesConfig, WallClock,
 };
 use sb_registrar::{Aor, Binding, Effect, Source};
 use sb_sip_msg::{
@@ -118,6 +122,14 @@ impl Frontend {
     /// [`Frontend::poll_response`] under `key`, now or after a query was answered
     /// ([`Frontend::handle_query_result`]) or timed out ([`Frontend::handle_timeout`]).
     pub fn handle_request_at(&mut self, now: Instant, key: ReqKey, req: &Request, source: Source) {
+        // Step 0: a request from one of our users is authenticated before anything else is
+        // answered, so the answers below are only given to the users they belong to.
+        if let Some(services) = self.services.as_mut().filter(|s| s.challenges(req)) {
+            if let Some(flow) = services.on_proxied(now, key, req, source) {
+                self.finish(key, req, flow);
+            }
+            return;
+        }
         match self.decide(req) {
             None => {}
             Some(Decision::Register) => {
@@ -138,8 +150,8 @@ impl Frontend {
         let Some(services) = self.services.as_mut() else {
             return;
         };
-        if let Some((key, req, answer)) = services.on_query_result(now, id, result) {
-            self.answer(key, &req, answer);
+        if let Some((key, req, flow)) = services.on_query_result(now, id, result) {
+            self.finish(key, &req, flow);
         }
     }
 
@@ -180,6 +192,20 @@ impl Frontend {
     #[must_use]
     pub fn poll_event(&mut self) -> Option<Event> {
         self.services.as_mut()?.events.pop_front()
+    }
+
+    /// Ends an authentication flow: its answer, or the policy's once authenticated.
+    fn finish(&mut self, key: ReqKey, req: &Request, flow: Flow) {
+        match flow {
+            Flow::Answer(a) => self.answer(key, req, a),
+            Flow::Continue => {
+                // Never `Register` here: REGISTER takes the registrar's flow.
+                if let Some(d) = self.decide(req) {
+                    let resp = self.respond_with(req, d);
+                    self.push_response(key, resp);
+                }
+            }
+        }
     }
 
     fn answer(&mut self, key: ReqKey, req: &Request, a: Answer) {

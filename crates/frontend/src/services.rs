@@ -12,10 +12,23 @@
 //! Registrar changes leave as [`Effect`]s for the shell to write ([`crate::Frontend::poll_write`]);
 //! the registrar answers from memory, so the write may follow the response.
 //!
-//! What is challenged: REGISTER only, with 401 and `WWW-Authenticate`. Other requests are
-//! answered by the stateless policy, which today serves none of them on anyone's behalf
-//! (405/501) and so has nothing to protect; the proxy role will challenge them with 407
-//! through the same [`DigestAuth`] machinery. OPTIONS to the server is never challenged.
+//! What is challenged: REGISTER with 401 and `WWW-Authenticate` (the registrar role), and
+//! every other request from a user of our domains with 407 and `Proxy-Authenticate` (the
+//! proxy role, RFC 3261 §22.3): one whose From host is a served domain, the same notion of
+//! "ours" that picks the REGISTER realm (`[sip] domains`; every host when that is empty),
+//! and the From host is then the realm. Both go through one flow: authenticate (perhaps
+//! after a store query), then continue with what the role does next: the registrar for
+//! REGISTER, the stateless policy's answer for the rest. Never challenged:
+//!
+//! * ACK: it cannot be answered (§17.1.1.3), so a challenge could never reach the client;
+//!   it belongs to a transaction or dialog that was authenticated already.
+//! * CANCEL: it must match the request it cancels hop by hop (§9.1) and cannot carry new
+//!   credentials to be checked against a fresh nonce (§22.1: it is not challengeable).
+//! * OPTIONS: phones ping the server with it to keep NAT bindings open and to check that
+//!   it is alive; it reveals only our capabilities, and challenging it would double the
+//!   keep-alive traffic and make monitors report a healthy server as failing.
+//!
+//! Requests from other domains are not challenged: we cannot hold their users' passwords.
 //!
 //! Unknown users, disabled users and wrong passwords all get the same 401: the check runs
 //! against [`DigestAuth::dummy_ha1`] when the store has no credential, so neither the
@@ -27,7 +40,7 @@ use sb_sip_auth::{
     Algorithm, AuthConfig, AuthRole, Credentials, DigestAuth, FailureTracker, Ha1, Outcome, Step,
     ThrottleConfig, Verdict,
 };
-use sb_sip_msg::{Header, OtherHeader, Request, StatusCode};
+use sb_sip_msg::{Header, Method, OtherHeader, Request, StatusCode};
 use std::collections::{BTreeSet, HashMap, VecDeque};
 use std::time::{Duration, Instant};
 
@@ -144,12 +157,14 @@ impl WallClock {
     }
 }
 
-/// A REGISTER waiting for its credentials.
+/// A request waiting for its credentials.
 #[derive(Debug)]
 struct Pending {
     key: ReqKey,
     req: Request,
     source: Source,
+    /// Registrar: register next; proxy: the policy answers next.
+    role: AuthRole,
     realm: String,
     credentials: Box<Credentials>,
     deadline: Instant,
@@ -192,6 +207,14 @@ pub(crate) struct Answer {
     pub status: StatusCode,
     pub reason: Option<String>,
     pub headers: Vec<Header>,
+}
+
+/// Where an authenticated request goes next.
+pub(crate) enum Flow {
+    /// Answer with this (a challenge, a refusal, or the registrar's reply).
+    Answer(Answer),
+    /// Authenticated: the policy answers as it would have without authentication.
+    Continue,
 }
 
 impl Answer {
@@ -251,34 +274,76 @@ impl Services {
         source: Source,
     ) -> Option<Answer> {
         let unix = self.clock.unix(now);
-        let Some(realm) = self.realm_for(req) else {
+        let Some(realm) = self.realm_for(req, AuthRole::Registrar) else {
             return Some(self.register(unix, req, &source, &Authorized::Unchecked));
         };
+        match self.authenticate(now, key, req, source, AuthRole::Registrar, realm)? {
+            Flow::Answer(a) => Some(a),
+            Flow::Continue => Some(Answer::status(StatusCode::SERVER_INTERNAL_ERROR)),
+        }
+    }
+
+    /// Whether a request other than REGISTER must be authenticated (proxy role): it comes
+    /// from a user of our domains and its method is challengeable (see the module doc).
+    pub(crate) fn challenges(&self, req: &Request) -> bool {
+        !matches!(
+            req.method,
+            Method::Register | Method::Ack | Method::Cancel | Method::Options
+        ) && self.realm_for(req, AuthRole::Proxy).is_some()
+    }
+
+    /// Starts authenticating a request that [`Services::challenges`]: a flow now, or
+    /// `None` when a query went out.
+    pub(crate) fn on_proxied(
+        &mut self,
+        now: Instant,
+        key: ReqKey,
+        req: &Request,
+        source: Source,
+    ) -> Option<Flow> {
+        let Some(realm) = self.realm_for(req, AuthRole::Proxy) else {
+            return Some(Flow::Continue);
+        };
+        self.authenticate(now, key, req, source, AuthRole::Proxy, realm)
+    }
+
+    /// Throttling, then digest for `role` in `realm`: a flow now, or `None` when the HA1
+    /// was asked of the store (the flow then comes from [`Services::on_query_result`]).
+    fn authenticate(
+        &mut self,
+        now: Instant,
+        key: ReqKey,
+        req: &Request,
+        source: Source,
+        role: AuthRole,
+        realm: String,
+    ) -> Option<Flow> {
+        let unix = self.clock.unix(now);
         let verdict = self.throttle.check(source.addr.ip(), unix);
         if let Verdict::Throttled { .. } = verdict {
             self.events.push_back(Event::Throttled);
-            return Some(Answer {
+            return Some(Flow::Answer(Answer {
                 status: StatusCode(403),
                 reason: Some(Verdict::REASON.to_string()),
                 headers: verdict.retry_after_header().into_iter().collect(),
-            });
+            }));
         }
-        match self.auth_mut(&realm, unix).start(req, AuthRole::Registrar) {
-            Step::Done(outcome) => Some(self.on_outcome(unix, req, &source, &realm, outcome)),
+        match self.auth_mut(&realm, unix).start(req, role) {
+            Step::Done(outcome) => Some(self.on_outcome(unix, req, &source, role, &realm, outcome)),
             Step::NeedHa1 {
                 credentials,
                 algorithm,
             } => {
-                let Some(address) = address_of(req, &credentials.username) else {
+                let Some(address) = address_of(req, role, &credentials.username) else {
                     // No To URI to take the domain from: validation lets none through,
                     // so this is a defence only.
-                    return Some(Answer::status(StatusCode::BAD_REQUEST));
+                    return Some(Flow::Answer(Answer::status(StatusCode::BAD_REQUEST)));
                 };
                 if self.pending.len() >= self.config.max_pending {
                     self.events.push_back(Event::StoreUnavailable {
                         error: Some("too many requests waiting for the store".into()),
                     });
-                    return Some(self.unavailable());
+                    return Some(Flow::Answer(self.unavailable()));
                 }
                 self.next_query += 1;
                 let id = QueryId(self.next_query);
@@ -296,6 +361,7 @@ impl Services {
                         key,
                         req: req.clone(),
                         source,
+                        role,
                         realm,
                         credentials,
                         deadline,
@@ -306,14 +372,14 @@ impl Services {
         }
     }
 
-    /// The store answered: verify and register. Returns the request's key and answer;
-    /// `None` when the query is unknown (it timed out and was answered already).
+    /// The store answered: verify, then register or continue. Returns the request's key
+    /// and flow; `None` when the query is unknown (it timed out and was answered already).
     pub(crate) fn on_query_result(
         &mut self,
         now: Instant,
         id: QueryId,
         result: QueryResult,
-    ) -> Option<(ReqKey, Request, Answer)> {
+    ) -> Option<(ReqKey, Request, Flow)> {
         let p = self.pending.remove(&id)?;
         self.deadlines.remove(&(p.deadline, id));
         let unix = self.clock.unix(now);
@@ -329,12 +395,12 @@ impl Services {
                 self.events.push_back(Event::StoreUnavailable {
                     error: Some(e.to_string()),
                 });
-                return Some((p.key, p.req, self.unavailable()));
+                return Some((p.key, p.req, Flow::Answer(self.unavailable())));
             }
         };
         let outcome = auth.verify(unix, &p.req.method, c, &ha1);
-        let answer = self.on_outcome(unix, &p.req, &p.source, &p.realm, outcome);
-        Some((p.key, p.req, answer))
+        let flow = self.on_outcome(unix, &p.req, &p.source, p.role, &p.realm, outcome);
+        Some((p.key, p.req, flow))
     }
 
     /// Requests whose query passed its deadline, answered 503.
@@ -372,18 +438,29 @@ impl Services {
         }
     }
 
-    /// The realm to challenge `req` with; `None` when authentication is off.
-    fn realm_for(&self, req: &Request) -> Option<String> {
+    /// The realm to challenge `req` with in `role`; `None` when authentication is off.
+    /// The registrar challenges every REGISTER, in the fallback realm when the AOR's host
+    /// is not served; the proxy only requests whose From host is served (`None` for the
+    /// rest: not our users, so not ours to authenticate).
+    fn realm_for(&self, req: &Request, role: AuthRole) -> Option<String> {
         let a = self.config.auth.as_ref()?;
         let fallback = a.config.realm.clone();
+        let host = user_host(req, role);
+        let domains = &self.config.registrar.domains;
+        let served = host.as_ref().is_some_and(|h| {
+            domains.is_empty()
+                || domains.iter().any(|d| d.eq_ignore_ascii_case(h))
+                || (!a.realm_per_domain && h.eq_ignore_ascii_case(&fallback))
+        });
+        if role == AuthRole::Proxy && !served {
+            return None;
+        }
         if !a.realm_per_domain {
             return Some(fallback);
         }
-        let Some(host) = to_host(req) else {
+        let Some(host) = host else {
             return Some(fallback);
         };
-        let domains = &self.config.registrar.domains;
-        let served = domains.is_empty() || domains.iter().any(|d| d.eq_ignore_ascii_case(&host));
         let usable = !host.contains(['"', '\\', '\r', '\n']);
         Some(if served && usable { host } else { fallback })
     }
@@ -428,21 +505,25 @@ impl Services {
         unix: u64,
         req: &Request,
         source: &Source,
+        role: AuthRole,
         realm: &str,
         o: Outcome,
-    ) -> Answer {
+    ) -> Flow {
         let ip = source.addr.ip();
         match o {
             Outcome::Authorized { user } => {
                 self.throttle.record_success(ip);
+                if role == AuthRole::Proxy {
+                    return Flow::Continue;
+                }
                 let domain = to_host(req).unwrap_or_default();
                 let who = Authorized::Aor(Aor::from_user(&user, &domain));
-                self.register(unix, req, source, &who)
+                Flow::Answer(self.register(unix, req, source, &who))
             }
             Outcome::Challenge { stale } => {
                 // A request without credentials is how every client starts; only a
                 // wrong answer is a failure.
-                if has_credentials(req) {
+                if has_credentials(req, role) {
                     if stale {
                         self.events
                             .push_back(Event::AuthFailure { reason: "stale" });
@@ -454,22 +535,22 @@ impl Services {
                     }
                 }
                 let auth = self.auth_mut(realm, unix);
-                Answer {
-                    status: AuthRole::Registrar.challenge_status(),
+                Flow::Answer(Answer {
+                    status: role.challenge_status(),
                     reason: None,
-                    headers: auth.challenge_headers(unix, AuthRole::Registrar, stale),
-                }
+                    headers: auth.challenge_headers(unix, role, stale),
+                })
             }
             Outcome::Forbidden { reason } => {
                 self.events.push_back(Event::AuthFailure {
                     reason: "forbidden",
                 });
                 self.throttle.record_failure(ip, unix);
-                Answer {
+                Flow::Answer(Answer {
                     status: StatusCode(403),
                     reason: Some(format!("Forbidden ({reason})")),
                     headers: Vec::new(),
-                }
+                })
             }
         }
     }
@@ -488,16 +569,28 @@ impl Services {
     }
 }
 
-fn has_credentials(req: &Request) -> bool {
+fn has_credentials(req: &Request, role: AuthRole) -> bool {
     req.headers
-        .other(AuthRole::Registrar.credentials_header())
+        .other(role.credentials_header())
         .next()
         .is_some()
 }
 
 fn to_host(req: &Request) -> Option<String> {
-    let to = req.headers.to()?;
-    let sip = to.uri.as_sip()?;
+    host_of(&req.headers.to()?.uri)
+}
+
+/// The host of the user being authenticated: the AOR being registered (To) for the
+/// registrar, the originator (From) for the proxy.
+fn user_host(req: &Request, role: AuthRole) -> Option<String> {
+    match role {
+        AuthRole::Registrar => to_host(req),
+        AuthRole::Proxy => host_of(&req.headers.from()?.uri),
+    }
+}
+
+fn host_of(uri: &sb_sip_msg::Uri) -> Option<String> {
+    let sip = uri.as_sip()?;
     Some(match &sip.host {
         sb_sip_msg::Host::Domain(d) => d.to_ascii_lowercase(),
         sb_sip_msg::Host::V4(a) => a.to_string(),
@@ -506,7 +599,8 @@ fn to_host(req: &Request) -> Option<String> {
 }
 
 /// The store address of the digest user: `sip:USER@DOMAIN` with the domain of the AOR
-/// being registered (To), so one realm can serve users of several domains.
-fn address_of(req: &Request, username: &str) -> Option<String> {
-    Some(format!("sip:{username}@{}", to_host(req)?))
+/// being registered (To) or of the originator (From), so one realm can serve users of
+/// several domains.
+fn address_of(req: &Request, role: AuthRole, username: &str) -> Option<String> {
+    Some(format!("sip:{username}@{}", user_host(req, role)?))
 }
