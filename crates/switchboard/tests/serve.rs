@@ -124,7 +124,7 @@ fn request(method: &str, ruri: &str, transport: &str, branch: &str, extra: &str)
          Via: SIP/2.0/{transport} client.invalid;branch=z9hG4bK{branch};rport\r\n\
          Max-Forwards: 70\r\n\
          To: <sip:bob@example.com>\r\n\
-         From: <sip:alice@example.com>;tag=t{branch}\r\n\
+         From: <sip:alice@client.invalid>;tag=t{branch}\r\n\
          Call-ID: {branch}@test\r\n\
          CSeq: 1 {method}\r\n\
          {extra}\
