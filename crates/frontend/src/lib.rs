@@ -2,9 +2,10 @@
 //!
 //! The front end is a policy that turns each request into at most one response; the order
 //! of its checks and the RFC sections behind them are written down in [`policy`]. With
-//! services ([`Frontend::with_services`]) it also serves REGISTER: digest authentication
-//! and the registrar ([`services`]), whose credentials come from the store as [`Query`]s
-//! and whose binding changes leave as writes ([`Frontend::poll_write`]). Requests that failed to
+//! services ([`Frontend::with_services`]) it also serves REGISTER (digest authentication
+//! and the registrar, [`services`]) and challenges other requests from users of our
+//! domains with 407 before answering them; credentials come from the store as [`Query`]s
+//! and binding changes leave as writes ([`Frontend::poll_write`]). Requests that failed to
 //! parse or to validate are answered too ([`Frontend::handle_parse_error`],
 //! [`Frontend::handle_invalid`]): 400 with the reason in the reason phrase, 505 for a bad
 //! version, as long as enough of the message survives to address a response.

@@ -243,7 +243,8 @@ impl Frontend {
     /// The stateless answer to a request that parsed and passed
     /// [`sb_sip_msg::validate()`]; `None` when no answer is due (ACK). A front end with
     /// services answers REGISTER through [`Frontend::handle_request_at`] only; here it
-    /// would get 500.
+    /// would get 500. Nothing is authenticated here: only for requests that are never
+    /// challenged (a CANCEL that matched no transaction).
     pub fn handle_request(&mut self, req: &Request) -> Option<Response> {
         let d = self.decide(req)?;
         Some(self.respond_with(req, d))
