@@ -312,6 +312,16 @@ impl Drop for Stunnel {
 
 /// Runs one SIPp call of `scenario_name` against the site's server.
 pub fn sipp(site: &Site, scenario_name: &str, transport: Transport) -> SippRun {
+    sipp_within(site, scenario_name, transport, "30s")
+}
+
+/// [`sipp`] with SIPp's overall `-timeout` (for scenarios that pause long on purpose).
+pub fn sipp_within(
+    site: &Site,
+    scenario_name: &str,
+    transport: Transport,
+    timeout: &str,
+) -> SippRun {
     let work = Dir::new("sippwork");
     let tunnel = match transport {
         Transport::Tls => Some(Stunnel::start(site)),
@@ -328,7 +338,7 @@ pub fn sipp(site: &Site, scenario_name: &str, transport: Transport) -> SippRun {
         .arg("-sf")
         .arg(scenario(scenario_name))
         .args(["-t", flag])
-        .args(["-m", "1", "-nostdin", "-timeout", "30s", "-timeout_error"])
+        .args(["-m", "1", "-nostdin", "-timeout", timeout, "-timeout_error"])
         .args(["-i", "127.0.0.1", "-p", &local_port.to_string()])
         .args(["-trace_msg", "-message_file"])
         .arg(work.path().join("messages.log"))
