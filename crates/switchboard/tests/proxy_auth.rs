@@ -1,7 +1,9 @@
 //! Requests other than REGISTER from a user of our domain, end to end: `switchboard
 //! serve` answers an INVITE from a provisioned user with 407 and Proxy-Authenticate, the
 //! retry with MD5 Proxy-Authorization gets the answer the server gives an authenticated
-//! INVITE today (405 with Allow), and the ACK for each final answer is absorbed.
+//! INVITE today (405 with Allow), and the ACK for each final answer is absorbed. A raw UDP
+//! client checks the digest computed here; SIPp runs the same flow over UDP, TCP and TLS
+//! with its own digest code.
 
 mod support;
 
@@ -126,4 +128,20 @@ fn an_invite_from_a_provisioned_user_is_challenged_with_407_then_answered() {
     }
     let failures = server.metric("sip_auth_failures_total{reason=\"bad_credentials\"}");
     assert!(failures.unwrap_or(0.0) == 0.0, "{}", server.metrics());
+}
+
+/// The same flow driven by SIPp, an independent implementation: it reads our 407, computes
+/// MD5 Proxy-Authorization itself, and gets 405 with Allow for the authenticated INVITE.
+#[test]
+fn sipp_answers_the_407_and_gets_the_policy_answer() {
+    let site = Site::new("sipp407", "");
+    site.add_user("sip:alice@127.0.0.1", "pw-alice-1");
+    let server = site.start();
+    for transport in [
+        support::Transport::Udp,
+        support::Transport::Tcp,
+        support::Transport::Tls,
+    ] {
+        support::assert_sipp(&site, &server, "invite-proxy-auth-407.xml", transport);
+    }
 }
