@@ -1,49 +1,16 @@
 //! Requests other than REGISTER from users of our domains: 407 with Proxy-Authenticate
 //! until valid Proxy-Authorization arrives, then the answer the policy gives anyway.
 
-use sb_frontend::{
-    AuthConfig, AuthSettings, Event, Frontend, FrontendConfig, Query, RegistrarConfig, ReqKey,
-    ServicesConfig, Source, ThrottleConfig, WallClock,
-};
-use sb_sip_auth::{
-    parse_challenge, request_digest, AuthValue, Challenge, Credentials, Ha1, QopParts,
-};
-use sb_sip_msg::{parse_datagram, Header, Message, Method, Request, Response, Transport};
-use std::time::{Duration, Instant};
+use sb_frontend::{Event, ThrottleConfig};
+use sb_sip_auth::{Challenge, Credentials};
+use sb_sip_msg::{parse_datagram, Header, Message, Method, Request, Response};
 
-const T0: u64 = 1_800_000_000;
+mod common;
 
-struct Rig {
-    fe: Frontend,
-    t0: Instant,
-    key: u64,
-}
+use common::{answer_to as digest_answer, challenges_in, rig_for, Rig};
 
 fn rig_with(throttle: ThrottleConfig) -> Rig {
-    let t0 = Instant::now();
-    let domains = vec!["example.com".to_string()];
-    let services = ServicesConfig::new(
-        RegistrarConfig {
-            domains: domains.clone(),
-            ..Default::default()
-        },
-        Some(AuthSettings {
-            config: AuthConfig::new("example.com"),
-            realm_per_domain: true,
-            secret: b"test secret".to_vec(),
-            throttle,
-        }),
-    );
-    let fe = Frontend::with_services(
-        FrontendConfig {
-            domains,
-            tag_seed: 1,
-            ..Default::default()
-        },
-        services,
-        WallClock { at: t0, unix: T0 },
-    );
-    Rig { fe, t0, key: 0 }
+    rig_for(vec!["example.com".to_string()], throttle, 300)
 }
 
 fn rig() -> Rig {
@@ -78,41 +45,16 @@ fn invite(from: &str, cseq: u32, creds: Option<&Credentials>) -> Request {
     )
 }
 
-impl Rig {
-    fn at(&self, secs: u64) -> Instant {
-        self.t0 + Duration::from_secs(secs)
-    }
+trait ProxyRig {
+    fn answer(&mut self, secs: u64) -> Response;
+    fn challenge(&mut self, secs: u64, ip: &str) -> Challenge;
+}
 
-    /// Sends a request from `ip`; returns the response if it came at once.
-    fn send(&mut self, secs: u64, req: &Request, ip: &str) -> Option<Response> {
-        self.key += 1;
-        let source = Source {
-            transport: Transport::Udp,
-            addr: format!("{ip}:5060").parse().unwrap(),
-        };
-        self.fe
-            .handle_request_at(self.at(secs), ReqKey(self.key), req, source);
-        self.fe.poll_response().map(|(k, r)| {
-            assert_eq!(k, ReqKey(self.key));
-            r
-        })
-    }
-
+impl ProxyRig for Rig {
     /// Answers the pending query from a store holding alice's password "pw".
     fn answer(&mut self, secs: u64) -> Response {
-        let Some(Query::Credentials {
-            id,
-            address,
-            realm,
-            algorithm,
-        }) = self.fe.poll_query()
-        else {
-            panic!("expected a credentials query")
-        };
-        let ha1 = (address == "sip:alice@example.com")
-            .then(|| Ha1::compute(algorithm, "alice", &realm, "pw"));
-        self.fe.handle_query_result(self.at(secs), id, Ok(ha1));
-        self.fe.poll_response().expect("an answer").1
+        let q = self.fe.poll_query().expect("expected a credentials query");
+        self.answer_query(secs, q)
     }
 
     /// The first challenge of a 407 to alice's unauthenticated INVITE.
@@ -125,38 +67,11 @@ impl Rig {
 }
 
 fn proxy_challenges(r: &Response) -> Vec<Challenge> {
-    r.headers
-        .other("Proxy-Authenticate")
-        .filter_map(|v| match parse_challenge(v) {
-            Ok(AuthValue::Digest(c)) => Some(c),
-            _ => None,
-        })
-        .collect()
+    challenges_in(r, "Proxy-Authenticate")
 }
 
 fn answer_to(ch: &Challenge, user: &str, password: &str, method: &str, nc: u32) -> Credentials {
-    let alg = ch.algorithm().unwrap();
-    let ha1 = Ha1::compute(alg, user, &ch.realm, password);
-    let nc = format!("{nc:08x}");
-    let uri = "sip:bob@example.com";
-    let q = QopParts {
-        qop: "auth",
-        nc: &nc,
-        cnonce: "c0ffee",
-    };
-    Credentials {
-        username: user.into(),
-        realm: ch.realm.clone(),
-        nonce: ch.nonce.clone(),
-        uri: uri.into(),
-        response: request_digest(&ha1, &ch.nonce, Some(q), method, uri),
-        algorithm: ch.algorithm.clone(),
-        cnonce: Some("c0ffee".into()),
-        opaque: ch.opaque.clone(),
-        qop: Some("auth".into()),
-        nc: Some(nc),
-        other: Vec::new(),
-    }
+    digest_answer(ch, user, password, method, "sip:bob@example.com", nc)
 }
 
 fn allows(r: &Response) -> Vec<Method> {

@@ -3,52 +3,17 @@
 
 use sb_frontend::{
     Aor, AuthConfig, AuthSettings, Effect, Event, Frontend, FrontendConfig, Query, QueryError,
-    RegistrarConfig, ReqKey, ServicesConfig, Source, ThrottleConfig, WallClock,
+    RegistrarConfig, ServicesConfig, ThrottleConfig, WallClock,
 };
-use sb_sip_auth::{
-    parse_challenge, request_digest, Algorithm, AuthValue, Challenge, Credentials, Ha1, QopParts,
-};
-use sb_sip_msg::{parse_datagram, Header, Message, Request, Response, Transport};
-use std::time::{Duration, Instant};
+use sb_sip_auth::{Algorithm, Challenge, Credentials, Ha1};
+use sb_sip_msg::{parse_datagram, Header, Message, Request, Response};
 
-const T0: u64 = 1_800_000_000;
+mod common;
 
-struct Rig {
-    fe: Frontend,
-    t0: Instant,
-    key: u64,
-}
+use common::{answer_to as digest_answer, challenges_in, rig_for, Rig, T0};
 
 fn rig_with(throttle: ThrottleConfig, lifetime: u64) -> Rig {
     rig_for(vec!["example.com".into()], throttle, lifetime)
-}
-
-fn rig_for(domains: Vec<String>, throttle: ThrottleConfig, lifetime: u64) -> Rig {
-    let t0 = Instant::now();
-    let mut auth = AuthConfig::new("example.com");
-    auth.nonces.lifetime_secs = lifetime;
-    let services = ServicesConfig::new(
-        RegistrarConfig {
-            domains: domains.clone(),
-            ..Default::default()
-        },
-        Some(AuthSettings {
-            config: auth,
-            realm_per_domain: true,
-            secret: b"test secret".to_vec(),
-            throttle,
-        }),
-    );
-    let fe = Frontend::with_services(
-        FrontendConfig {
-            domains,
-            tag_seed: 1,
-            ..Default::default()
-        },
-        services,
-        WallClock { at: t0, unix: T0 },
-    );
-    Rig { fe, t0, key: 0 }
 }
 
 fn rig() -> Rig {
@@ -82,50 +47,20 @@ fn register_in(
     }
 }
 
-fn source(ip: &str) -> Source {
-    Source {
-        transport: Transport::Udp,
-        addr: format!("{ip}:5060").parse().unwrap(),
-    }
+trait RegisterRig {
+    fn query(&mut self) -> Query;
+    fn answer(&mut self, secs: u64, q: Query) -> Response;
+    fn events(&mut self) -> Vec<Event>;
 }
 
-impl Rig {
-    fn at(&self, secs: u64) -> Instant {
-        self.t0 + Duration::from_secs(secs)
-    }
-
-    /// Sends a request; returns the response if it came at once.
-    fn send(&mut self, secs: u64, req: &Request, from: &str) -> Option<Response> {
-        self.key += 1;
-        let now = self.at(secs);
-        self.fe
-            .handle_request_at(now, ReqKey(self.key), req, source(from));
-        self.fe.poll_response().map(|(k, r)| {
-            assert_eq!(k, ReqKey(self.key));
-            r
-        })
-    }
-
+impl RegisterRig for Rig {
     fn query(&mut self) -> Query {
         self.fe.poll_query().expect("a credentials query")
     }
 
     /// Answers the pending query from a store holding alice's password "pw".
     fn answer(&mut self, secs: u64, q: Query) -> Response {
-        let Query::Credentials {
-            id,
-            address,
-            realm,
-            algorithm,
-            ..
-        } = q
-        else {
-            panic!("unexpected query")
-        };
-        let ha1 = (address == "sip:alice@example.com")
-            .then(|| Ha1::compute(algorithm, "alice", &realm, "pw"));
-        self.fe.handle_query_result(self.at(secs), id, Ok(ha1));
-        self.fe.poll_response().expect("an answer").1
+        self.answer_query(secs, q)
     }
 
     fn events(&mut self) -> Vec<Event> {
@@ -134,40 +69,11 @@ impl Rig {
 }
 
 fn challenges(r: &Response) -> Vec<Challenge> {
-    r.headers
-        .iter()
-        .filter_map(|h| match h {
-            Header::Other(o) if o.name == "WWW-Authenticate" => match parse_challenge(&o.value) {
-                Ok(AuthValue::Digest(c)) => Some(c),
-                _ => None,
-            },
-            _ => None,
-        })
-        .collect()
+    challenges_in(r, "WWW-Authenticate")
 }
 
 fn answer_to(ch: &Challenge, user: &str, password: &str, nc: u32) -> Credentials {
-    let alg = ch.algorithm().unwrap();
-    let ha1 = Ha1::compute(alg, user, &ch.realm, password);
-    let nc = format!("{nc:08x}");
-    let q = QopParts {
-        qop: "auth",
-        nc: &nc,
-        cnonce: "c0ffee",
-    };
-    Credentials {
-        username: user.into(),
-        realm: ch.realm.clone(),
-        nonce: ch.nonce.clone(),
-        uri: "sip:example.com".into(),
-        response: request_digest(&ha1, &ch.nonce, Some(q), "REGISTER", "sip:example.com"),
-        algorithm: ch.algorithm.clone(),
-        cnonce: Some("c0ffee".into()),
-        opaque: ch.opaque.clone(),
-        qop: Some("auth".into()),
-        nc: Some(nc),
-        other: Vec::new(),
-    }
+    digest_answer(ch, user, password, "REGISTER", "sip:example.com", nc)
 }
 
 fn other<'a>(r: &'a Response, name: &'a str) -> Vec<&'a str> {
