@@ -56,9 +56,14 @@ fn finish(mut head: String, headers: &[Header], body: &[u8]) -> Vec<u8> {
         let joins_previous = i > 0 && is_token_list(h) && same_kind(&headers[i - 1], h);
         if joins_previous {
             head.truncate(head.len() - 2);
-            let line = h.to_string();
-            let value = line.split_once(": ").map_or("", |(_, v)| v);
-            let _ = write!(head, ", {value}\r\n");
+            let _ = match h {
+                Header::Allow(m) => write!(head, ", {m}\r\n"),
+                Header::Supported(v)
+                | Header::Require(v)
+                | Header::ProxyRequire(v)
+                | Header::Unsupported(v) => write!(head, ", {v}\r\n"),
+                _ => unreachable!("is_token_list admits only these"),
+            };
         } else {
             let _ = write!(head, "{h}\r\n");
         }
