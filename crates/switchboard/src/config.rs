@@ -22,6 +22,34 @@ pub struct Config {
     pub registrar: RegistrarSection,
     /// `[auth]`: digest authentication of REGISTER.
     pub auth: AuthSection,
+    /// `[routing]`: dial plans, outbound routes, voice policies, sites and PBXs
+    /// (docs/routing.md). `routing.domains` defaults to `sip.domains`, then the site's.
+    pub routing: sb_routing::RoutingConfig,
+    /// `[[trunks]]`: where the trunk names used by routes and PBXs are reached.
+    pub trunks: Vec<TrunkSection>,
+}
+
+/// `[[trunks]]`: a gateway, SIP trunk or PBX trunk that routing can send calls to.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TrunkSection {
+    /// The name routes and PBXs use.
+    pub name: String,
+    /// `IP:PORT`, `[IPv6]:PORT` or `HOST:PORT` (a name is resolved when the server starts).
+    pub address: String,
+    /// `udp` (default), `tcp` or `tls`.
+    #[serde(default)]
+    pub transport: TrunkTransport,
+}
+
+/// How a trunk is reached.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum TrunkTransport {
+    #[default]
+    Udp,
+    Tcp,
+    Tls,
 }
 
 /// `[registrar]` (RFC 3261 §10.3).
@@ -228,6 +256,20 @@ impl Config {
         Ok(c)
     }
 
+    /// The routing configuration, compiled and checked. Its domains are `[routing]
+    /// domains`, else `[sip] domains`, else the site's.
+    pub fn routing_table(&self) -> anyhow::Result<sb_routing::RoutingTable> {
+        let mut r = self.routing.clone();
+        if r.domains.is_empty() {
+            r.domains = if self.sip.domains.is_empty() {
+                self.site.domains.clone()
+            } else {
+                self.sip.domains.clone()
+            };
+        }
+        sb_routing::RoutingTable::compile(r).map_err(|e| anyhow::anyhow!("routing: {e}"))
+    }
+
     fn check(&self) -> anyhow::Result<()> {
         let s = &self.sip;
         anyhow::ensure!(
@@ -272,6 +314,45 @@ impl Config {
             a.store_timeout_ms > 0,
             "auth.store_timeout_ms must be positive"
         );
+        self.routing_table()?;
+        let mut names = std::collections::BTreeSet::new();
+        for (i, t) in self.trunks.iter().enumerate() {
+            anyhow::ensure!(
+                sb_store::validate::token(&t.name, 64).is_ok(),
+                "trunks[{i}].name: {:?} is not a name (1 to 64 characters, no spaces)",
+                t.name
+            );
+            anyhow::ensure!(
+                names.insert(t.name.as_str()),
+                "trunks[{i}].name: \"{}\" is defined twice",
+                t.name
+            );
+            anyhow::ensure!(
+                t.address
+                    .rsplit_once(':')
+                    .is_some_and(|(h, p)| !h.is_empty() && p.parse::<u16>().is_ok_and(|p| p > 0)),
+                "trunks[{i}].address: {:?} is not HOST:PORT",
+                t.address
+            );
+        }
+        let known = |n: &sb_routing::TrunkName| names.contains(n.as_str());
+        for r in &self.routing.routes {
+            for t in &r.trunks {
+                anyhow::ensure!(
+                    known(t),
+                    "routing.routes \"{}\": trunk \"{t}\" is not defined in [[trunks]]",
+                    r.name
+                );
+            }
+        }
+        for p in &self.routing.pbxes {
+            anyhow::ensure!(
+                known(&p.trunk),
+                "routing.pbxes \"{}\": trunk \"{}\" is not defined in [[trunks]]",
+                p.name,
+                p.trunk
+            );
+        }
         if let Some(realm) = &a.realm {
             anyhow::ensure!(
                 !realm.is_empty() && !realm.contains(['"', '\\', '\r', '\n']),
@@ -352,6 +433,34 @@ mod tests {
         assert!(e("[auth]\nalgorithms = [\"SHA-1\"]\n").contains("SHA-1"));
         assert!(e("[auth]\nnonce_lifetime_s = 0\n").contains("nonce_lifetime_s"));
         assert!(e("[auth]\nrelm = \"x\"\n").contains("relm"));
+    }
+
+    #[test]
+    fn routing_and_trunks_are_read_and_cross_checked() {
+        let base = "[sip]\ndomains = [\"example.com\"]\n\
+            [routing]\ndefault_voice_policy = \"all\"\n\
+            [[routing.routes]]\nname = \"us\"\npattern = '^\\+1'\nusage = \"national\"\ntrunks = [\"gw-a\"]\n\
+            [[routing.voice_policies]]\nname = \"all\"\nusages = [\"national\"]\n";
+        let c = Config::parse(&format!(
+            "{base}[[trunks]]\nname = \"gw-a\"\naddress = \"127.0.0.1:5070\"\ntransport = \"tcp\"\n"
+        ))
+        .unwrap();
+        assert_eq!(c.trunks[0].transport, TrunkTransport::Tcp);
+        let table = c.routing_table().unwrap();
+        assert!(table.serves_domain("example.com"));
+        let e = |t: &str| format!("{:#}", Config::parse(t).unwrap_err());
+        assert!(
+            e(base).contains("trunk \"gw-a\" is not defined"),
+            "{}",
+            e(base)
+        );
+        let twice = format!(
+            "{base}[[trunks]]\nname = \"gw-a\"\naddress = \"h:1\"\n[[trunks]]\nname = \"gw-a\"\naddress = \"h:2\"\n"
+        );
+        assert!(e(&twice).contains("defined twice"));
+        let bad = format!("{base}[[trunks]]\nname = \"gw-a\"\naddress = \"127.0.0.1\"\n");
+        assert!(e(&bad).contains("trunks[0].address"));
+        assert!(e("[routing]\ndefault_dial_plan = \"nope\"\n").contains("nope"));
     }
 
     #[test]
