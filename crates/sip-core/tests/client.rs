@@ -186,6 +186,22 @@ fn ack_for_a_non_2xx_final_is_built_by_the_transaction() {
             .len(),
         1
     );
+    // A 2xx on the same branch after the 486 (a downstream forker's fork answered) is
+    // no business of the Completed transaction: no ACK from it, and it reaches the TU
+    // as a stray, so a proxy can still forward it.
+    let late = response_to(&invite, StatusCode::OK, Some("other"));
+    h.recv_response(late.clone(), udp);
+    assert_eq!(h.request_times(Method::Ack), vec![100, 2000]);
+    assert_eq!(
+        h.events_where(|e| matches!(e, TsxEvent::StrayResponse { .. })),
+        vec![(
+            2_000,
+            TsxEvent::StrayResponse {
+                resp: late,
+                from: udp
+            }
+        )]
+    );
     // No INVITE retransmission after the final response; Timer D (32 s) ends it.
     h.run_until(40_000);
     assert_eq!(h.request_times(Method::Invite), vec![0]);

@@ -345,6 +345,15 @@ impl TransactionLayer {
             return;
         };
         match self.tsxs.get_mut(&id).map(|e| &mut e.tsx) {
+            Some(Tsx::InviteClient(t))
+                if resp.status.is_success() && t.state() == InviteClientState::Completed =>
+            {
+                // A 2xx after a non-2xx final: a downstream forking proxy sent the 487 for
+                // our CANCEL and then a fork's 200 that crossed it. The transaction is done
+                // with it, but the dialog it creates is not: a UA drops it as a stray, a
+                // proxy forwards it upstream (RFC 3261 §16.7 step 5, RFC 6026 §8.4).
+                self.out.event(TsxEvent::StrayResponse { resp, from });
+            }
             Some(Tsx::InviteClient(t)) => {
                 t.on_response(now, resp, &self.cfg, &mut self.out);
                 self.release_cancel(now, id);
