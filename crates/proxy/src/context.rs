@@ -26,6 +26,14 @@ pub(crate) struct Branch {
     /// Left behind by a group timeout: its non-2xx answer no longer counts.
     pub abandoned: bool,
     pub cancelled: bool,
+    /// The top Via branch we gave it, to find it again when its 2xx comes back as a
+    /// stray (after its transaction completed with a 487).
+    pub via_branch: String,
+    /// The target's `answer_timeout`, running until the first response of any kind.
+    pub answer_deadline: Option<Instant>,
+    /// The answer timeout declared it failed (408) while its transaction still runs: a
+    /// late 2xx is relayed, anything else from it ignored.
+    pub given_up: bool,
 }
 
 impl Branch {
@@ -51,6 +59,11 @@ pub(crate) struct Context {
     pub failover: Failover,
     pub redirects_left: u8,
     pub record_route: bool,
+    /// Ask [`crate::RouteKind::Exhausted`] instead of answering when the plan runs out.
+    pub ask_when_exhausted: bool,
+    /// Groups were just installed by a routing answer: the next one starts whatever the
+    /// failover rule says about the group before.
+    pub fresh_plan: bool,
     pub branches: Vec<Branch>,
     /// Groups started so far; the current group is `groups_started - 1`.
     pub groups_started: usize,
@@ -83,16 +96,13 @@ impl Context {
 
     /// The earliest timer of this context.
     pub fn next_deadline(&self) -> Option<Instant> {
-        let c = self
-            .branches
+        self.branches
             .iter()
             .filter(|b| b.is_pending())
-            .filter_map(|b| b.timer_c)
-            .min();
-        match (c, self.group_deadline) {
-            (Some(a), Some(b)) => Some(a.min(b)),
-            (a, b) => a.or(b),
-        }
+            .flat_map(|b| [b.timer_c, b.answer_deadline])
+            .chain([self.group_deadline])
+            .flatten()
+            .min()
     }
 
     /// True when the finished group allows trying the next one.
@@ -109,10 +119,18 @@ impl Context {
             .collect();
         match &self.failover {
             Failover::AnyFailure => true,
-            Failover::Unavailable => statuses
-                .iter()
-                .all(|s| s.0 == 408 || (500..600).contains(&s.0)),
-            Failover::Statuses(codes) => statuses.iter().all(|s| codes.contains(s)),
+            _ => statuses.iter().all(|s| self.failover.accepts(*s)),
+        }
+    }
+}
+
+impl Failover {
+    /// Whether a branch that ended with `status` lets the search go on.
+    pub(crate) fn accepts(&self, status: StatusCode) -> bool {
+        match self {
+            Failover::AnyFailure => (300..600).contains(&status.0),
+            Failover::Unavailable => status.0 == 408 || (500..600).contains(&status.0),
+            Failover::Statuses(codes) => codes.contains(&status),
         }
     }
 }

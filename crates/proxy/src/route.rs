@@ -59,6 +59,14 @@ pub(crate) fn branch_loop_hash(branch: &str) -> Option<&str> {
     branch.strip_prefix(BRANCH_MAGIC)?.split('.').next()
 }
 
+/// The context number in a branch we generated: `z9hG4bK<hash>.<context>.<seq>`.
+pub(crate) fn branch_context(branch: &str) -> Option<u64> {
+    let mut parts = branch.strip_prefix(BRANCH_MAGIC)?.split('.');
+    let _hash = parts.next()?;
+    let ctx = parts.next()?;
+    u64::from_str_radix(ctx, 16).ok()
+}
+
 fn default_port(uri: &SipUri) -> u16 {
     let tls = uri.secure
         || uri

@@ -5,75 +5,10 @@ mod sim;
 
 use std::time::Duration;
 
-use sb_netsim::{run_seeds, LinkConfig, RunEnd, Sim};
-use sb_proxy::{Failover, Group, Plan, ProxyConfig, Query, RouteDecision, RouteKind, Target};
-use sb_sip_core::TimerConfig;
-use sb_sip_msg::{Header, OtherHeader, Request};
+use sb_netsim::{run_seeds, LinkConfig};
+use sb_proxy::{Failover, Group, Plan, ProxyConfig, Query, RouteDecision, RouteKind};
+use sb_sip_msg::{Header, OtherHeader};
 use sim::*;
-
-const PROXY: usize = 0;
-const CALLER: usize = 1;
-
-fn target(n: usize) -> Target {
-    Target::new(contact_uri("bob", n), peer(n))
-}
-
-fn world(
-    seed: u64,
-    link: LinkConfig,
-    scripts: &[Script],
-    tweak: impl FnOnce(&mut ProxyConfig),
-    mut plan: impl FnMut(&Query) -> Option<RouteDecision> + 'static,
-) -> Sim<SimNode> {
-    let timers = TimerConfig::default();
-    let mut nodes = vec![
-        SimNode::Proxy(Box::new(ProxyNode::new(
-            PROXY,
-            timers,
-            tweak,
-            Box::new(move |q| plan(q)),
-        ))),
-        SimNode::Uac(Box::new(Uac::new(
-            CALLER,
-            PROXY,
-            timers,
-            &format!("call-{seed}"),
-        ))),
-    ];
-    for (i, s) in scripts.iter().enumerate() {
-        nodes.push(SimNode::Uas(Box::new(Uas::new(i + 2, timers, *s))));
-    }
-    let mut sim = Sim::new(seed, nodes, link);
-    let now = sim.now();
-    sim.nodes[CALLER].uac_mut().start(now);
-    sim
-}
-
-fn fast() -> LinkConfig {
-    LinkConfig::fixed(Duration::from_millis(10))
-}
-
-/// Routes every initial request to a parallel fork over `callees`.
-fn fork_to(callees: Vec<usize>) -> impl FnMut(&Query) -> Option<RouteDecision> {
-    move |q| match q {
-        Query::Route {
-            kind: RouteKind::Initial,
-            ..
-        } => Some(RouteDecision::Forward(Plan::parallel(
-            callees.iter().map(|n| target(*n)).collect(),
-        ))),
-        _ => None,
-    }
-}
-
-fn reason(req: &Request) -> String {
-    req.headers.other("Reason").collect::<Vec<_>>().join(" | ")
-}
-
-fn run_quiet(sim: &mut Sim<SimNode>) {
-    let end = sim.run(Duration::from_secs(900), 200_000);
-    assert_eq!(end, RunEnd::Quiet, "seed {}", sim.seed());
-}
 
 #[test]
 fn first_200_wins_the_other_branch_is_cancelled_with_a_reason() {

@@ -1,6 +1,7 @@
 //! The stateful forking proxy (RFC 3261 §16) around one [`TransactionLayer`]: inputs,
 //! outputs and the request path; responses and timers live in the submodules.
 
+mod branches;
 mod response;
 mod timers;
 
@@ -13,7 +14,7 @@ use sb_sip_core::{
 };
 use sb_sip_msg::{Header, Message, Method, NameAddr, Request, Response, StatusCode};
 
-use crate::context::{Branch, Context};
+use crate::context::Context;
 use crate::route;
 use crate::types::{
     ContextId, Plan, ProxyConfig, ProxyEvent, Query, QueryId, RouteDecision, RouteKind, Target,
@@ -28,6 +29,8 @@ enum Pending {
     Redirect(ContextId, Response),
     /// A 2xx ACK whose next hop needs resolving; forwarded statelessly when answered.
     Ack(Request),
+    /// The plan of a context ran out ([`RouteKind::Exhausted`]).
+    Exhausted(ContextId),
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -181,6 +184,20 @@ impl Proxy {
                 }
                 self.advance(now, ctx);
             }
+            Pending::Exhausted(ctx) => {
+                let Some(c) = self.contexts.get_mut(&ctx) else {
+                    return;
+                };
+                c.pending_queries -= 1;
+                match decision {
+                    RouteDecision::Forward(plan) if !c.final_sent && !c.no_new_branches => {
+                        self.install_plan(ctx, plan, false);
+                        self.advance(now, ctx);
+                    }
+                    // "As if nobody had asked": the best response, not the Reject's status.
+                    _ => self.send_best(now, ctx),
+                }
+            }
             Pending::Ack(ack) => match decision {
                 RouteDecision::Forward(plan) => {
                     if let Some(t) = plan.groups.first().and_then(|g| g.targets.first()) {
@@ -235,7 +252,7 @@ impl Proxy {
                 } => self.on_cancel(now, tsx, target, &req),
                 TsxEvent::Response { tsx, resp } => self.on_response(now, tsx, resp),
                 TsxEvent::Ack2xx { req, from, .. } => self.on_ack_2xx(now, req, from),
-                TsxEvent::StrayResponse { resp, .. } => self.forward_stray(resp),
+                TsxEvent::StrayResponse { resp, .. } => self.on_stray(now, resp),
                 TsxEvent::Timeout { tsx } => {
                     self.on_branch_failed(now, tsx, StatusCode::REQUEST_TIMEOUT)
                 }
@@ -292,6 +309,8 @@ impl Proxy {
             failover: crate::types::Failover::AnyFailure,
             redirects_left: 0,
             record_route: false,
+            ask_when_exhausted: false,
+            fresh_plan: false,
             branches: Vec::new(),
             groups_started: 0,
             group_deadline: None,
@@ -367,7 +386,7 @@ impl Proxy {
     ) {
         let id = QueryId(self.next_query);
         self.next_query += 1;
-        if let Pending::Route(c) | Pending::Redirect(c, _) = &pending {
+        if let Pending::Route(c) | Pending::Redirect(c, _) | Pending::Exhausted(c) = &pending {
             if let Some(ctx) = self.contexts.get_mut(c) {
                 ctx.pending_queries += 1;
             }
@@ -388,7 +407,7 @@ impl Proxy {
             return;
         };
         match pending {
-            Pending::Route(ctx) => {
+            Pending::Route(ctx) | Pending::Exhausted(ctx) => {
                 if let Some(c) = self.contexts.get_mut(&ctx) {
                     c.pending_queries -= 1;
                     let status = self.cfg.route_timeout_status;
@@ -405,22 +424,6 @@ impl Proxy {
             }
             Pending::Ack(_) => {}
         }
-    }
-
-    fn install_plan(&mut self, ctx: ContextId, plan: Plan, front: bool) {
-        let Some(c) = self.contexts.get_mut(&ctx) else {
-            return;
-        };
-        if front {
-            for g in plan.groups.into_iter().rev() {
-                c.groups.push_front(g);
-            }
-            return;
-        }
-        c.groups = plan.groups.into();
-        c.failover = plan.failover;
-        c.redirects_left = plan.max_redirects;
-        c.record_route = plan.record_route && self.cfg.record_route && !c.in_dialog;
     }
 
     /// Answers the request itself (reject, route timeout) and ends the context.
@@ -445,119 +448,6 @@ impl Proxy {
         self.events.push_back(ProxyEvent::Finished { ctx, status });
         self.cancel_pending(now, ctx, None);
         self.maybe_drop(ctx);
-    }
-
-    /// Starts groups until one has a live branch, or sends the best response when the
-    /// search is over (§16.7 step 4 "no more branches").
-    fn advance(&mut self, now: Instant, ctx: ContextId) {
-        loop {
-            let Some(c) = self.contexts.get_mut(&ctx) else {
-                return;
-            };
-            if c.final_sent {
-                self.maybe_drop(ctx);
-                return;
-            }
-            if !c.is_settled() {
-                return;
-            }
-            let more = !c.no_new_branches && !c.groups.is_empty() && {
-                c.groups_started == 0 || c.may_fail_over()
-            };
-            if !more {
-                self.send_best(now, ctx);
-                return;
-            }
-            self.start_group(now, ctx);
-        }
-    }
-
-    fn start_group(&mut self, now: Instant, ctx: ContextId) {
-        let Some(c) = self.contexts.get_mut(&ctx) else {
-            return;
-        };
-        let Some(group) = c.groups.pop_front() else {
-            return;
-        };
-        let group_no = c.groups_started;
-        c.groups_started += 1;
-        c.group_timed_out = false;
-        c.group_deadline = group.timeout.map(|t| now + t);
-        let forked = group.targets.len() > 1 || !c.groups.is_empty() || group_no > 0;
-        for target in group.targets {
-            self.start_branch(now, ctx, target, group_no, forked);
-        }
-        self.schedule(ctx);
-    }
-
-    /// §16.6 steps 1–10 for one target.
-    fn start_branch(
-        &mut self,
-        now: Instant,
-        ctx: ContextId,
-        target: Target,
-        group: usize,
-        forked: bool,
-    ) {
-        let Some(c) = self.contexts.get_mut(&ctx) else {
-            return;
-        };
-        let mut req = c.request.clone();
-        req.uri = target.uri.clone();
-        let mf = if forked {
-            c.max_forwards.min(self.cfg.fork_max_forwards)
-        } else {
-            c.max_forwards
-        };
-        route::set_max_forwards(&mut req, mf);
-        let dialog_creating = matches!(
-            req.method,
-            Method::Invite | Method::Subscribe | Method::Refer
-        );
-        if c.record_route && dialog_creating {
-            route::insert_record_route(&self.cfg, &mut req, c.inbound, target.peer.transport);
-        }
-        req.headers.0.extend(target.add_headers.iter().cloned());
-        c.branch_seq += 1;
-        let branch = format!(
-            "{}{}.{:x}.{:x}",
-            sb_sip_msg::header::BRANCH_MAGIC,
-            c.loop_hash,
-            ctx.0,
-            c.branch_seq
-        );
-        req.headers
-            .push_via_top(route::our_via(&self.cfg, target.peer.transport, branch));
-        let timer_c = c.is_invite.then(|| now + self.cfg.timer_c);
-        let uri = target.uri.clone();
-        let peer = target.peer;
-        match self.layer.send_request(now, req, peer) {
-            Ok(tsx) => {
-                let c = self.contexts.get_mut(&ctx).expect("context checked above");
-                let idx = c.branches.len();
-                c.branches.push(Branch {
-                    tsx,
-                    target,
-                    group,
-                    provisional: false,
-                    timer_c,
-                    final_status: None,
-                    abandoned: false,
-                    cancelled: false,
-                });
-                self.by_client.insert(tsx, (ctx, idx));
-                self.events
-                    .push_back(ProxyEvent::BranchStarted { ctx, target: uri });
-            }
-            Err(_) => {
-                // Only a malformed request gets here; the branch counts as failed.
-                let c = self.contexts.get_mut(&ctx).expect("context checked above");
-                let mut r = response_for(&c.request, StatusCode::SERVER_INTERNAL_ERROR);
-                r.headers
-                    .push_via_top(route::our_via(&self.cfg, peer.transport, String::new()));
-                c.responses.push(r);
-            }
-        }
     }
 
     /// §16.10: 200 to the CANCEL, CANCEL every pending branch, no new branches. The caller

@@ -20,47 +20,30 @@ impl Proxy {
             return;
         };
         let status = resp.status;
-        if status == StatusCode::TRYING {
-            return;
-        }
         let Some(c) = self.contexts.get_mut(&ctx) else {
             return;
         };
+        // Any answer, even 100, shows the next hop is alive: its answer timeout is over.
+        c.branches[idx].answer_deadline = None;
+        if status == StatusCode::TRYING {
+            return;
+        }
         if status.is_provisional() {
             let b = &mut c.branches[idx];
             b.provisional = true;
+            // A branch that was given up, cancelled by its group timeout or answered
+            // already rings for nobody: the caller does not hear it.
             if b.is_pending() {
                 b.timer_c = Some(now + self.cfg.timer_c);
-            }
-            if !c.final_sent {
-                self.relay(now, ctx, resp);
+                if !c.final_sent {
+                    self.relay(now, ctx, resp);
+                }
             }
             self.schedule(ctx);
             return;
         }
         if status.is_success() {
-            // §16.7 step 5: every 2xx goes upstream at once, also a second one from
-            // another fork and retransmissions: only the UAC can ACK or BYE them.
-            let first_final = !c.final_sent;
-            let fresh = c.branches[idx].is_pending();
-            c.branches[idx].final_status.get_or_insert(status);
-            c.final_sent = true;
-            c.no_new_branches = true;
-            c.groups.clear();
-            // A non-INVITE request has one final answer; later 2xx are absorbed.
-            if first_final || c.is_invite {
-                self.relay(now, ctx, resp);
-            }
-            if fresh {
-                self.events
-                    .push_back(ProxyEvent::BranchFinished { ctx, status });
-            }
-            if first_final {
-                self.events.push_back(ProxyEvent::Finished { ctx, status });
-                let reason = reason_header(200, "Call completed elsewhere");
-                self.cancel_pending(now, ctx, Some(vec![reason]));
-            }
-            self.maybe_drop(ctx);
+            self.on_branch_2xx(now, ctx, idx, resp);
             return;
         }
         let b = &mut c.branches[idx];
@@ -104,7 +87,65 @@ impl Proxy {
             let reason = reason_header(status.0, status.default_reason());
             self.cancel_pending(now, ctx, Some(vec![reason]));
         }
+        self.try_fallback(now, ctx, idx);
         self.advance(now, ctx);
+    }
+
+    /// §16.7 step 5: every 2xx goes upstream at once, also a second one from another fork,
+    /// one from a branch we already cancelled or gave up on, and retransmissions: only
+    /// the UAC can ACK or BYE the dialogs they create.
+    fn on_branch_2xx(&mut self, now: Instant, ctx: ContextId, idx: usize, resp: Response) {
+        let Some(c) = self.contexts.get_mut(&ctx) else {
+            return;
+        };
+        let status = resp.status;
+        let first_final = !c.final_sent;
+        let fresh = c.branches[idx].is_pending();
+        c.branches[idx].final_status.get_or_insert(status);
+        c.final_sent = true;
+        c.no_new_branches = true;
+        c.groups.clear();
+        // A non-INVITE request has one final answer; later 2xx are absorbed.
+        if first_final || c.is_invite {
+            self.relay(now, ctx, resp);
+        }
+        if fresh {
+            self.events
+                .push_back(ProxyEvent::BranchFinished { ctx, status });
+        }
+        if first_final {
+            self.events.push_back(ProxyEvent::Finished { ctx, status });
+            let reason = reason_header(200, "Call completed elsewhere");
+            self.cancel_pending(now, ctx, Some(vec![reason]));
+        }
+        self.maybe_drop(ctx);
+    }
+
+    /// A response no transaction wanted. A 2xx whose branch is one of a live context's
+    /// (it followed that branch's 487: a downstream forking proxy answered our CANCEL and
+    /// then relayed a fork's 200 that crossed it) is handled as that branch's 2xx, so it
+    /// can still be the caller's final answer; anything else is forwarded statelessly.
+    pub(super) fn on_stray(&mut self, now: Instant, resp: Response) {
+        let invite_2xx = resp.status.is_success()
+            && resp
+                .headers
+                .cseq()
+                .is_some_and(|c| c.method == Method::Invite);
+        let found = invite_2xx
+            .then(|| resp.headers.top_via())
+            .flatten()
+            .filter(|v| route::is_local_via(&self.cfg, v))
+            .and_then(|v| v.branch())
+            .and_then(|branch| {
+                let ctx = ContextId(route::branch_context(branch)?);
+                let c = self.contexts.get(&ctx)?;
+                let idx = c.branches.iter().position(|b| b.via_branch == branch)?;
+                Some((ctx, idx))
+            });
+        match found {
+            Some((ctx, idx)) => self.on_branch_2xx(now, ctx, idx, resp),
+            None => self.forward_stray(resp),
+        }
     }
 
     /// A branch failed without a response: Timer B/F (408) or transport (503), §16.7 step 1.
@@ -142,6 +183,7 @@ impl Proxy {
         }
         self.events
             .push_back(ProxyEvent::BranchFinished { ctx, status });
+        self.try_fallback(now, ctx, idx);
         self.advance(now, ctx);
     }
 
@@ -218,7 +260,7 @@ impl Proxy {
 }
 
 /// `Reason: SIP;cause=N;text="..."` (RFC 3326 §2).
-fn reason_header(cause: u16, text: &str) -> Header {
+pub(super) fn reason_header(cause: u16, text: &str) -> Header {
     Header::Other(OtherHeader {
         name: "Reason".into(),
         value: format!("SIP;cause={cause};text=\"{text}\""),

@@ -21,10 +21,12 @@ impl Proxy {
         let Some(c) = self.contexts.get_mut(&ctx) else {
             return;
         };
-        // A group unanswered for its timeout: leave it ringing only if nothing follows.
+        // A group unanswered for its timeout: leave it ringing only if nothing follows
+        // (neither a group nor the exhausted-plan question).
         if c.group_deadline.is_some_and(|d| d <= now) {
             c.group_deadline = None;
-            if !c.groups.is_empty() && !c.no_new_branches && !c.final_sent {
+            let follows = !c.groups.is_empty() || c.ask_when_exhausted;
+            if follows && !c.no_new_branches && !c.final_sent {
                 c.group_timed_out = true;
                 let current = c.groups_started - 1;
                 let mut to_cancel = Vec::new();
@@ -38,11 +40,28 @@ impl Proxy {
                         }
                     }
                 }
+                // RFC 3326: the callee's phone stops ringing because nobody answered in
+                // time, not because the caller hung up.
+                let reason = [super::response::reason_header(408, "Unanswered")];
                 for tsx in to_cancel {
-                    let _ = self.layer.cancel(now, tsx);
+                    let _ = self.layer.cancel_with_headers(now, tsx, &reason);
                 }
                 self.advance(now, ctx);
             }
+        }
+        // Answer timeouts: a next hop that sent nothing at all is given up on.
+        let Some(c) = self.contexts.get_mut(&ctx) else {
+            return;
+        };
+        let silent: Vec<usize> = c
+            .branches
+            .iter()
+            .enumerate()
+            .filter(|(_, b)| b.is_pending() && b.answer_deadline.is_some_and(|t| t <= now))
+            .map(|(i, _)| i)
+            .collect();
+        for i in silent {
+            self.give_up_branch(now, ctx, i);
         }
         // Timer C (§16.8): CANCEL a branch that rang too long; one that never answered
         // at all counts as 408. A branch already cancelled gets 64*T1 to confirm (§9.1)

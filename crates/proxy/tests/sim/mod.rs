@@ -8,8 +8,10 @@ use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
 use sb_netsim::sip::{node_addr, response_to, sip_uri, via, RequestBuilder};
-use sb_netsim::{Node, NodeId};
-use sb_proxy::{Proxy, ProxyConfig, ProxyEvent, Query, QueryId, RouteDecision};
+use sb_netsim::{LinkConfig, Node, NodeId, RunEnd, Sim};
+use sb_proxy::{
+    Plan, Proxy, ProxyConfig, ProxyEvent, Query, QueryId, RouteDecision, RouteKind, Target,
+};
 use sb_sip_core::{Peer, TimerConfig, TransactionLayer, TsxEvent, TsxId, Uas2xxRetransmitter};
 use sb_sip_msg::{
     CSeq, ContactValue, Header, Message, Method, NameAddr, Request, Response, StatusCode,
@@ -89,6 +91,9 @@ impl ProxyNode {
 pub struct Script {
     pub ring_after: Option<Duration>,
     pub answer: Option<(Duration, u16)>,
+    /// Behave like a downstream forking proxy whose fork answered just as our CANCEL
+    /// came: after the 487, a 200 with another To tag on the same branch.
+    pub fork_200_after_cancel: bool,
 }
 
 impl Script {
@@ -96,18 +101,21 @@ impl Script {
         Script {
             ring_after: Some(Duration::from_millis(ring_ms)),
             answer: Some((Duration::from_millis(after_ms), code)),
+            fork_200_after_cancel: false,
         }
     }
     pub fn ring_forever(ring_ms: u64) -> Self {
         Script {
             ring_after: Some(Duration::from_millis(ring_ms)),
             answer: None,
+            fork_200_after_cancel: false,
         }
     }
     pub fn silent() -> Self {
         Script {
             ring_after: None,
             answer: None,
+            fork_200_after_cancel: false,
         }
     }
 }
@@ -133,6 +141,8 @@ pub struct Uas {
     pub got_byes: Vec<Request>,
     pub finals_sent: Vec<u16>,
     pub other_requests: Vec<Request>,
+    /// Sent around the transaction layer (the forked 200 after a 487).
+    extra: VecDeque<(NodeId, Message)>,
 }
 
 impl Uas {
@@ -150,7 +160,31 @@ impl Uas {
             got_byes: Vec::new(),
             finals_sent: Vec::new(),
             other_requests: Vec::new(),
+            extra: VecDeque::new(),
         }
+    }
+
+    /// A 200 from "another fork" behind this node: own To tag, sent on the INVITE's
+    /// branch after the transaction already answered 487.
+    fn fork_200(&mut self, i: usize) {
+        let inv = &self.invites[i];
+        let mut r = response_to(&inv.req, StatusCode::OK, Some(&format!("fork{}", self.n)));
+        for h in inv.req.headers.iter() {
+            if matches!(h, Header::RecordRoute(_)) {
+                r.headers.push(h.clone());
+            }
+        }
+        r.headers
+            .push(Header::Contact(ContactValue::Addr(NameAddr::new(
+                contact_uri("ua", self.n),
+            ))));
+        let via = inv.req.headers.top_via().expect("INVITE has a Via");
+        let to = node_of(SocketAddr::new(
+            via.host.to_string().parse().expect("IP sent-by"),
+            via.port.unwrap_or(5060),
+        ));
+        self.finals_sent.push(200);
+        self.extra.push_back((to, Message::Response(r)));
     }
 
     fn respond(&mut self, now: Instant, i: usize, code: u16) {
@@ -218,7 +252,11 @@ impl Uas {
                     let r = response_to(&req, StatusCode(code), Some("c"));
                     let _ = self.layer.send_response(now, tsx, r);
                     if let Some(i) = self.invites.iter().position(|v| Some(v.tsx) == target) {
+                        let answered = self.invites[i].final_sent.is_some();
                         self.respond(now, i, 487);
+                        if self.script.fork_200_after_cancel && !answered {
+                            self.fork_200(i);
+                        }
                     }
                 }
                 TsxEvent::Ack2xx { .. } => {
@@ -275,6 +313,7 @@ impl Node for Uas {
         self.layer
             .poll_transmit()
             .map(|t| (node_of(t.to.addr), t.message))
+            .or_else(|| self.extra.pop_front())
     }
     fn poll_timeout(&self) -> Option<Instant> {
         let own = self.timers.iter().map(|(t, _, _)| *t).min();
@@ -573,4 +612,70 @@ impl Node for SimNode {
             SimNode::Uas(u) => u.poll_timeout(),
         }
     }
+}
+
+// ---- the world the tests build -------------------------------------------------------
+
+pub const PROXY: usize = 0;
+pub const CALLER: usize = 1;
+
+pub fn target(n: usize) -> Target {
+    Target::new(contact_uri("bob", n), peer(n))
+}
+
+pub fn world(
+    seed: u64,
+    link: LinkConfig,
+    scripts: &[Script],
+    tweak: impl FnOnce(&mut ProxyConfig),
+    mut plan: impl FnMut(&Query) -> Option<RouteDecision> + 'static,
+) -> Sim<SimNode> {
+    let timers = TimerConfig::default();
+    let mut nodes = vec![
+        SimNode::Proxy(Box::new(ProxyNode::new(
+            PROXY,
+            timers,
+            tweak,
+            Box::new(move |q| plan(q)),
+        ))),
+        SimNode::Uac(Box::new(Uac::new(
+            CALLER,
+            PROXY,
+            timers,
+            &format!("call-{seed}"),
+        ))),
+    ];
+    for (i, s) in scripts.iter().enumerate() {
+        nodes.push(SimNode::Uas(Box::new(Uas::new(i + 2, timers, *s))));
+    }
+    let mut sim = Sim::new(seed, nodes, link);
+    let now = sim.now();
+    sim.nodes[CALLER].uac_mut().start(now);
+    sim
+}
+
+pub fn fast() -> LinkConfig {
+    LinkConfig::fixed(Duration::from_millis(10))
+}
+
+/// Routes every initial request to a parallel fork over `callees`.
+pub fn fork_to(callees: Vec<usize>) -> impl FnMut(&Query) -> Option<RouteDecision> {
+    move |q| match q {
+        Query::Route {
+            kind: RouteKind::Initial,
+            ..
+        } => Some(RouteDecision::Forward(Plan::parallel(
+            callees.iter().map(|n| target(*n)).collect(),
+        ))),
+        _ => None,
+    }
+}
+
+pub fn reason(req: &Request) -> String {
+    req.headers.other("Reason").collect::<Vec<_>>().join(" | ")
+}
+
+pub fn run_quiet(sim: &mut Sim<SimNode>) {
+    let end = sim.run(Duration::from_secs(900), 200_000);
+    assert_eq!(end, RunEnd::Quiet, "seed {}", sim.seed());
 }
