@@ -628,6 +628,29 @@ macro_rules! impl_store {
                         .collect()
                 }
 
+                async fn list_all_numbers(&self) -> Result<Vec<Number>> {
+                    let rows: Vec<(String, String)> =
+                        sqlx::query_as("SELECT number, address FROM numbers ORDER BY number")
+                            .fetch_all(&self.pool)
+                            .await?;
+                    rows.iter()
+                        .map(|(n, a)| {
+                            Ok(Number {
+                                number: $crate::rows::parse_column(
+                                    "numbers.number",
+                                    n,
+                                    E164::parse,
+                                )?,
+                                user: $crate::rows::parse_column(
+                                    "numbers.address",
+                                    a,
+                                    SipAddress::parse,
+                                )?,
+                            })
+                        })
+                        .collect()
+                }
+
                 async fn write_bindings(
                     &self,
                     aor: &SipAddress,

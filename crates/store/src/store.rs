@@ -80,6 +80,10 @@ pub trait Store: Send + Sync + fmt::Debug {
     /// The numbers of a user, in order.
     async fn list_numbers(&self, user: &SipAddress) -> Result<Vec<Number>>;
 
+    /// Every assigned number with its user, in number order (to build routing's reverse
+    /// number lookup in one query rather than one per user).
+    async fn list_all_numbers(&self) -> Result<Vec<Number>>;
+
     /// In one transaction, removes the bindings of `aor` whose [`Binding::key`] is in
     /// `remove`, then stores `upsert` (each replacing the binding with the same key). This
     /// is what one REGISTER does. Every binding in `upsert` must have `aor` as its AOR.

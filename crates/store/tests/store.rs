@@ -37,6 +37,7 @@ on_both_backends!(
     users_add_get_update_remove,
     duplicate_number_refused_naming_the_number,
     numbers_follow_the_line_uri,
+    all_numbers_list_every_holder,
     extensions_share_a_main_number,
     credentials_set_get_replace,
     paging_walks_every_user_once,

@@ -239,6 +239,47 @@ pub async fn numbers_follow_the_line_uri(f: &Fixture) {
     ));
 }
 
+pub async fn all_numbers_list_every_holder(f: &Fixture) {
+    let s = f.open().await;
+    with_domain(&*s, "example.com").await;
+    assert!(s.list_all_numbers().await.unwrap().is_empty());
+    s.add_user(&user("sip:bob@example.com", Some("tel:+14255550200")))
+        .await
+        .unwrap();
+    s.add_user(&user("sip:alice@example.com", Some("tel:+14255550100")))
+        .await
+        .unwrap();
+    // An extension shares the main number, which it does not claim.
+    s.add_user(&user("sip:carol@example.com", Some("tel:+14255550000;ext=300")))
+        .await
+        .unwrap();
+    s.assign_number(&Number {
+        number: num("+14255550199"),
+        user: addr("sip:alice@example.com"),
+    })
+    .await
+    .unwrap();
+    let all: Vec<(String, String)> = s
+        .list_all_numbers()
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|n| (n.number.to_string(), n.user.to_string()))
+        .collect();
+    let want = [
+        ("+14255550100", "sip:alice@example.com"),
+        ("+14255550199", "sip:alice@example.com"),
+        ("+14255550200", "sip:bob@example.com"),
+    ];
+    let want: Vec<(String, String)> = want
+        .iter()
+        .map(|(n, u)| (n.to_string(), u.to_string()))
+        .collect();
+    assert_eq!(all, want);
+    s.remove_user(&addr("sip:alice@example.com")).await.unwrap();
+    assert_eq!(s.list_all_numbers().await.unwrap().len(), 1);
+}
+
 pub async fn credentials_set_get_replace(f: &Fixture) {
     let s = f.open().await;
     with_domain(&*s, "example.com").await;
