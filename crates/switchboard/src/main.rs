@@ -2,8 +2,10 @@
 //! the runtime, the front end and the management plane.
 
 mod config;
+mod directory;
 mod lint;
 mod provision;
+mod route_cmd;
 mod serve;
 mod tls;
 
@@ -28,6 +30,8 @@ enum Command {
     /// not the server runs (it sees changes within a second). Exit status: 0 done,
     /// 1 input refused, 2 usage or I/O error.
     User(provision::user_cmd::UserArgs),
+    /// Call routing tools: `route explain` shows how a call would be routed, step by step.
+    Route(route_cmd::RouteArgs),
     /// The `[site]` section of the configuration: domains, users and numbers.
     Site {
         #[command(subcommand)]
@@ -73,6 +77,7 @@ fn main() -> ExitCode {
             command: SiteCommand::Apply(args),
         } => ExitCode::from(provision::user_cmd::run_site_apply(args)),
         Command::User(args) => ExitCode::from(provision::user_cmd::run(args)),
+        Command::Route(args) => ExitCode::from(route_cmd::run(args)),
         Command::Serve(args) => match serve::run(args) {
             Ok(()) => ExitCode::SUCCESS,
             Err(e) => {

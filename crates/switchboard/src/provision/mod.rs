@@ -10,6 +10,7 @@
 //! algorithm (MD5 and SHA-256, RFC 8760 §3) for the realm of the user's domain.
 
 pub mod import;
+pub mod rules;
 pub mod site;
 pub mod spec;
 pub mod user_cmd;
@@ -21,7 +22,7 @@ use anyhow::Context;
 use sb_store::{SqliteStore, Store};
 use serde::Deserialize;
 
-pub use site::{apply_site, SiteConfig, Summary};
+pub use site::{apply_site, apply_site_routed, SiteConfig, Summary};
 
 /// Which database holds provisioning data and bindings.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]

@@ -13,6 +13,7 @@ use std::fmt;
 use sb_store::{
     Change, Domain, DomainName, Number, Outcome, Page, SipAddress, Store, StoreError, User,
 };
+use sb_routing::RoutingTable;
 use serde::Deserialize;
 
 use super::spec::{self, FieldError, Secret, UserSpec};
@@ -63,6 +64,31 @@ pub struct SiteUser {
     pub line_uri: Option<String>,
     /// `false` keeps the user but refuses their registrations and calls.
     pub enabled: Option<bool>,
+    /// Call handling rules by setting name (docs/routing.md), e.g. `{ forward_busy =
+    /// "sip:carol@example.com", forward_unanswered_secs = 10 }`. Given, it is the user's
+    /// whole rule set (rules not listed are cleared); left out, stored rules stay.
+    pub rules: Option<BTreeMap<String, RuleValue>>,
+}
+
+/// A rule's value in the site file: text, or a number or boolean written bare.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(untagged)]
+pub enum RuleValue {
+    Text(String),
+    Integer(i64),
+    Bool(bool),
+}
+
+impl RuleValue {
+    /// The value as the store keeps it.
+    pub fn to_setting(&self) -> String {
+        match self {
+            RuleValue::Text(s) => s.clone(),
+            RuleValue::Integer(n) => n.to_string(),
+            RuleValue::Bool(true) => "on".into(),
+            RuleValue::Bool(false) => "off".into(),
+        }
+    }
 }
 
 impl fmt::Debug for SiteUser {
@@ -78,6 +104,7 @@ impl fmt::Debug for SiteUser {
             .field("number", &self.number)
             .field("line_uri", &self.line_uri)
             .field("enabled", &self.enabled)
+            .field("rules", &self.rules)
             .finish()
     }
 }
@@ -195,8 +222,20 @@ enum Kind {
     Number,
 }
 
-/// Applies the site file to the store in one batch: all of it or nothing.
+/// Applies the site file to the store in one batch: all of it or nothing. Users' rules
+/// are checked by name and form only; [`apply_site_routed`] also checks them against the
+/// routing configuration.
 pub async fn apply_site(store: &dyn Store, site: &SiteConfig) -> Result<Summary, SiteError> {
+    apply_site_routed(store, site, None).await
+}
+
+/// [`apply_site`], with every user's rules checked against `table` and the directory
+/// the file leaves behind (so a forward to a number the same file assigns is accepted).
+pub async fn apply_site_routed(
+    store: &dyn Store,
+    site: &SiteConfig,
+    table: Option<&RoutingTable>,
+) -> Result<Summary, SiteError> {
     if site.is_empty() {
         return Ok(Summary::default());
     }
@@ -294,6 +333,9 @@ pub async fn apply_site(store: &dyn Store, site: &SiteConfig) -> Result<Summary,
             Err(e) => refuse(entry, e),
         }
     }
+    if let (Some(table), true) = (table, refused.is_empty()) {
+        refused.extend(check_site_rules(store, table, &specs, &numbers).await?);
+    }
     if !refused.is_empty() {
         return Err(SiteError::Refused(refused));
     }
@@ -383,6 +425,20 @@ fn parse_user(
         (None, None) => None,
     };
     spec.enabled = u.enabled;
+    if let Some(rules) = &u.rules {
+        spec.replace_rules = true;
+        for (name, value) in rules {
+            let name = super::rules::rule_name(name).map_err(|m| FieldError::new("rules", m))?;
+            let value = value.to_setting();
+            if value.trim().is_empty() {
+                return Err(FieldError::new(
+                    "rules",
+                    format!("{name} is empty (leave it out to clear it)"),
+                ));
+            }
+            spec.rules.insert(name, Some(value));
+        }
+    }
     spec.secret = match (&u.password, &u.ha1_md5, &u.ha1_sha256) {
         (Some(_), Some(_), _) | (Some(_), _, Some(_)) => {
             return Err(FieldError::new(
@@ -402,6 +458,57 @@ fn parse_user(
         spec::credentials(&spec.address, secret, fixed_realm)?;
     }
     Ok(spec)
+}
+
+/// Checks the rules of every user the file gives rules, against the directory as it will
+/// be once the file is applied; one refusal line per user at fault.
+async fn check_site_rules(
+    store: &dyn Store,
+    table: &RoutingTable,
+    specs: &[(String, UserSpec)],
+    numbers: &[(String, Number)],
+) -> Result<Vec<String>, SiteError> {
+    if !specs.iter().any(|(_, s)| s.touches_rules()) {
+        return Ok(Vec::new());
+    }
+    let mut dir = crate::directory::load_directory(store, table)
+        .await
+        .map_err(|e| match e.downcast::<StoreError>() {
+            Ok(s) => SiteError::Store(s),
+            Err(other) => SiteError::Refused(vec![format!("site: {other:#}")]),
+        })?
+        .dir;
+    let mut merged = Vec::new();
+    for (entry, spec) in specs {
+        let existing = store.get_user(&spec.address).await?;
+        let user = spec.merge(existing.as_ref());
+        let routed = crate::directory::user_entry(table, &user)
+            .unwrap_or_else(|_| crate::directory::base_entry(&user));
+        let main = user
+            .line_uri
+            .as_ref()
+            .filter(|l| l.extension.is_some())
+            .and_then(|l| sb_routing::E164::parse(l.number.as_str()));
+        dir.add_user(routed, main.as_ref());
+        merged.push((entry, spec, user));
+    }
+    for (_, n) in numbers {
+        if let Some(number) = sb_routing::E164::parse(n.number.as_str()) {
+            let owner = crate::directory::user_id(&n.user);
+            dir.numbers
+                .insert(number, sb_routing::NumberOwner::User(owner));
+        }
+    }
+    let mut refused = Vec::new();
+    for (entry, spec, user) in merged {
+        if !spec.touches_rules() {
+            continue;
+        }
+        if let Err(p) = super::rules::validate(table, &mut dir, &user) {
+            refused.push(format!("{entry}.rules.{}: {}", p.field, p.reason));
+        }
+    }
+    Ok(refused)
 }
 
 /// Users the store holds that the file does not list, in address order.

@@ -2,6 +2,7 @@
 //! text, checked one by one so a refusal names the field, then merged over what the store
 //! already holds (fields not given keep their stored value).
 
+use std::collections::BTreeMap;
 use std::fmt;
 
 use sb_sip_auth::{Algorithm, Ha1};
@@ -214,6 +215,10 @@ pub struct UserSpec {
     /// `Some(None)` removes the line URI.
     pub line_uri: Option<Option<LineUri>>,
     pub enabled: Option<bool>,
+    /// Rules to set (`Some`) or clear (`None`), by setting name; other policies stay.
+    pub rules: BTreeMap<&'static str, Option<String>>,
+    /// Clear every rule not in `rules` first (the site file lists a user's rules in full).
+    pub replace_rules: bool,
 }
 
 impl UserSpec {
@@ -224,7 +229,14 @@ impl UserSpec {
             secret: None,
             line_uri: None,
             enabled: None,
+            rules: BTreeMap::new(),
+            replace_rules: false,
         }
+    }
+
+    /// Whether the rules change at all (then they are checked before writing).
+    pub fn touches_rules(&self) -> bool {
+        self.replace_rules || !self.rules.is_empty()
     }
 
     /// The user as it will be stored: `existing` with the given fields replaced.
@@ -240,6 +252,16 @@ impl UserSpec {
         }
         if let Some(enabled) = self.enabled {
             u.enabled = enabled;
+        }
+        if self.replace_rules {
+            u.policies
+                .retain(|name, _| !crate::directory::RULE_NAMES.contains(&name.as_str()));
+        }
+        for (name, value) in &self.rules {
+            match value {
+                Some(v) => u.policies.insert((*name).to_owned(), v.clone()),
+                None => u.policies.remove(*name),
+            };
         }
         u
     }

@@ -4,6 +4,7 @@
 //! Exit status: 0 done, 1 input refused (the message names the field), 2 usage or I/O
 //! errors (a store that cannot be opened, an unreadable file).
 
+use std::collections::BTreeMap;
 use std::fmt;
 use std::io::{BufRead, Write};
 use std::path::PathBuf;
@@ -87,6 +88,10 @@ pub struct AddArgs {
     /// Create the user disabled (kept, but may not register or call).
     #[arg(long)]
     pub disabled: bool,
+    /// A call handling rule, NAME=VALUE (repeatable): forward_busy=sip:carol@example.com,
+    /// forward_unanswered=+14255550100, forward_unanswered_secs=10, ... (docs/routing.md).
+    #[arg(long = "rule", value_name = "NAME=VALUE")]
+    pub rules: Vec<String>,
 }
 
 #[derive(Debug, clap::Args)]
@@ -119,6 +124,12 @@ pub struct SetArgs {
     /// Take a number (not the line number) away from the user (repeatable).
     #[arg(long, value_name = "E164")]
     pub remove_number: Vec<String>,
+    /// Set a call handling rule, NAME=VALUE (repeatable; docs/routing.md).
+    #[arg(long = "rule", value_name = "NAME=VALUE")]
+    pub rules: Vec<String>,
+    /// Remove a call handling rule (repeatable).
+    #[arg(long = "clear-rule", value_name = "NAME")]
+    pub clear_rules: Vec<String>,
 }
 
 #[derive(Debug, clap::Args)]
@@ -206,6 +217,7 @@ pub fn run(args: UserArgs) -> u8 {
         let ctx = Context {
             hint: super::first_start_hint(&args.store.data, &config.store),
             realm: config.auth.realm.clone(),
+            config: config.clone(),
         };
         let result = dispatch(store.as_ref(), args.command, &ctx, &mut out).await;
         store.close().await;
@@ -222,6 +234,12 @@ pub fn run(args: UserArgs) -> u8 {
             2
         }
     }
+}
+
+/// Opens the store of a server that already has one (never creates it), with the
+/// configuration; for commands that only read, like `route explain`.
+pub async fn open_existing(args: &StoreArgs) -> Result<(Arc<dyn Store>, Config), Failure> {
+    open(args, false).await
 }
 
 async fn open(args: &StoreArgs, create: bool) -> Result<(Arc<dyn Store>, Config), Failure> {
@@ -261,7 +279,8 @@ pub fn run_site_apply(args: SiteApplyArgs) -> u8 {
             .map_err(|e| Failure::Io(e.into()))?;
         rt.block_on(async {
             let store = super::open_store(&args.data, &config.store).await?;
-            let result = super::apply_site(store.as_ref(), &config.site).await;
+            let table = crate::directory::routing_table(&config, store.as_ref()).await?;
+            let result = super::apply_site_routed(store.as_ref(), &config.site, Some(&table)).await;
             store.close().await;
             result.map_err(|e| match e {
                 super::site::SiteError::Refused(lines) => Failure::Refused(lines.join("\n")),
@@ -296,6 +315,8 @@ struct Context {
     hint: String,
     /// `[auth] realm`, which passwords are hashed for besides the user's domain.
     realm: Option<String>,
+    /// The whole file (or the defaults), for checking rules against `[routing]`.
+    config: Config,
 }
 
 async fn dispatch(
@@ -307,13 +328,60 @@ async fn dispatch(
     let realm = ctx.realm.as_deref();
     let hint = ctx.hint.as_str();
     match command {
-        UserCommand::Add(a) => add(store, a, realm, out).await,
-        UserCommand::Set(a) => set(store, a, realm, out).await,
+        UserCommand::Add(a) => add(store, a, ctx, out).await,
+        UserCommand::Set(a) => set(store, a, ctx, out).await,
         UserCommand::Show(a) => show(store, &a.address, now_unix(), out).await,
         UserCommand::List(a) => list(store, a, hint, out).await,
         UserCommand::Remove(a) => remove(store, &a.address, out).await,
         UserCommand::Import(a) => super::import::run(store, a, realm, out).await,
     }
+}
+
+/// `--rule NAME=VALUE` and `--clear-rule NAME`, by setting name; a rule both set and
+/// cleared is refused rather than guessed at.
+fn rule_flags(
+    set: &[String],
+    clear: &[String],
+) -> Result<BTreeMap<&'static str, Option<String>>, Failure> {
+    let mut rules = BTreeMap::new();
+    for s in set {
+        let (name, value) = super::rules::parse_assignment(s)
+            .map_err(|m| Failure::Refused(format!("--rule: {m}")))?;
+        rules.insert(name, Some(value));
+    }
+    for c in clear {
+        let name = super::rules::rule_name(c)
+            .map_err(|m| Failure::Refused(format!("--clear-rule: {m}")))?;
+        if rules.insert(name, None).is_some() {
+            return Err(Failure::Refused(format!(
+                "--clear-rule: {name} is also given with --rule"
+            )));
+        }
+    }
+    Ok(rules)
+}
+
+/// When the rules change, checks the user as it will be stored against `[routing]` and
+/// everyone else in the store; the refusal names the flag and the rule.
+async fn check_rules(
+    store: &dyn Store,
+    spec: &UserSpec,
+    existing: Option<&User>,
+    ctx: &Context,
+) -> CmdResult {
+    if !spec.touches_rules() {
+        return Ok(());
+    }
+    let table = crate::directory::routing_table(&ctx.config, store).await?;
+    let mut dir = crate::directory::load_directory(store, &table).await?.dir;
+    let user = spec.merge(existing);
+    super::rules::validate(&table, &mut dir, &user).map_err(|p| {
+        let flag = match spec.rules.get(p.field) {
+            Some(Some(_)) => "--rule ",
+            _ => "stored rule ",
+        };
+        Failure::Refused(format!("{flag}{}: {}", p.field, p.reason))
+    })
 }
 
 fn io(e: std::io::Error) -> Failure {
@@ -354,7 +422,8 @@ async fn domain_change(store: &dyn Store, address: &SipAddress) -> Result<Option
     Ok((!known).then_some(Change::AddDomain(Domain { name })))
 }
 
-async fn add(store: &dyn Store, a: AddArgs, realm: Option<&str>, out: &mut dyn Write) -> CmdResult {
+async fn add(store: &dyn Store, a: AddArgs, ctx: &Context, out: &mut dyn Write) -> CmdResult {
+    let realm = ctx.realm.as_deref();
     let address = spec::parse_address("address", &a.address)?;
     let mut spec = UserSpec::new(address.clone());
     spec.name = a
@@ -368,7 +437,9 @@ async fn add(store: &dyn Store, a: AddArgs, realm: Option<&str>, out: &mut dyn W
         (None, None) => None,
     };
     spec.enabled = Some(!a.disabled);
+    spec.rules = rule_flags(&a.rules, &[])?;
     spec.secret = read_secret(&a.password)?;
+    check_rules(store, &spec, None, ctx).await?;
     let mut changes: Vec<Change> = domain_change(store, &address).await?.into_iter().collect();
     let new_domain = !changes.is_empty();
     let mut user_changes = spec.changes(None, realm)?;
@@ -393,7 +464,8 @@ async fn add(store: &dyn Store, a: AddArgs, realm: Option<&str>, out: &mut dyn W
     Ok(())
 }
 
-async fn set(store: &dyn Store, a: SetArgs, realm: Option<&str>, out: &mut dyn Write) -> CmdResult {
+async fn set(store: &dyn Store, a: SetArgs, ctx: &Context, out: &mut dyn Write) -> CmdResult {
+    let realm = ctx.realm.as_deref();
     let address = spec::parse_address("address", &a.address)?;
     let existing = store.get_user(&address).await?.ok_or_else(|| {
         Failure::Refused(format!(
@@ -417,7 +489,9 @@ async fn set(store: &dyn Store, a: SetArgs, realm: Option<&str>, out: &mut dyn W
         (_, true) => Some(false),
         _ => None,
     };
+    spec.rules = rule_flags(&a.rules, &a.clear_rules)?;
     spec.secret = read_secret(&a.password)?;
+    check_rules(store, &spec, Some(&existing), ctx).await?;
     let mut changes = spec.changes(Some(&existing), realm)?;
     if let Some(Change::PutUser(u)) = changes.first().cloned() {
         changes[0] = Change::UpdateUser(u);
@@ -488,7 +562,17 @@ async fn show(store: &dyn Store, address: &str, now: i64, out: &mut dyn Write) -
         format!("set ({})", algs.join(", "))
     };
     line("password:", &password);
-    for (k, v) in &user.policies {
+    let (rules, others): (Vec<_>, Vec<_>) = user
+        .policies
+        .iter()
+        .partition(|(k, _)| super::rules::is_rule(k));
+    if rules.is_empty() {
+        line("rules:", "- (calls ring the user's devices)");
+    }
+    for (k, v) in rules {
+        line("rule:", &format!("{k} = {v}"));
+    }
+    for (k, v) in others {
         line("policy:", &format!("{k} = {v}"));
     }
     text.push_str(&format!("registrations: {}\n", bindings.len()));
