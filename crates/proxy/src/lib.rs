@@ -8,6 +8,26 @@
 //! upstream CANCEL (§16.10), and in-dialog requests along the route set, with the 2xx ACK
 //! forwarded statelessly (§16.11).
 //!
+//! # Failover, forwarding and late answers
+//!
+//! - Trunk and gateway failover inside a branch: a [`Target`] may carry `fallbacks`,
+//!   tried one after the other in the same group when its branch ends with a status its
+//!   `fallback_on` accepts (by default 408, 5xx or a transport failure, which §8.1.3.1
+//!   turns into 408 and 503). Every attempt counts in best-response selection (§16.7
+//!   step 6); none starts once the search is over (§16.7 step 5, §16.10).
+//! - A next hop that sends nothing at all, not even 100 Trying (§16.2, §17.2.1), within
+//!   a target's `answer_timeout` counts as 408 and its fallback starts; its transaction
+//!   goes on quietly, and a late 2xx from it is still relayed.
+//! - Forward when busy or unanswered: with [`Plan::ask_when_exhausted`], a search that
+//!   ends without a 2xx or 6xx (or whose last group's timeout passes) comes back as a
+//!   [`Query::Route`] of kind [`RouteKind::Exhausted`], answered with the next plan
+//!   (voicemail, a forwarding target) or a Reject that sends the best response.
+//! - Every 2xx goes upstream (§16.7 step 5), also one from a branch we cancelled or gave
+//!   up on, and one that follows its branch's 487 (a downstream forking proxy answering
+//!   our CANCEL while a fork answered: the transaction layer reports it as a stray, and
+//!   the proxy finds its branch by the Via branch, or forwards it along the Via as
+//!   RFC 6026 §8.4 allows once the context is gone).
+//!
 //! # Driving it
 //!
 //! The proxy owns its [`sb_sip_core::TransactionLayer`]: feed it what the transport

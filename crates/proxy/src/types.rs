@@ -83,12 +83,23 @@ pub struct Target {
     /// status `fallback_on` accepts (or `answer_timeout` passes), the next fallback is
     /// tried as a new branch of the same group, carrying the same request changes. Each
     /// fallback's own `fallbacks` are ignored (the list is flat).
+    ///
+    /// Each fallback brings its own `uri`, `peer`, `add_headers` and `answer_timeout`;
+    /// its `fallback_on` is ignored too: the first target's rule governs the whole
+    /// chain. Every attempt's answer counts in §16.7 best-response selection. No
+    /// fallback starts once the search is over (a 2xx, a 6xx, the caller's CANCEL), for
+    /// a branch its group's timeout cancelled, or for one that Timer C cancelled.
     pub fallbacks: Vec<Target>,
-    /// Default `Failover::Unavailable` (408, 5xx, transport failure).
+    /// Default `Failover::Unavailable` (408, 5xx, transport failure). With
+    /// [`Failover::AnyFailure`]: any 3xx–5xx.
     pub fallback_on: Failover,
     /// No response at all (not even 100 Trying) within this: the branch counts as 408
     /// and, if there is a fallback, the next one starts ("a gateway that does not
     /// answer"). None (default): only the transaction's own timers apply.
+    ///
+    /// The given-up branch's transaction keeps running (a CANCEL goes once it sends a
+    /// provisional, §9.1): its late 2xx is relayed upstream (§16.7 step 5); its late
+    /// provisional and non-2xx responses are not.
     pub answer_timeout: Option<Duration>,
 }
 
@@ -144,6 +155,13 @@ pub struct Plan {
     /// passes, ask the caller what to do next with a [`Query::Route`] of kind
     /// [`RouteKind::Exhausted`] instead of sending the best response upstream. Default
     /// false.
+    ///
+    /// "Used up" includes a search the plan's [`Failover`] rule stops early (a 486 with
+    /// `Failover::Unavailable`). A search ended by a 2xx, a 6xx or the caller's CANCEL
+    /// never asks. When the last group has a `timeout`, it is enforced (its branches
+    /// are cancelled with `Reason: SIP;cause=408`) so that the question can be asked.
+    /// The question has the same deadline as any route query
+    /// ([`ProxyConfig::route_deadline`], then [`ProxyConfig::route_timeout_status`]).
     pub ask_when_exhausted: bool,
 }
 
@@ -211,7 +229,8 @@ pub enum RouteKind {
     /// ended it (forward when unanswered) rather than its branches' answers (forward when
     /// busy: best 486/600). Answer `Forward(plan)` to try that plan's groups next (its own
     /// `ask_when_exhausted` then applies), or `Reject { .. }` to send the best response
-    /// upstream as if nobody had asked (the status in the Reject is ignored).
+    /// upstream as if nobody had asked (the status in the Reject is ignored). A
+    /// `Forward` with no groups counts as a Reject.
     Exhausted { best: StatusCode, timed_out: bool },
 }
 

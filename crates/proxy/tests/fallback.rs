@@ -313,3 +313,60 @@ fn a_lost_connection_falls_back_to_the_next_gateway() {
         .count();
     assert_eq!(finals, 0);
 }
+
+#[test]
+fn failover_and_forwarding_on_a_lossy_network_end_cleanly() {
+    // Gateway 2 is dead (answer timeout 1 s), gateway 3 is busy, the plan asks when
+    // exhausted and forwards to 4, which answers. Whatever the losses do, the caller
+    // gets a final answer, every 2xx it gets is ACKed, and the proxy forgets the call.
+    sb_netsim::run_seeds(0..100, |seed| {
+        let link = LinkConfig::lossy(
+            Duration::from_millis(5),
+            Duration::from_millis(60),
+            0.1,
+            0.05,
+            0.1,
+        );
+        let scripts = [
+            Script::silent(),
+            Script::answer(20, 200, 486),
+            Script::answer(20, 300, 200),
+        ];
+        let plan = move |q: &Query| match q {
+            Query::Route {
+                kind: sb_proxy::RouteKind::Initial,
+                ..
+            } => {
+                let mut primary = chain(2, &[3]);
+                primary.answer_timeout = Some(Duration::from_secs(1));
+                let mut plan = Plan::parallel(vec![primary]);
+                plan.ask_when_exhausted = true;
+                Some(RouteDecision::Forward(plan))
+            }
+            Query::Route {
+                kind: sb_proxy::RouteKind::Exhausted { .. },
+                ..
+            } => Some(RouteDecision::Forward(Plan::parallel(vec![target(4)]))),
+            _ => None,
+        };
+        let mut sim = world(seed, link, &scripts, |_| {}, plan);
+        unreachable(&mut sim, 2);
+        run_quiet(&mut sim);
+        let uac = sim.nodes[CALLER].uac();
+        let codes = uac.final_codes();
+        assert!(!codes.is_empty(), "seed {seed}: no final");
+        if codes.contains(&200) {
+            assert_eq!(codes, vec![200], "seed {seed}");
+            assert!(
+                sim.nodes[4].uas().got_acks >= 1,
+                "seed {seed}: 200 never ACKed"
+            );
+        } else {
+            assert!(codes.iter().all(|c| *c >= 300), "seed {seed}: {codes:?}");
+        }
+        assert!(sim.nodes[2].uas().got_invites.is_empty(), "seed {seed}");
+        let p = &sim.nodes[PROXY].proxy().proxy;
+        assert_eq!(p.contexts(), 0, "seed {seed}");
+        assert_eq!(p.transactions(), 0, "seed {seed}");
+    });
+}

@@ -190,7 +190,10 @@ impl Proxy {
                 };
                 c.pending_queries -= 1;
                 match decision {
-                    RouteDecision::Forward(plan) if !c.final_sent && !c.no_new_branches => {
+                    // A plan with no groups would only ask again: answered as a Reject.
+                    RouteDecision::Forward(plan)
+                        if !c.final_sent && !c.no_new_branches && !plan.groups.is_empty() =>
+                    {
                         self.install_plan(ctx, plan, false);
                         self.advance(now, ctx);
                     }
