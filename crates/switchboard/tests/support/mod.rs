@@ -401,3 +401,6 @@ pub fn received(messages: &str) -> Vec<String> {
     out.extend(current);
     out.into_iter().map(|m| m.trim().to_string()).collect()
 }
+
+pub mod kamailio;
+pub mod sipp_peer;
