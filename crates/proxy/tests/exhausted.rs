@@ -183,6 +183,8 @@ fn the_callers_cancel_while_the_question_is_open_wins_over_a_later_answer() {
     let now = sim.now();
     let p = sim.nodes[PROXY].proxy_mut();
     p.proxy.handle_route_decision(now, held[0], voicemail());
+    // The answer was the last thing the call waited for: it is forgotten at once.
+    assert_eq!(p.proxy.contexts(), 0);
     run_quiet(&mut sim);
     assert!(sim.nodes[4].uas().got_invites.is_empty());
     assert_eq!(sim.nodes[CALLER].uac().final_codes(), vec![487]);

@@ -220,6 +220,7 @@ impl Proxy {
             return;
         };
         if c.final_sent {
+            self.maybe_drop(ctx);
             return;
         }
         let mut best = best_response(&c.responses, &c.request);
