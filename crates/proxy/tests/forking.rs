@@ -341,3 +341,29 @@ fn forward_when_busy_moves_on_for_486_but_not_for_404() {
     assert_eq!(sim.nodes[CALLER].uac().final_codes(), vec![404]);
     assert!(sim.nodes[3].uas().got_invites.is_empty());
 }
+
+#[test]
+fn a_followed_302_starts_its_plan_whatever_the_failover_rule() {
+    // A sequential plan fails over only on 408/5xx; a 302 the routing chose to follow
+    // still gets its new target tried.
+    let scripts = [Script::answer(10, 100, 302), Script::answer(10, 100, 200)];
+    let plan = |q: &Query| match q {
+        Query::Route {
+            kind: RouteKind::Initial,
+            ..
+        } => {
+            let mut p = Plan::sequential(vec![target(2)]);
+            p.max_redirects = 1;
+            Some(RouteDecision::Forward(p))
+        }
+        Query::Route {
+            kind: RouteKind::Redirect { .. },
+            ..
+        } => Some(RouteDecision::Forward(Plan::parallel(vec![target(3)]))),
+        _ => None,
+    };
+    let mut sim = world(17, fast(), &scripts, |_| {}, plan);
+    run_quiet(&mut sim);
+    assert_eq!(sim.nodes[CALLER].uac().final_codes(), vec![200]);
+    assert_eq!(sim.nodes[3].uas().got_invites.len(), 1);
+}
