@@ -11,9 +11,9 @@
 use std::collections::BTreeMap;
 
 use sb_routing::{
-    apply_settings, MemoryDirectory, NumberOwner, RoutingTable, RulesError, UserEntry, UserId,
+    apply_settings, Contact, MemoryDirectory, NumberOwner, RoutingTable, RulesError, UserEntry, UserId,
 };
-use sb_store::{Page, Store, User};
+use sb_store::{Binding, Page, Store, User};
 
 use crate::config::Config;
 
@@ -105,6 +105,24 @@ pub async fn routing_table(config: &Config, store: &dyn Store) -> anyhow::Result
         .map(|d| d.name.to_string())
         .collect();
     RoutingTable::compile(routing).map_err(|e| anyhow::anyhow!("routing: {e}"))
+}
+
+/// A stored binding as routing's [`Contact`]: the URI of its Contact value (the registrar
+/// stores the name-addr form, `"Alice" <sip:alice@192.0.2.10:5060>;+sip.instance=...`) and
+/// its q.
+pub fn contact_of(binding: &Binding) -> Contact {
+    let c = binding.contact.trim();
+    let uri = match c.find('<') {
+        Some(start) => {
+            let inner = &c[start + 1..];
+            inner.find('>').map_or(inner, |end| &inner[..end])
+        }
+        None => c,
+    };
+    Contact {
+        uri: uri.to_string(),
+        q: binding.q,
+    }
 }
 
 /// The user as routing sees them, with every stored rule applied and validated.
@@ -350,6 +368,32 @@ mod tests {
         assert_eq!(c.rules.forward_busy, None);
         // The rule that still validates is kept.
         assert!(c.rules.forward_all.is_some());
+    }
+
+    #[test]
+    fn a_binding_contact_becomes_its_uri() {
+        let mut b = sb_store::Binding {
+            aor: SipAddress::parse("sip:alice@example.com").unwrap(),
+            key: "k".into(),
+            contact: "\"Alice\" <sip:alice@192.0.2.10:5060;transport=tcp>;+sip.instance=\"x\""
+                .into(),
+            q: Some(500),
+            expires_at: 0,
+            call_id: "c".into(),
+            cseq: 1,
+            instance_id: None,
+            reg_id: None,
+            transport: "tcp".into(),
+            source: "192.0.2.10:5060".into(),
+            received: None,
+            path: vec![],
+            updated_at: 0,
+        };
+        let c = contact_of(&b);
+        assert_eq!(c.uri, "sip:alice@192.0.2.10:5060;transport=tcp");
+        assert_eq!(c.q, Some(500));
+        b.contact = "sip:alice@192.0.2.10".into();
+        assert_eq!(contact_of(&b).uri, "sip:alice@192.0.2.10");
     }
 
     #[test]

@@ -8,11 +8,11 @@
 
 use std::io::Write;
 
-use sb_routing::{route, Caller, Contact, RequestFacts, Routed, RoutingTable};
+use sb_routing::{route, Caller, RequestFacts, Routed, RoutingTable};
 use sb_sip_msg::Uri;
 use sb_store::{SipAddress, Store};
 
-use crate::directory::{load_directory, routing_table, user_id};
+use crate::directory::{contact_of, load_directory, routing_table, user_id};
 use crate::provision::user_cmd::{open_existing, StoreArgs};
 
 /// `switchboard route ...`.
@@ -123,10 +123,8 @@ async fn explain(
     // Devices signed in now decide whether "forward when offline" fires, as at call time.
     for b in store.list_all_bindings().await? {
         if b.expires_at > now {
-            dir.contacts.entry(user_id(&b.aor)).or_default().push(Contact {
-                uri: b.contact,
-                q: b.q,
-            });
+            let contact = contact_of(&b);
+            dir.contacts.entry(user_id(&b.aor)).or_default().push(contact);
         }
     }
     let facts = RequestFacts::new(request_uri, "route-explain");
