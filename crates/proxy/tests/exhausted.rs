@@ -252,3 +252,44 @@ fn an_exhausted_plan_without_ask_answers_at_once() {
     assert!(exhausted_queries(&sim).is_empty());
     assert_eq!(sim.nodes[CALLER].uac().final_codes(), vec![486]);
 }
+
+#[test]
+fn a_device_answering_as_its_group_times_out_still_connects_on_a_lossy_network() {
+    // Device 2 answers around the 2 s group timeout (before, at, or after our CANCEL);
+    // forward-when-unanswered goes to 4. Every 2xx anyone sent reaches the caller and is
+    // ACKed; the proxy forgets the call.
+    sb_netsim::run_seeds(0..100, |seed| {
+        let link = sb_netsim::LinkConfig::lossy(
+            Duration::from_millis(5),
+            Duration::from_millis(40),
+            0.1,
+            0.05,
+            0.1,
+        );
+        let scripts = [
+            Script::answer(20, 1_940 + seed, 200),
+            Script::ring_forever(20),
+            Script::answer(20, 100, 200),
+        ];
+        let plan = devices_then(Some(Duration::from_secs(2)), |_, _| Some(voicemail()));
+        let mut sim = world(seed, link, &scripts, |_| {}, plan);
+        run_quiet(&mut sim);
+        let uac = sim.nodes[CALLER].uac();
+        assert!(!uac.finals.is_empty(), "seed {seed}: no final");
+        for n in [2, 4] {
+            let uas = sim.nodes[n].uas();
+            if uas.finals_sent.first() == Some(&200) {
+                let tag = format!("uas{n}-0");
+                let got = uac
+                    .finals
+                    .iter()
+                    .any(|r| r.headers.to().and_then(|t| t.tag()) == Some(tag.as_str()));
+                assert!(got, "seed {seed}: the caller never saw {tag}'s 200");
+                assert!(uas.got_acks >= 1, "seed {seed}: {tag}'s 200 never ACKed");
+            }
+        }
+        let p = &sim.nodes[PROXY].proxy().proxy;
+        assert_eq!(p.contexts(), 0, "seed {seed}");
+        assert_eq!(p.transactions(), 0, "seed {seed}");
+    });
+}
