@@ -1,4 +1,5 @@
-//! The proxy's own timers (group timeouts, Timer C of §16.8) and context cleanup.
+//! The proxy's own timers (group timeouts, per-target answer timeouts, Timer C of §16.8)
+//! and context cleanup.
 
 use std::cmp::Reverse;
 use std::time::Instant;
