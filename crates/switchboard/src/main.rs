@@ -2,6 +2,7 @@
 //! the runtime, the front end and the management plane.
 
 mod config;
+mod directory;
 mod lint;
 mod provision;
 mod serve;
