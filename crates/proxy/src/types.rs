@@ -79,14 +79,29 @@ pub struct Target {
     pub uri: Uri,
     pub peer: Peer,
     pub add_headers: Vec<Header>,
+    /// Trunk/gateway failover inside one branch: when this target's branch ends with a
+    /// status `fallback_on` accepts (or `answer_timeout` passes), the next fallback is
+    /// tried as a new branch of the same group, carrying the same request changes. Each
+    /// fallback's own `fallbacks` are ignored (the list is flat).
+    pub fallbacks: Vec<Target>,
+    /// Default `Failover::Unavailable` (408, 5xx, transport failure).
+    pub fallback_on: Failover,
+    /// No response at all (not even 100 Trying) within this: the branch counts as 408
+    /// and, if there is a fallback, the next one starts ("a gateway that does not
+    /// answer"). None (default): only the transaction's own timers apply.
+    pub answer_timeout: Option<Duration>,
 }
 
 impl Target {
+    /// A target with no extra headers, no fallbacks and no answer timeout.
     pub fn new(uri: Uri, peer: Peer) -> Self {
         Target {
             uri,
             peer,
             add_headers: Vec::new(),
+            fallbacks: Vec::new(),
+            fallback_on: Failover::Unavailable,
+            answer_timeout: None,
         }
     }
 }
@@ -125,6 +140,11 @@ pub struct Plan {
     pub max_redirects: u8,
     /// Record-Route this request (dialog-creating requests only; overrides the config).
     pub record_route: bool,
+    /// When every group is used up without a 2xx or 6xx, or the last group's `timeout`
+    /// passes, ask the caller what to do next with a [`Query::Route`] of kind
+    /// [`RouteKind::Exhausted`] instead of sending the best response upstream. Default
+    /// false.
+    pub ask_when_exhausted: bool,
 }
 
 impl Plan {
@@ -138,6 +158,7 @@ impl Plan {
             failover: Failover::AnyFailure,
             max_redirects: 0,
             record_route: true,
+            ask_when_exhausted: false,
         }
     }
 
@@ -154,6 +175,7 @@ impl Plan {
             failover: Failover::Unavailable,
             max_redirects: 0,
             record_route: true,
+            ask_when_exhausted: false,
         }
     }
 }
@@ -184,6 +206,13 @@ pub enum RouteKind {
         status: StatusCode,
         contacts: Vec<Uri>,
     },
+    /// The plan is used up ([`Plan::ask_when_exhausted`]). `best` is the response §16.7
+    /// would send upstream now (408 if none); `timed_out` says the last group's timeout
+    /// ended it (forward when unanswered) rather than its branches' answers (forward when
+    /// busy: best 486/600). Answer `Forward(plan)` to try that plan's groups next (its own
+    /// `ask_when_exhausted` then applies), or `Reject { .. }` to send the best response
+    /// upstream as if nobody had asked (the status in the Reject is ignored).
+    Exhausted { best: StatusCode, timed_out: bool },
 }
 
 /// Work the proxy cannot do itself (anything that might need a lookup).

@@ -264,6 +264,7 @@ fn unanswered_group_forwards_after_its_timeout_with_the_added_headers() {
                 failover: Failover::AnyFailure,
                 max_redirects: 0,
                 record_route: true,
+                ask_when_exhausted: false,
             })),
             _ => None,
         }
@@ -390,6 +391,7 @@ fn forward_when_busy_moves_on_for_486_but_not_for_404() {
             ]),
             max_redirects: 0,
             record_route: true,
+            ask_when_exhausted: false,
         })),
         _ => None,
     };
