@@ -111,11 +111,7 @@ fn aor_of(id: &UserId) -> Aor {
 /// which the proxy's later queries for the same request carry unchanged.
 fn call_key(req: &Request) -> String {
     let call_id = req.headers.call_id().map(|c| c.as_str()).unwrap_or("");
-    let branch = req
-        .headers
-        .top_via()
-        .and_then(|v| v.branch())
-        .unwrap_or("");
+    let branch = req.headers.top_via().and_then(|v| v.branch()).unwrap_or("");
     format!("{call_id}\u{0}{branch}")
 }
 
@@ -220,9 +216,11 @@ impl Calls {
         let Some(f) = self.followups.remove(&key) else {
             return keep_best();
         };
-        let (Some(callee), Some(contact), true) =
-            (f.callee.clone(), contacts.first(), f.delivery.follow_deflections)
-        else {
+        let (Some(callee), Some(contact), true) = (
+            f.callee.clone(),
+            contacts.first(),
+            f.delivery.follow_deflections,
+        ) else {
             self.followups.insert(key, f);
             return keep_best();
         };
@@ -231,8 +229,14 @@ impl Calls {
             snapshot: &self.directory,
             bindings,
         };
-        let routed =
-            sb_routing::follow_deflection(&f.facts, &f.delivery.history, &callee, contact, &dir, &table);
+        let routed = sb_routing::follow_deflection(
+            &f.facts,
+            &f.delivery.history,
+            &callee,
+            contact,
+            &dir,
+            &table,
+        );
         let next_callee = callee_of(&routed.decision).or(Some(callee));
         self.carry_out(now, req, &f.facts, &routed.decision, next_callee, bindings)
     }
@@ -282,10 +286,7 @@ impl Calls {
             }
         }
         if targets.is_empty() {
-            return reject(
-                StatusCode(480),
-                "no branch of the call can be reached",
-            );
+            return reject(StatusCode(480), "no branch of the call can be reached");
         }
         let groups = match d.fork {
             Fork::Parallel => vec![Group {
@@ -394,10 +395,13 @@ impl Calls {
 
 /// The user whose devices a decision rings first, if any (deflections come from them).
 fn callee_of(d: &Decision) -> Option<UserId> {
-    d.as_delivery()?.branches.iter().find_map(|b| match &b.kind {
-        BranchKind::Endpoint { user } => Some(user.clone()),
-        _ => None,
-    })
+    d.as_delivery()?
+        .branches
+        .iter()
+        .find_map(|b| match &b.kind {
+            BranchKind::Endpoint { user } => Some(user.clone()),
+            _ => None,
+        })
 }
 
 /// "Send the best response upstream as it stands."

@@ -27,18 +27,18 @@
 //!    not the user: a client learns from Allow what it may send instead.
 //! 10. An extension method: 501 with Allow (§8.2.1, RFC 4475 `intmeth`, `esc02`).
 
+use crate::calls::{CallSettings, Calls};
 use crate::response::{bad_request_warning, response_to, sanitize_reason};
 use crate::services::{
     Answer, Event, Flow, Query, QueryId, QueryResult, ReqKey, Services, ServicesConfig, WallClock,
 };
+use sb_proxy::RouteDecision;
 use sb_registrar::{Aor, Binding, Effect, Source};
+use sb_routing::{Caller, MemoryDirectory, UserId};
 use sb_sip_msg::{
     Header, Invalid, Method, OtherHeader, ParseError, ParseErrorKind, Request, Response,
     StatusCode, Uri,
 };
-use crate::calls::{CallSettings, Calls};
-use sb_proxy::RouteDecision;
-use sb_routing::{Caller, MemoryDirectory, UserId};
 use std::collections::HashSet;
 use std::sync::Arc;
 use std::time::Instant;
@@ -120,10 +120,12 @@ impl Frontend {
     /// [`Frontend::poll_route`] under `key`, now or after a store query.
     pub fn handle_proxied_at(&mut self, now: Instant, key: ReqKey, req: &Request, source: Source) {
         let Some(calls) = self.calls.as_ref() else {
-            let status = self.decide(req).map_or(StatusCode::METHOD_NOT_ALLOWED, |d| match d {
-                Decision::Status(s) | Decision::WithHeaders(s, _) => s,
-                Decision::Register => StatusCode::SERVER_INTERNAL_ERROR,
-            });
+            let status = self
+                .decide(req)
+                .map_or(StatusCode::METHOD_NOT_ALLOWED, |d| match d {
+                    Decision::Status(s) | Decision::WithHeaders(s, _) => s,
+                    Decision::Register => StatusCode::SERVER_INTERNAL_ERROR,
+                });
             self.routes.push_back((
                 key,
                 RouteDecision::Reject {
@@ -160,7 +162,8 @@ impl Frontend {
     ) {
         let decision = match (self.calls.as_mut(), self.services.as_ref()) {
             (Some(calls), services) => {
-                let bindings = |aor: &Aor| services.map_or_else(Vec::new, |s| s.registrar.bindings(aor));
+                let bindings =
+                    |aor: &Aor| services.map_or_else(Vec::new, |s| s.registrar.bindings(aor));
                 calls.exhausted(now, req, best, timed_out, &bindings)
             }
             (None, _) => RouteDecision::Reject {
@@ -176,7 +179,8 @@ impl Frontend {
     pub fn handle_redirect(&mut self, now: Instant, key: ReqKey, req: &Request, contacts: &[Uri]) {
         let decision = match (self.calls.as_mut(), self.services.as_ref()) {
             (Some(calls), services) => {
-                let bindings = |aor: &Aor| services.map_or_else(Vec::new, |s| s.registrar.bindings(aor));
+                let bindings =
+                    |aor: &Aor| services.map_or_else(Vec::new, |s| s.registrar.bindings(aor));
                 calls.redirected(now, req, contacts, &bindings)
             }
             (None, _) => crate::calls::reject(StatusCode::NOT_FOUND, "no routing"),

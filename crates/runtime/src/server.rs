@@ -245,8 +245,13 @@ impl<C: Core> Server<C> {
         };
         let (control_tx, control_rx) = control;
         drop(control_tx);
-        ev.run(inputs_rx, control_rx, shutdown.subscribe(), config.shutdown_grace)
-            .await;
+        ev.run(
+            inputs_rx,
+            control_rx,
+            shutdown.subscribe(),
+            config.shutdown_grace,
+        )
+        .await;
         for t in &tasks {
             t.abort();
         }

@@ -68,24 +68,32 @@ impl ServerCore {
         self.proxy.as_ref()
     }
 
-    /// Whether the server answers `req` itself rather than proxying it.
+    /// Whether the server answers `req` itself rather than proxying it: REGISTER, and
+    /// requests addressed to the server (a sip/sips Request-URI without a user part and no
+    /// Route header: OPTIONS probes, a stray BYE). ACK and CANCEL have the Request-URI and
+    /// Route of their INVITE, so they reach the same layer. tel: URIs are numbers to route.
     fn is_local(&self, req: &Request) -> bool {
-        if self.proxy.is_none() {
+        if self.proxy.is_none() || req.method == Method::Register {
             return true;
         }
-        match req.method {
-            Method::Register => true,
-            // OPTIONS to the server itself (no user part): a keep-alive or capability
-            // probe; OPTIONS to a user goes to their devices (RFC 3261 §11).
-            Method::Options => req.uri.as_sip().is_none_or(|u| u.user.is_none()),
-            // While shutting down, new requests are refused here; CANCEL, ACK and
-            // requests inside dialogs still reach the proxy's transactions.
-            Method::Ack | Method::Cancel => false,
-            _ => {
-                self.shutting_down
-                    && req.headers.to().and_then(sb_sip_msg::NameAddr::tag).is_none()
-            }
+        let to_server = match &req.uri {
+            sb_sip_msg::Uri::Sip(u) => u.user.is_none() && req.headers.routes().next().is_none(),
+            sb_sip_msg::Uri::Tel(_) => false,
+            // Answered 416 by the front end (RFC 3261 §8.2.2.1).
+            sb_sip_msg::Uri::Other { .. } => true,
+        };
+        if to_server {
+            return true;
         }
+        // While shutting down, new requests are refused here; CANCEL, ACK and requests
+        // inside dialogs still reach the proxy's transactions.
+        self.shutting_down
+            && !matches!(req.method, Method::Ack | Method::Cancel)
+            && req
+                .headers
+                .to()
+                .and_then(sb_sip_msg::NameAddr::tag)
+                .is_none()
     }
 
     /// Runs the proxy's questions through the front end and its answers back, until
@@ -117,10 +125,9 @@ impl ServerCore {
                     RouteKind::Redirect { contacts, .. } => {
                         self.fe.handle_redirect(now, key, &request, &contacts)
                     }
-                    RouteKind::Exhausted { best, timed_out } => {
-                        self.fe
-                            .handle_exhausted(now, key, &request, best, timed_out)
-                    }
+                    RouteKind::Exhausted { best, timed_out } => self
+                        .fe
+                        .handle_exhausted(now, key, &request, best, timed_out),
                     _ => self.fe.handle_next_hop(key, &request.uri),
                 }
             }
@@ -375,16 +382,16 @@ impl Core for ServerCore {
         proxied
             + self
                 .server_tsxs
-            .iter()
-            .filter(|id| {
-                matches!(
-                    self.tsx.state(**id),
-                    Some(TsxState::NonInviteServer(
-                        NonInviteServerState::Trying | NonInviteServerState::Proceeding
-                    )) | Some(TsxState::InviteServer(InviteServerState::Proceeding))
-                )
-            })
-            .count()
+                .iter()
+                .filter(|id| {
+                    matches!(
+                        self.tsx.state(**id),
+                        Some(TsxState::NonInviteServer(
+                            NonInviteServerState::Trying | NonInviteServerState::Proceeding
+                        )) | Some(TsxState::InviteServer(InviteServerState::Proceeding))
+                    )
+                })
+                .count()
     }
 
     fn poll_transmit(&mut self) -> Option<Transmit> {
@@ -409,9 +416,9 @@ impl Core for ServerCore {
             self.fe.poll_timeout(),
             self.proxy.as_ref().and_then(Proxy::poll_timeout),
         ]
-            .into_iter()
-            .flatten()
-            .min()
+        .into_iter()
+        .flatten()
+        .min()
     }
 }
 

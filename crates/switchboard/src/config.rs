@@ -345,7 +345,10 @@ impl Config {
         );
         self.routing_table()?;
         let p = &self.proxy;
-        anyhow::ensure!(p.timer_c_s > 180, "proxy.timer_c_s must be more than 180 (RFC 3261 §16.6)");
+        anyhow::ensure!(
+            p.timer_c_s > 180,
+            "proxy.timer_c_s must be more than 180 (RFC 3261 §16.6)"
+        );
         anyhow::ensure!(
             p.trunk_answer_timeout_ms > 0,
             "proxy.trunk_answer_timeout_ms must be positive"

@@ -2,7 +2,6 @@
 //! the runtime, the front end and the management plane.
 
 mod config;
-mod directory;
 mod lint;
 mod provision;
 mod serve;

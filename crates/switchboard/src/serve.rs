@@ -132,7 +132,7 @@ async fn serve(config: Config, data: PathBuf) -> anyhow::Result<()> {
         trunk_answer_timeout: Duration::from_millis(config.proxy.trunk_answer_timeout_ms),
         record_route: config.proxy.record_route,
     });
-    let mut core = ServerCore::new(timers.clone(), seed.rotate_left(17), frontend);
+    let mut core = ServerCore::new(timers, seed.rotate_left(17), frontend);
     let directory = load_directory(store.as_ref(), &table).await?;
     core.frontend_mut().set_directory(directory);
     let stored = store
@@ -152,9 +152,11 @@ async fn serve(config: Config, data: PathBuf) -> anyhow::Result<()> {
         .await?
         .with_store(store.clone());
     let proxy_config = proxy_config(&config, server.local_addrs())?;
-    server
-        .core_mut()
-        .set_proxy(sb_proxy::Proxy::new(proxy_config, timers, seed.rotate_left(29)));
+    server.core_mut().set_proxy(sb_proxy::Proxy::new(
+        proxy_config,
+        timers,
+        seed.rotate_left(29),
+    ));
 
     let metrics = sb_admin::install_recorder().map_err(anyhow::Error::msg)?;
     metrics::gauge!("sip_registrations").set(live as f64);
@@ -442,7 +444,7 @@ async fn load_directory(
     store: &dyn Store,
     table: &sb_routing::RoutingTable,
 ) -> anyhow::Result<Arc<sb_routing::MemoryDirectory>> {
-    let loaded = crate::directory::load_directory(store, table)
+    let loaded = load_users(store, table)
         .await
         .context("cannot read users for routing")?;
     for w in &loaded.warnings {
@@ -528,4 +530,70 @@ fn proxy_config(
     cfg.timer_c = Duration::from_secs(config.proxy.timer_c_s);
     cfg.record_route = config.proxy.record_route;
     Ok(cfg)
+}
+
+// The directory loader (moves to its own module with `route explain`).
+
+/// Every user in the store as routing sees them.
+struct LoadedDirectory {
+    dir: sb_routing::MemoryDirectory,
+    warnings: Vec<String>,
+}
+
+/// A stored user as routing sees them; their rules are checked against `table`.
+fn user_entry(
+    table: &sb_routing::RoutingTable,
+    user: &sb_store::User,
+) -> Result<sb_routing::UserEntry, sb_routing::RulesError> {
+    let mut e = base_entry(user);
+    sb_routing::apply_settings(table, &mut e, &user.policies)?;
+    Ok(e)
+}
+
+fn base_entry(user: &sb_store::User) -> sb_routing::UserEntry {
+    let mut e =
+        sb_routing::UserEntry::new(sb_routing::UserId::from_canonical(user.address.as_str()));
+    e.enabled = user.enabled;
+    if let Some(line) = &user.line_uri {
+        match &line.extension {
+            None => e.number = sb_routing::E164::parse(line.number.as_str()),
+            Some(ext) => e.extension = Some(ext.clone()),
+        }
+    }
+    e
+}
+
+/// Every user of the store; users whose rules no longer validate are loaded without them.
+async fn load_users(
+    store: &dyn sb_store::Store,
+    table: &sb_routing::RoutingTable,
+) -> anyhow::Result<LoadedDirectory> {
+    let mut dir = sb_routing::MemoryDirectory::default();
+    let mut warnings = Vec::new();
+    let mut page = sb_store::Page::first(1000);
+    loop {
+        let users = store.list_users(&page).await?;
+        if users.is_empty() {
+            break;
+        }
+        for u in &users {
+            let entry = match user_entry(table, u) {
+                Ok(e) => e,
+                Err(err) => {
+                    warnings.push(format!("{}: {err}", u.address));
+                    base_entry(u)
+                }
+            };
+            let main = u
+                .line_uri
+                .as_ref()
+                .filter(|l| l.extension.is_some())
+                .and_then(|l| sb_routing::E164::parse(l.number.as_str()));
+            let id = entry.id.clone();
+            dir.add_user(entry, main.as_ref());
+            let _ = sb_routing::NumberOwner::User(id);
+        }
+        page = page.next(&users);
+    }
+    Ok(LoadedDirectory { dir, warnings })
 }
