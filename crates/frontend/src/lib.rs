@@ -61,6 +61,7 @@
 //! # let _ = Duration::ZERO;
 //! ```
 
+pub mod calls;
 pub mod policy;
 pub mod recover;
 pub mod response;
@@ -68,6 +69,7 @@ pub mod services;
 #[cfg(test)]
 mod tests;
 
+pub use calls::{CallSettings, TrunkAddr};
 pub use policy::{Frontend, FrontendConfig, ALLOWED};
 pub use response::{response_to, sanitize_reason};
 pub use sb_registrar::{Aor, Binding, Effect, RegistrarConfig, RemoveReason, Source};

@@ -27,15 +27,20 @@
 //!    not the user: a client learns from Allow what it may send instead.
 //! 10. An extension method: 501 with Allow (§8.2.1, RFC 4475 `intmeth`, `esc02`).
 
+use crate::calls::{CallSettings, Calls};
 use crate::response::{bad_request_warning, response_to, sanitize_reason};
 use crate::services::{
     Answer, Event, Flow, Query, QueryId, QueryResult, ReqKey, Services, ServicesConfig, WallClock,
 };
+use sb_proxy::RouteDecision;
 use sb_registrar::{Aor, Binding, Effect, Source};
+use sb_routing::{Caller, MemoryDirectory, UserId};
 use sb_sip_msg::{
     Header, Invalid, Method, OtherHeader, ParseError, ParseErrorKind, Request, Response,
     StatusCode, Uri,
 };
+use std::collections::HashSet;
+use std::sync::Arc;
 use std::time::Instant;
 
 /// The methods answered by this server, as advertised in Allow (REGISTER is added when the
@@ -66,6 +71,12 @@ pub struct Frontend {
     services: Option<Services>,
     /// Answers for [`Frontend::poll_response`], in order.
     responses: std::collections::VecDeque<(ReqKey, Response)>,
+    /// Routing of calls, when configured ([`Frontend::with_calls`]).
+    calls: Option<Calls>,
+    /// Keys of requests the proxy asked about ([`Frontend::handle_proxied_at`]).
+    proxied: HashSet<ReqKey>,
+    /// Answers for [`Frontend::poll_route`], in order.
+    routes: std::collections::VecDeque<(ReqKey, RouteDecision)>,
 }
 
 impl Frontend {
@@ -75,6 +86,168 @@ impl Frontend {
             tags_issued: 0,
             services: None,
             responses: Default::default(),
+            calls: None,
+            proxied: HashSet::new(),
+            routes: Default::default(),
+        }
+    }
+
+    /// Routes calls: requests handed over with [`Frontend::handle_proxied_at`] are
+    /// authenticated, then routed with `settings`, and answered through
+    /// [`Frontend::poll_route`] as decisions for the forking proxy.
+    pub fn with_calls(mut self, settings: CallSettings) -> Self {
+        self.calls = Some(Calls::new(settings));
+        self
+    }
+
+    /// Installs a new snapshot of users and numbers (the shell reloads it from the store
+    /// when provisioning changes). Calls already routed keep the snapshot they were routed
+    /// with.
+    pub fn set_directory(&mut self, directory: Arc<MemoryDirectory>) {
+        if let Some(c) = self.calls.as_mut() {
+            c.directory = directory;
+        }
+    }
+
+    /// Whether calls are routed ([`Frontend::with_calls`]).
+    pub fn routes_calls(&self) -> bool {
+        self.calls.is_some()
+    }
+
+    /// A request the proxy asks a route for (RFC 3261 §16.5), under `key`. Requests from
+    /// a trunk's address are the trunk's; requests from our users are authenticated
+    /// first (407); then [`sb_routing::route`] decides. The decision comes out of
+    /// [`Frontend::poll_route`] under `key`, now or after a store query.
+    pub fn handle_proxied_at(&mut self, now: Instant, key: ReqKey, req: &Request, source: Source) {
+        let Some(calls) = self.calls.as_ref() else {
+            let status = self
+                .decide(req)
+                .map_or(StatusCode::METHOD_NOT_ALLOWED, |d| match d {
+                    Decision::Status(s) | Decision::WithHeaders(s, _) => s,
+                    Decision::Register => StatusCode::SERVER_INTERNAL_ERROR,
+                });
+            self.routes.push_back((
+                key,
+                RouteDecision::Reject {
+                    status,
+                    headers: self.allow(),
+                },
+            ));
+            return;
+        };
+        if let Some(trunk) = calls.trunk_at(&source) {
+            self.route(now, key, req, Caller::Trunk(trunk));
+            return;
+        }
+        self.proxied.insert(key);
+        if let Some(services) = self.services.as_mut().filter(|s| s.challenges(req)) {
+            if let Some(flow) = services.on_proxied(now, key, req, source) {
+                self.finish(now, key, req, flow);
+            }
+            return;
+        }
+        self.finish(now, key, req, Flow::Continue(None));
+    }
+
+    /// The proxy used up a call's plan ([`sb_proxy::RouteKind::Exhausted`]): forward when
+    /// unanswered or busy if the callee has that rule; the decision comes out of
+    /// [`Frontend::poll_route`] under `key`.
+    pub fn handle_exhausted(
+        &mut self,
+        now: Instant,
+        key: ReqKey,
+        req: &Request,
+        best: StatusCode,
+        timed_out: bool,
+    ) {
+        let decision = match (self.calls.as_mut(), self.services.as_ref()) {
+            (Some(calls), services) => {
+                let bindings =
+                    |aor: &Aor| services.map_or_else(Vec::new, |s| s.registrar.bindings(aor));
+                calls.exhausted(now, req, best, timed_out, &bindings)
+            }
+            (None, _) => RouteDecision::Reject {
+                status: best,
+                headers: Vec::new(),
+            },
+        };
+        self.routes.push_back((key, decision));
+    }
+
+    /// A branch answered 3xx with `contacts` ([`sb_proxy::RouteKind::Redirect`]): a
+    /// deflection is followed when the callee's rules say so.
+    pub fn handle_redirect(&mut self, now: Instant, key: ReqKey, req: &Request, contacts: &[Uri]) {
+        let decision = match (self.calls.as_mut(), self.services.as_ref()) {
+            (Some(calls), services) => {
+                let bindings =
+                    |aor: &Aor| services.map_or_else(Vec::new, |s| s.registrar.bindings(aor));
+                calls.redirected(now, req, contacts, &bindings)
+            }
+            (None, _) => crate::calls::reject(StatusCode::NOT_FOUND, "no routing"),
+        };
+        self.routes.push_back((key, decision));
+    }
+
+    /// An in-dialog request whose next hop is a name, not an address: a trunk's host.
+    pub fn handle_next_hop(&mut self, key: ReqKey, next_hop: &Uri) {
+        let decision = match self.calls.as_ref() {
+            Some(calls) => calls.resolve_next_hop(next_hop),
+            None => crate::calls::reject(StatusCode::NOT_FOUND, "no routing"),
+        };
+        self.routes.push_back((key, decision));
+    }
+
+    /// The next routing decision for the proxy, with the key its request came with.
+    #[must_use]
+    pub fn poll_route(&mut self) -> Option<(ReqKey, RouteDecision)> {
+        self.routes.pop_front()
+    }
+
+    /// Calls whose follow-ups (forward unanswered or busy, deflection) are kept.
+    pub fn calls_with_followups(&self) -> usize {
+        self.calls.as_ref().map_or(0, Calls::followups)
+    }
+
+    /// Routes an authenticated (or anonymous, or trunk) request.
+    fn route(&mut self, now: Instant, key: ReqKey, req: &Request, caller: Caller) {
+        let Some(calls) = self.calls.as_mut() else {
+            return;
+        };
+        let services = self.services.as_ref();
+        let bindings = |aor: &Aor| services.map_or_else(Vec::new, |s| s.registrar.bindings(aor));
+        let (decision, routed) = calls.route_new(now, req, &caller, &bindings);
+        self.events_routed(&routed);
+        self.routes.push_back((key, decision));
+    }
+
+    /// Who is calling: the user digest proved, else (authentication off) the user From
+    /// names if there is one, else an anonymous caller.
+    fn caller(&self, req: &Request, identity: Option<String>) -> Caller {
+        if let Some(id) = identity {
+            return Caller::User(UserId::from_canonical(id));
+        }
+        let auth_on = self.services.as_ref().is_some_and(|s| s.auth_enabled());
+        if !auth_on {
+            let from = req
+                .headers
+                .from()
+                .and_then(|f| f.uri.as_sip())
+                .and_then(UserId::from_sip_uri);
+            if let (Some(u), Some(calls)) = (from, self.calls.as_ref()) {
+                if calls.is_user(&u) {
+                    return Caller::User(u);
+                }
+            }
+        }
+        Caller::Anonymous
+    }
+
+    fn events_routed(&mut self, routed: &sb_routing::Routed) {
+        if let Some(s) = self.services.as_mut() {
+            s.events.push_back(Event::Routed {
+                allowed: routed.is_allowed(),
+                trace: routed.trace.to_string(),
+            });
         }
     }
 
@@ -126,7 +299,7 @@ impl Frontend {
         // answered, so the answers below are only given to the users they belong to.
         if let Some(services) = self.services.as_mut().filter(|s| s.challenges(req)) {
             if let Some(flow) = services.on_proxied(now, key, req, source) {
-                self.finish(key, req, flow);
+                self.finish(now, key, req, flow);
             }
             return;
         }
@@ -151,7 +324,7 @@ impl Frontend {
             return;
         };
         if let Some((key, req, flow)) = services.on_query_result(now, id, result) {
-            self.finish(key, &req, flow);
+            self.finish(now, key, &req, flow);
         }
     }
 
@@ -195,10 +368,14 @@ impl Frontend {
     }
 
     /// Ends an authentication flow: its answer, or the policy's once authenticated.
-    fn finish(&mut self, key: ReqKey, req: &Request, flow: Flow) {
+    fn finish(&mut self, now: Instant, key: ReqKey, req: &Request, flow: Flow) {
         match flow {
             Flow::Answer(a) => self.answer(key, req, a),
-            Flow::Continue => {
+            Flow::Continue(identity) if self.proxied.remove(&key) => {
+                let caller = self.caller(req, identity);
+                self.route(now, key, req, caller);
+            }
+            Flow::Continue(_) => {
                 // Never `Register` here: REGISTER takes the registrar's flow.
                 if let Some(d) = self.decide(req) {
                     let resp = self.respond_with(req, d);
@@ -209,6 +386,18 @@ impl Frontend {
     }
 
     fn answer(&mut self, key: ReqKey, req: &Request, a: Answer) {
+        if self.proxied.remove(&key) {
+            let mut headers = a.headers;
+            headers.extend(a.reason.as_deref().and_then(bad_request_warning));
+            self.routes.push_back((
+                key,
+                RouteDecision::Reject {
+                    status: a.status,
+                    headers,
+                },
+            ));
+            return;
+        }
         let tag = self.next_tag();
         let mut resp = response_to(req, a.status, Some(&tag));
         if let Some(r) = a.reason {

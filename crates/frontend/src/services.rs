@@ -95,6 +95,8 @@ pub enum Event {
     Throttled,
     /// The store failed (`error`) or did not answer a query in time (`None`).
     StoreUnavailable { error: Option<String> },
+    /// A call was routed: placed (`allowed`) or refused; `trace` is the dry-run text.
+    Routed { allowed: bool, trace: String },
 }
 
 /// Settings for authentication.
@@ -213,8 +215,9 @@ pub(crate) struct Answer {
 pub(crate) enum Flow {
     /// Answer with this (a challenge, a refusal, or the registrar's reply).
     Answer(Answer),
-    /// Authenticated: the policy answers as it would have without authentication.
-    Continue,
+    /// Authenticated (as this user, `sip:USER@DOMAIN`, when digest proved who it is):
+    /// the policy or routing takes it from here.
+    Continue(Option<String>),
 }
 
 impl Answer {
@@ -257,6 +260,11 @@ impl Services {
         }
     }
 
+    /// Whether digest authentication is configured at all.
+    pub(crate) fn auth_enabled(&self) -> bool {
+        self.config.auth.is_some()
+    }
+
     pub(crate) fn clock(&self) -> WallClock {
         self.clock
     }
@@ -279,7 +287,7 @@ impl Services {
         };
         match self.authenticate(now, key, req, source, AuthRole::Registrar, realm)? {
             Flow::Answer(a) => Some(a),
-            Flow::Continue => Some(Answer::status(StatusCode::SERVER_INTERNAL_ERROR)),
+            Flow::Continue(_) => Some(Answer::status(StatusCode::SERVER_INTERNAL_ERROR)),
         }
     }
 
@@ -302,7 +310,7 @@ impl Services {
         source: Source,
     ) -> Option<Flow> {
         let Some(realm) = self.realm_for(req, AuthRole::Proxy) else {
-            return Some(Flow::Continue);
+            return Some(Flow::Continue(None));
         };
         self.authenticate(now, key, req, source, AuthRole::Proxy, realm)
     }
@@ -514,7 +522,7 @@ impl Services {
             Outcome::Authorized { user } => {
                 self.throttle.record_success(ip);
                 if role == AuthRole::Proxy {
-                    return Flow::Continue;
+                    return Flow::Continue(address_of(req, role, &user));
                 }
                 let domain = to_host(req).unwrap_or_default();
                 let who = Authorized::Aor(Aor::from_user(&user, &domain));

@@ -52,5 +52,5 @@ mod ws;
 
 pub use crate::core::{Core, Transmit};
 pub use sb_sip_core::{ConnId, Peer, TransportKind};
-pub use server::{RuntimeConfig, RuntimeError, Server, ShutdownHandle};
+pub use server::{Control, ControlHandle, RuntimeConfig, RuntimeError, Server, ShutdownHandle};
 pub use server_core::ServerCore;

@@ -78,9 +78,34 @@ impl ShutdownHandle {
     }
 }
 
+/// Work for the core from outside the loop (a new directory snapshot, a reload): run on
+/// the loop, between inputs, with the loop's clock.
+pub type Control<C> = Box<dyn FnOnce(&mut C, std::time::Instant) + Send>;
+
+/// Sends [`Control`]s to a running server. Cloneable; sending after the server stopped
+/// does nothing.
+pub struct ControlHandle<C: Core>(mpsc::UnboundedSender<Control<C>>);
+
+impl<C: Core> Clone for ControlHandle<C> {
+    fn clone(&self) -> Self {
+        ControlHandle(self.0.clone())
+    }
+}
+
+impl<C: Core> ControlHandle<C> {
+    /// Runs `f` on the core at the loop's next turn.
+    pub fn send(&self, f: impl FnOnce(&mut C, std::time::Instant) + Send + 'static) {
+        let _ = self.0.send(Box::new(f));
+    }
+}
+
 /// A bound server. [`Server::run`] drives it until shutdown completes.
 pub struct Server<C: Core> {
     core: C,
+    control: (
+        mpsc::UnboundedSender<Control<C>>,
+        mpsc::UnboundedReceiver<Control<C>>,
+    ),
     store: Option<Arc<dyn sb_store::Store>>,
     config: RuntimeConfig,
     udp: Vec<Arc<UdpSocket>>,
@@ -138,6 +163,7 @@ impl<C: Core> Server<C> {
         let (tx, _) = watch::channel(false);
         Ok(Server {
             core,
+            control: mpsc::unbounded_channel(),
             store: None,
             config,
             udp,
@@ -159,6 +185,16 @@ impl<C: Core> Server<C> {
         &self.local_addrs
     }
 
+    /// The core, to finish configuring it once the bound addresses are known.
+    pub fn core_mut(&mut self) -> &mut C {
+        &mut self.core
+    }
+
+    /// A handle that runs work on the core while the server runs.
+    pub fn control_handle(&self) -> ControlHandle<C> {
+        ControlHandle(self.control.0.clone())
+    }
+
     pub fn shutdown_handle(&self) -> ShutdownHandle {
         ShutdownHandle(self.shutdown.clone())
     }
@@ -167,6 +203,7 @@ impl<C: Core> Server<C> {
     pub async fn run(self) -> C {
         let Server {
             core,
+            control,
             store,
             config,
             udp,
@@ -206,8 +243,15 @@ impl<C: Core> Server<C> {
             by_addr: HashMap::new(),
             ctx,
         };
-        ev.run(inputs_rx, shutdown.subscribe(), config.shutdown_grace)
-            .await;
+        let (control_tx, control_rx) = control;
+        drop(control_tx);
+        ev.run(
+            inputs_rx,
+            control_rx,
+            shutdown.subscribe(),
+            config.shutdown_grace,
+        )
+        .await;
         for t in &tasks {
             t.abort();
         }
@@ -252,6 +296,7 @@ impl<C: Core> EventLoop<C> {
     async fn run(
         &mut self,
         mut inputs: mpsc::Receiver<Input>,
+        mut control: mpsc::UnboundedReceiver<Control<C>>,
         mut shutdown: watch::Receiver<bool>,
         grace: Duration,
     ) {
@@ -273,6 +318,7 @@ impl<C: Core> EventLoop<C> {
                     break;
                 }
                 _ = sleep_until_opt(wake) => self.core.handle_timeout(now()),
+                Some(f) = control.recv() => f(&mut self.core, now()),
                 input = inputs.recv() => match input {
                     Some(i) => self.on_input(i),
                     None => break,

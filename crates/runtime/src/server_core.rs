@@ -1,5 +1,11 @@
-//! The core the server runs today: the transaction layer with the front-end policy as its
-//! transaction user.
+//! The core the server runs: the front end's own transaction layer for what the server
+//! answers itself (REGISTER, OPTIONS to the server), and the forking proxy (`sb-proxy`)
+//! for every other request, whose routing questions the front end answers
+//! ([`Frontend::handle_proxied_at`]).
+//!
+//! Which layer a request goes to depends only on the request (method, Request-URI), so
+//! retransmissions, CANCEL and ACK find the transaction they belong to. Responses always go
+//! to the proxy: the front end never sends requests.
 //!
 //! Requests that fail `sb_sip_msg::validate` are answered statelessly with 400 (RFC 4475
 //! `badbranch`: "preferably statelessly"): without a valid Via branch and CSeq there is no
@@ -8,6 +14,7 @@
 
 use crate::core::{Core, Transmit};
 use sb_frontend::{Effect, Event, Frontend, Query, QueryId, QueryResult, ReqKey, Source};
+use sb_proxy::{Proxy, ProxyEvent, RouteKind};
 use sb_sip_core::{
     ConnId, InviteServerState, NonInviteServerState, Peer, TimerConfig, TransactionLayer, TsxEvent,
     TsxId, TsxState,
@@ -27,7 +34,12 @@ pub struct ServerCore {
     shutting_down: bool,
     /// Stateless answers (400s), sent after the transaction layer's transmits.
     stateless: VecDeque<Transmit>,
+    /// The forking proxy, once configured ([`ServerCore::set_proxy`]).
+    proxy: Option<Proxy>,
 }
+
+/// Keys of the proxy's route queries, kept apart from the local transactions' keys.
+const PROXY_KEY: u64 = 1 << 62;
 
 impl ServerCore {
     pub fn new(timers: TimerConfig, seed: u64, frontend: Frontend) -> Self {
@@ -37,7 +49,111 @@ impl ServerCore {
             server_tsxs: HashSet::new(),
             shutting_down: false,
             stateless: VecDeque::new(),
+            proxy: None,
         }
+    }
+
+    /// Proxies every request the server does not answer itself (see the module doc). The
+    /// front end should route calls ([`Frontend::with_calls`]); without that the proxy's
+    /// questions get the front end's plain answers (405 and the like).
+    pub fn set_proxy(&mut self, proxy: Proxy) {
+        self.proxy = Some(proxy);
+    }
+
+    pub fn frontend_mut(&mut self) -> &mut Frontend {
+        &mut self.fe
+    }
+
+    pub fn proxy(&self) -> Option<&Proxy> {
+        self.proxy.as_ref()
+    }
+
+    /// Whether the server answers `req` itself rather than proxying it: REGISTER, and
+    /// requests addressed to the server (a sip/sips Request-URI without a user part and no
+    /// Route header: OPTIONS probes, a stray BYE). ACK and CANCEL have the Request-URI and
+    /// Route of their INVITE, so they reach the same layer. tel: URIs are numbers to route.
+    fn is_local(&self, req: &Request) -> bool {
+        if self.proxy.is_none() || req.method == Method::Register {
+            return true;
+        }
+        let to_server = match &req.uri {
+            sb_sip_msg::Uri::Sip(u) => u.user.is_none() && req.headers.routes().next().is_none(),
+            sb_sip_msg::Uri::Tel(_) => false,
+            // Answered 416 by the front end (RFC 3261 §8.2.2.1).
+            sb_sip_msg::Uri::Other { .. } => true,
+        };
+        if to_server {
+            return true;
+        }
+        // While shutting down, new requests are refused here; CANCEL, ACK and requests
+        // inside dialogs still reach the proxy's transactions.
+        self.shutting_down
+            && !matches!(req.method, Method::Ack | Method::Cancel)
+            && req
+                .headers
+                .to()
+                .and_then(sb_sip_msg::NameAddr::tag)
+                .is_none()
+    }
+
+    /// Runs the proxy's questions through the front end and its answers back, until
+    /// neither has anything more to say; counts the proxy's events.
+    fn drain_proxy(&mut self, now: Instant) {
+        let Some(proxy) = self.proxy.as_mut() else {
+            return;
+        };
+        loop {
+            let mut progressed = false;
+            while let Some(q) = proxy.poll_query() {
+                progressed = true;
+                let sb_proxy::Query::Route {
+                    id,
+                    kind,
+                    request,
+                    from,
+                } = q
+                else {
+                    continue;
+                };
+                let key = ReqKey(PROXY_KEY | id.0);
+                match kind {
+                    RouteKind::Initial => {
+                        self.fe
+                            .handle_proxied_at(now, key, &request, source_of(from))
+                    }
+                    RouteKind::InDialog { next_hop } => self.fe.handle_next_hop(key, &next_hop),
+                    RouteKind::Redirect { contacts, .. } => {
+                        self.fe.handle_redirect(now, key, &request, &contacts)
+                    }
+                    RouteKind::Exhausted { best, timed_out } => self
+                        .fe
+                        .handle_exhausted(now, key, &request, best, timed_out),
+                    _ => self.fe.handle_next_hop(key, &request.uri),
+                }
+            }
+            while let Some((key, decision)) = self.fe.poll_route() {
+                progressed = true;
+                let id = sb_proxy::QueryId(key.0 & !PROXY_KEY);
+                proxy.handle_route_decision(now, id, decision);
+            }
+            if !progressed {
+                break;
+            }
+        }
+        while let Some(ev) = proxy.poll_event() {
+            match ev {
+                ProxyEvent::Finished { status, .. } => {
+                    metrics::counter!("sip_proxied_total", "status" => status.code().to_string())
+                        .increment(1);
+                }
+                ProxyEvent::Rejected { status } => {
+                    metrics::counter!("sip_proxy_rejected_total", "status" => status.code().to_string())
+                        .increment(1);
+                }
+                _ => {}
+            }
+        }
+        metrics::gauge!("sip_proxy_contexts").set(proxy.contexts() as f64);
     }
 
     /// Loads stored bindings at start (see [`Frontend::restore`]).
@@ -65,6 +181,11 @@ impl ServerCore {
                     metrics::counter!("sip_auth_failures_total", "reason" => reason).increment(1);
                 }
                 Event::Throttled => metrics::counter!("sip_auth_throttled_total").increment(1),
+                Event::Routed { allowed, trace } => {
+                    let outcome = if allowed { "placed" } else { "refused" };
+                    metrics::counter!("calls_routed_total", "outcome" => outcome).increment(1);
+                    tracing::debug!(outcome, "call routed:\n{trace}");
+                }
                 Event::StoreUnavailable { error } => {
                     metrics::counter!("store_query_failures_total").increment(1);
                     tracing::warn!(
@@ -76,6 +197,7 @@ impl ServerCore {
             }
         }
         metrics::gauge!("sip_registrations").set(self.fe.registrations() as f64);
+        self.drain_proxy(now);
     }
 
     fn send(&mut self, now: Instant, tsx: TsxId, resp: Response) {
@@ -109,6 +231,13 @@ impl ServerCore {
                 });
             }
             return;
+        }
+        if !self.is_local(&req) {
+            if let Some(p) = self.proxy.as_mut() {
+                p.handle_request(now, req, from);
+                self.after_input(now);
+                return;
+            }
         }
         self.tsx.handle_request(now, req, from);
         self.drain_events(now);
@@ -179,10 +308,16 @@ impl Core for ServerCore {
     fn handle_message(&mut self, now: Instant, from: Peer, msg: Message) {
         match msg {
             Message::Request(req) => self.on_request(now, from, req),
-            Message::Response(resp) => {
-                self.tsx.handle_response(now, resp, from);
-                self.drain_events(now);
-            }
+            Message::Response(resp) => match self.proxy.as_mut() {
+                Some(p) => {
+                    p.handle_response(now, resp, from);
+                    self.after_input(now);
+                }
+                None => {
+                    self.tsx.handle_response(now, resp, from);
+                    self.drain_events(now);
+                }
+            },
         }
     }
 
@@ -196,6 +331,9 @@ impl Core for ServerCore {
     }
 
     fn handle_timeout(&mut self, now: Instant) {
+        if let Some(p) = self.proxy.as_mut() {
+            p.handle_timeout(now);
+        }
         self.tsx.handle_timeout(now);
         self.drain_events(now);
         self.fe.handle_timeout(now);
@@ -219,6 +357,10 @@ impl Core for ServerCore {
     }
 
     fn handle_connection_lost(&mut self, now: Instant, conn: ConnId) {
+        if let Some(p) = self.proxy.as_mut() {
+            p.handle_connection_lost(now, conn);
+        }
+        self.after_input(now);
         self.tsx.handle_connection_lost(now, conn);
         self.drain_events(now);
     }
@@ -228,7 +370,7 @@ impl Core for ServerCore {
     }
 
     fn transactions(&self) -> usize {
-        self.tsx.len()
+        self.tsx.len() + self.proxy.as_ref().map_or(0, Proxy::transactions)
     }
 
     /// Server transactions still without a final response: a REGISTER waiting for the
@@ -236,20 +378,29 @@ impl Core for ServerCore {
     /// Completed transactions that only absorb retransmissions (Timer J, 32 s over UDP) do
     /// not count: they are not worth holding a shutdown for.
     fn in_flight(&self) -> usize {
-        self.server_tsxs
-            .iter()
-            .filter(|id| {
-                matches!(
-                    self.tsx.state(**id),
-                    Some(TsxState::NonInviteServer(
-                        NonInviteServerState::Trying | NonInviteServerState::Proceeding
-                    )) | Some(TsxState::InviteServer(InviteServerState::Proceeding))
-                )
-            })
-            .count()
+        let proxied = self.proxy.as_ref().map_or(0, Proxy::contexts);
+        proxied
+            + self
+                .server_tsxs
+                .iter()
+                .filter(|id| {
+                    matches!(
+                        self.tsx.state(**id),
+                        Some(TsxState::NonInviteServer(
+                            NonInviteServerState::Trying | NonInviteServerState::Proceeding
+                        )) | Some(TsxState::InviteServer(InviteServerState::Proceeding))
+                    )
+                })
+                .count()
     }
 
     fn poll_transmit(&mut self) -> Option<Transmit> {
+        if let Some(t) = self.proxy.as_mut().and_then(Proxy::poll_transmit) {
+            return Some(Transmit {
+                peer: t.to,
+                message: t.message,
+            });
+        }
         if let Some(t) = self.tsx.poll_transmit() {
             return Some(Transmit {
                 peer: t.to,
@@ -260,10 +411,14 @@ impl Core for ServerCore {
     }
 
     fn poll_timeout(&self) -> Option<Instant> {
-        [self.tsx.poll_timeout(), self.fe.poll_timeout()]
-            .into_iter()
-            .flatten()
-            .min()
+        [
+            self.tsx.poll_timeout(),
+            self.fe.poll_timeout(),
+            self.proxy.as_ref().and_then(Proxy::poll_timeout),
+        ]
+        .into_iter()
+        .flatten()
+        .min()
     }
 }
 

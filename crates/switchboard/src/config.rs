@@ -27,6 +27,35 @@ pub struct Config {
     pub routing: sb_routing::RoutingConfig,
     /// `[[trunks]]`: where the trunk names used by routes and PBXs are reached.
     pub trunks: Vec<TrunkSection>,
+    /// `[proxy]`: the forking proxy's settings.
+    pub proxy: ProxySection,
+}
+
+/// `[proxy]`: how calls are carried (RFC 3261 §16).
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ProxySection {
+    /// Record-Route dialog-creating requests, so in-dialog requests come back through us.
+    pub record_route: bool,
+    /// Timer C (§16.6 step 11): an INVITE branch with no final answer for this long is
+    /// cancelled. "Greater than 3 minutes".
+    pub timer_c_s: u64,
+    /// A trunk that sends nothing at all for this long is passed over for the next one.
+    pub trunk_answer_timeout_ms: u64,
+    /// The host put in Via and Record-Route when a listener is bound to 0.0.0.0 or [::]:
+    /// the address or name clients and trunks reach this server by.
+    pub advertise: Option<String>,
+}
+
+impl Default for ProxySection {
+    fn default() -> Self {
+        ProxySection {
+            record_route: true,
+            timer_c_s: 181,
+            trunk_answer_timeout_ms: 5000,
+            advertise: None,
+        }
+    }
 }
 
 /// `[[trunks]]`: a gateway, SIP trunk or PBX trunk that routing can send calls to.
@@ -315,6 +344,15 @@ impl Config {
             "auth.store_timeout_ms must be positive"
         );
         self.routing_table()?;
+        let p = &self.proxy;
+        anyhow::ensure!(
+            p.timer_c_s > 180,
+            "proxy.timer_c_s must be more than 180 (RFC 3261 §16.6)"
+        );
+        anyhow::ensure!(
+            p.trunk_answer_timeout_ms > 0,
+            "proxy.trunk_answer_timeout_ms must be positive"
+        );
         let mut names = std::collections::BTreeSet::new();
         for (i, t) in self.trunks.iter().enumerate() {
             anyhow::ensure!(

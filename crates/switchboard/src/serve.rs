@@ -114,6 +114,8 @@ async fn serve(config: Config, data: PathBuf) -> anyhow::Result<()> {
     let seed = random_seed();
     let services = services_config(&config, &data)?;
     let clock = wall_clock();
+    let table = Arc::new(config.routing_table()?);
+    let trunks = resolve_trunks(&config).await?;
     let frontend = sb_frontend::Frontend::with_services(
         sb_frontend::FrontendConfig {
             domains: sip.domains.clone(),
@@ -123,8 +125,16 @@ async fn serve(config: Config, data: PathBuf) -> anyhow::Result<()> {
         },
         services,
         clock,
-    );
+    )
+    .with_calls(sb_frontend::CallSettings {
+        table: table.clone(),
+        trunks,
+        trunk_answer_timeout: Duration::from_millis(config.proxy.trunk_answer_timeout_ms),
+        record_route: config.proxy.record_route,
+    });
     let mut core = ServerCore::new(timers, seed.rotate_left(17), frontend);
+    let directory = load_directory(store.as_ref(), &table).await?;
+    core.frontend_mut().set_directory(directory);
     let stored = store
         .list_all_bindings()
         .await
@@ -138,9 +148,15 @@ async fn serve(config: Config, data: PathBuf) -> anyhow::Result<()> {
     core.restore(clock.at, restored);
     let live = core.frontend().registrations();
     tracing::info!(stored = total, live, "registrations restored");
-    let server = Server::bind(runtime_config, core)
+    let mut server = Server::bind(runtime_config, core)
         .await?
         .with_store(store.clone());
+    let proxy_config = proxy_config(&config, server.local_addrs())?;
+    server.core_mut().set_proxy(sb_proxy::Proxy::new(
+        proxy_config,
+        timers,
+        seed.rotate_left(29),
+    ));
 
     let metrics = sb_admin::install_recorder().map_err(anyhow::Error::msg)?;
     metrics::gauge!("sip_registrations").set(live as f64);
@@ -173,7 +189,11 @@ async fn serve(config: Config, data: PathBuf) -> anyhow::Result<()> {
         http.as_ref().map(|h| h.0),
         hint.as_deref(),
     );
-    let watcher = tokio::spawn(watch_generation(store.clone()));
+    let watcher = tokio::spawn(watch_generation(
+        store.clone(),
+        table.clone(),
+        server.control_handle(),
+    ));
     health.set_ready(true);
     metrics::gauge!("switchboard_up").set(1.0);
 
@@ -295,7 +315,11 @@ fn wall_clock() -> WallClock {
 /// Polls the store's generation counter every second; a change means another process
 /// (`switchboard user ...`) changed users, passwords or numbers. Credentials are read
 /// from the store at every authentication, so nothing is cached that could go stale.
-async fn watch_generation(store: Arc<dyn Store>) {
+async fn watch_generation(
+    store: Arc<dyn Store>,
+    table: Arc<sb_routing::RoutingTable>,
+    control: sb_runtime::ControlHandle<ServerCore>,
+) {
     let mut seen = store.generation().await.ok();
     let mut tick = tokio::time::interval(Duration::from_secs(1));
     loop {
@@ -304,7 +328,16 @@ async fn watch_generation(store: Arc<dyn Store>) {
             Ok(g) if Some(g) != seen => {
                 tracing::info!(generation = g, "provisioning changed in the store");
                 metrics::gauge!("store_generation").set(g as f64);
-                seen = Some(g);
+                // Routing reads users, numbers and rules from a snapshot: take a new one.
+                match load_directory(store.as_ref(), &table).await {
+                    Ok(dir) => {
+                        control.send(move |core: &mut ServerCore, _| {
+                            core.frontend_mut().set_directory(dir)
+                        });
+                        seen = Some(g);
+                    }
+                    Err(e) => tracing::warn!(error = %e, "cannot reload users for routing"),
+                }
             }
             Ok(_) => {}
             Err(e) => tracing::warn!(error = %e, "cannot read the store generation"),
@@ -403,4 +436,164 @@ fn random_seed() -> u64 {
     );
     h.write_u32(std::process::id());
     h.finish()
+}
+
+/// The users and numbers routing sees, from the store; users whose stored rules do not
+/// validate against this configuration are loaded without their rules, with a warning.
+async fn load_directory(
+    store: &dyn Store,
+    table: &sb_routing::RoutingTable,
+) -> anyhow::Result<Arc<sb_routing::MemoryDirectory>> {
+    let loaded = load_users(store, table)
+        .await
+        .context("cannot read users for routing")?;
+    for w in &loaded.warnings {
+        tracing::warn!("call handling rules ignored: {w}");
+    }
+    Ok(Arc::new(loaded.dir))
+}
+
+/// Resolves each `[[trunks]]` address once, at start.
+async fn resolve_trunks(config: &Config) -> anyhow::Result<Vec<sb_frontend::TrunkAddr>> {
+    let mut out = Vec::new();
+    for t in &config.trunks {
+        let addr = tokio::net::lookup_host(t.address.as_str())
+            .await
+            .with_context(|| format!("trunks \"{}\": cannot resolve {}", t.name, t.address))?
+            .next()
+            .with_context(|| format!("trunks \"{}\": {} has no address", t.name, t.address))?;
+        let transport = match t.transport {
+            crate::config::TrunkTransport::Udp => TransportKind::Udp,
+            crate::config::TrunkTransport::Tcp => TransportKind::Tcp,
+            crate::config::TrunkTransport::Tls => TransportKind::Tls,
+        };
+        out.push(sb_frontend::TrunkAddr {
+            name: sb_routing::TrunkName::from(t.name.as_str()),
+            peer: sb_sip_core::Peer::new(transport, addr),
+            host: t.address.clone(),
+        });
+    }
+    Ok(out)
+}
+
+/// The proxy's addresses: each bound listener, with the advertised host when it is bound
+/// to every interface; the `[sip] domains` are aliases (Route and Request-URIs naming
+/// them are ours, RFC 3261 §16.4).
+fn proxy_config(
+    config: &Config,
+    bound: &[(TransportKind, std::net::SocketAddr)],
+) -> anyhow::Result<sb_proxy::ProxyConfig> {
+    use sb_sip_msg::Host;
+    let advertised: Option<Host> = match &config.proxy.advertise {
+        Some(a) => Some(
+            format!("sip:{a}")
+                .parse::<sb_sip_msg::Uri>()
+                .ok()
+                .and_then(|u| u.as_sip().map(|s| s.host.clone()))
+                .with_context(|| format!("proxy.advertise: {a:?} is not a host"))?,
+        ),
+        None => None,
+    };
+    let mut listen = Vec::new();
+    for &(transport, addr) in bound {
+        let host = if addr.ip().is_unspecified() {
+            advertised.clone().unwrap_or_else(|| {
+                tracing::warn!(
+                    %addr,
+                    "listening on every interface without proxy.advertise: Record-Route says 127.0.0.1"
+                );
+                Host::V4(std::net::Ipv4Addr::LOCALHOST)
+            })
+        } else {
+            match addr.ip() {
+                std::net::IpAddr::V4(a) => Host::V4(a),
+                std::net::IpAddr::V6(a) => Host::V6(a),
+            }
+        };
+        listen.push(sb_proxy::Listen {
+            transport,
+            host,
+            port: addr.port(),
+        });
+    }
+    anyhow::ensure!(!listen.is_empty(), "no SIP listener is configured");
+    let first = bound[0].1;
+    let mut cfg = sb_proxy::ProxyConfig::udp(first);
+    cfg.listen = listen;
+    cfg.aliases = config
+        .sip
+        .domains
+        .iter()
+        .map(|d| Host::Domain(d.to_ascii_lowercase()))
+        .chain(advertised)
+        .collect();
+    cfg.timer_c = Duration::from_secs(config.proxy.timer_c_s);
+    cfg.record_route = config.proxy.record_route;
+    Ok(cfg)
+}
+
+// The directory loader (moves to its own module with `route explain`).
+
+/// Every user in the store as routing sees them.
+struct LoadedDirectory {
+    dir: sb_routing::MemoryDirectory,
+    warnings: Vec<String>,
+}
+
+/// A stored user as routing sees them; their rules are checked against `table`.
+fn user_entry(
+    table: &sb_routing::RoutingTable,
+    user: &sb_store::User,
+) -> Result<sb_routing::UserEntry, sb_routing::RulesError> {
+    let mut e = base_entry(user);
+    sb_routing::apply_settings(table, &mut e, &user.policies)?;
+    Ok(e)
+}
+
+fn base_entry(user: &sb_store::User) -> sb_routing::UserEntry {
+    let mut e =
+        sb_routing::UserEntry::new(sb_routing::UserId::from_canonical(user.address.as_str()));
+    e.enabled = user.enabled;
+    if let Some(line) = &user.line_uri {
+        match &line.extension {
+            None => e.number = sb_routing::E164::parse(line.number.as_str()),
+            Some(ext) => e.extension = Some(ext.clone()),
+        }
+    }
+    e
+}
+
+/// Every user of the store; users whose rules no longer validate are loaded without them.
+async fn load_users(
+    store: &dyn sb_store::Store,
+    table: &sb_routing::RoutingTable,
+) -> anyhow::Result<LoadedDirectory> {
+    let mut dir = sb_routing::MemoryDirectory::default();
+    let mut warnings = Vec::new();
+    let mut page = sb_store::Page::first(1000);
+    loop {
+        let users = store.list_users(&page).await?;
+        if users.is_empty() {
+            break;
+        }
+        for u in &users {
+            let entry = match user_entry(table, u) {
+                Ok(e) => e,
+                Err(err) => {
+                    warnings.push(format!("{}: {err}", u.address));
+                    base_entry(u)
+                }
+            };
+            let main = u
+                .line_uri
+                .as_ref()
+                .filter(|l| l.extension.is_some())
+                .and_then(|l| sb_routing::E164::parse(l.number.as_str()));
+            let id = entry.id.clone();
+            dir.add_user(entry, main.as_ref());
+            let _ = sb_routing::NumberOwner::User(id);
+        }
+        page = page.next(&users);
+    }
+    Ok(LoadedDirectory { dir, warnings })
 }
