@@ -404,3 +404,5 @@ pub fn received(messages: &str) -> Vec<String> {
 
 pub mod kamailio;
 pub mod sipp_peer;
+pub mod baresip;
+pub mod calls;
