@@ -11,7 +11,8 @@
 use std::collections::BTreeMap;
 
 use sb_routing::{
-    apply_settings, Contact, MemoryDirectory, NumberOwner, RoutingTable, RulesError, UserEntry, UserId,
+    apply_settings, Contact, MemoryDirectory, NumberOwner, RoutingTable, RulesError, UserEntry,
+    UserId,
 };
 use sb_store::{Binding, Page, Store, User};
 
@@ -402,7 +403,10 @@ mod tests {
         let u = user(
             "sip:erin@example.com",
             None,
-            &[("forward_unanswered", "5550100"), ("forward_unanswered_secs", "900")],
+            &[
+                ("forward_unanswered", "5550100"),
+                ("forward_unanswered_secs", "900"),
+            ],
         );
         let p = check_rules(&t, &u).unwrap_err();
         assert_eq!(p.field, "forward_unanswered_secs");

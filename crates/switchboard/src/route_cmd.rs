@@ -112,8 +112,8 @@ async fn explain(
     if store.get_user(&caller).await?.is_none() {
         anyhow::bail!("--from: no user {caller} in the store");
     }
-    let request_uri = request_uri(&args.dialled, caller.host())
-        .map_err(|e| anyhow::anyhow!("DIALLED: {e}"))?;
+    let request_uri =
+        request_uri(&args.dialled, caller.host()).map_err(|e| anyhow::anyhow!("DIALLED: {e}"))?;
     let loaded = load_directory(store, &table).await?;
     for w in &loaded.warnings {
         eprintln!("warning: {w}");
@@ -124,7 +124,10 @@ async fn explain(
     for b in store.list_all_bindings().await? {
         if b.expires_at > now {
             let contact = contact_of(&b);
-            dir.contacts.entry(user_id(&b.aor)).or_default().push(contact);
+            dir.contacts
+                .entry(user_id(&b.aor))
+                .or_default()
+                .push(contact);
         }
     }
     let facts = RequestFacts::new(request_uri, "route-explain");

@@ -4,21 +4,11 @@
 //! printed steps and exit status they would read.
 
 mod provision_support;
+#[path = "route_explain/support.rs"]
+mod support;
 
 use provision_support::{Env, Run};
-use std::path::PathBuf;
-
-fn fixture() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/route_explain/site.toml")
-}
-
-/// A store provisioned from the fixture's `[site]` section.
-fn site() -> Env {
-    let mut env = Env::sqlite();
-    env.config = Some(fixture());
-    env.site_apply("").expect(0);
-    env
-}
+use support::{sign_in, site};
 
 fn explain(env: &Env, from: &str, dialled: &str) -> Run {
     env.run(&["route", "explain", "--from", from, dialled])
@@ -32,41 +22,6 @@ fn line_with<'a>(run: &'a Run, step: &str, text: &str) -> &'a str {
         .lines()
         .find(|l| l.trim_start().starts_with(step) && l.contains(text))
         .unwrap_or_else(|| panic!("no {step:?} line with {text:?} in:\n{}", run.stdout))
-}
-
-/// Registers a device for `user`, as the registrar would have written it.
-fn sign_in(env: &Env, user: &str, contact: &str) {
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap();
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_secs() as i64;
-    rt.block_on(async {
-        let store = sb_store::open_data_dir(&env.data()).await.unwrap();
-        store
-            .upsert_binding(&sb_store::Binding {
-                aor: sb_store::SipAddress::parse(user).unwrap(),
-                key: format!("contact:{contact}"),
-                contact: format!("<{contact}>"),
-                q: None,
-                expires_at: now + 3600,
-                call_id: format!("reg-{user}"),
-                cseq: 1,
-                instance_id: None,
-                reg_id: None,
-                transport: "udp".into(),
-                source: "192.0.2.20:5060".into(),
-                received: None,
-                path: vec![],
-                updated_at: now,
-            })
-            .await
-            .unwrap();
-        store.close().await;
-    });
 }
 
 #[test]
@@ -105,7 +60,11 @@ fn international_needs_a_policy_that_allows_it() {
     let refused = explain(&env, "sip:alice@example.com", "+44 20 7946 0000").expect(1);
     line_with(&refused, "normalize", "+442079460000 is already E.164");
     line_with(&refused, "route", "\"world\" matches");
-    line_with(&refused, "policy", "\"domestic\" does not allow international");
+    line_with(
+        &refused,
+        "policy",
+        "\"domestic\" does not allow international",
+    );
     line_with(&refused, "result", "reject 403");
     assert!(
         refused
@@ -140,12 +99,18 @@ fn an_extension_rings_the_devices_and_the_pbx_line_with_forwards_prepared() {
         "lookup",
         "extension 1212 of +14255550000 -> user sip:bob@example.com",
     );
-    line_with(&run, "callee", "sip:bob@example.com: signed in on 1 device(s)");
+    line_with(
+        &run,
+        "callee",
+        "sip:bob@example.com: signed in on 1 device(s)",
+    );
     line_with(&run, "pbx", "fork to PBX \"legacy\" line 4567 with mark");
     // Targets in order: Bob's phone, then his PBX extension carrying the mark.
     let out = &run.stdout;
     let first = out.find("1. sip:bob@192.0.2.20:5060").expect(out);
-    let second = out.find("2. tel:4567;phone-context=legacy via pbx").expect(out);
+    let second = out
+        .find("2. tel:4567;phone-context=legacy via pbx")
+        .expect(out);
     assert!(first < second, "{out}");
     assert!(out.contains("[X-Switchboard-Fork: "), "{out}");
     // Follow-ups computed in advance, indented under their condition.
@@ -175,12 +140,20 @@ fn a_user_nobody_can_reach_is_refused_with_the_reason() {
     let env = site();
     // Carol has no device and no forward: 480, exit 1.
     let run = explain(&env, "sip:alice@example.com", "carol").expect(1);
-    line_with(&run, "callee", "sip:carol@example.com: signed in on 0 device(s)");
+    line_with(
+        &run,
+        "callee",
+        "sip:carol@example.com: signed in on 0 device(s)",
+    );
     line_with(&run, "result", "reject 480");
     assert!(run.stderr.contains("480"), "{}", run.stderr);
     // An extension nobody has.
     let run = explain(&env, "sip:alice@example.com", "9999").expect(1);
-    line_with(&run, "lookup", "extension 9999 of +14255550000 -> nobody here");
+    line_with(
+        &run,
+        "lookup",
+        "extension 9999 of +14255550000 -> nobody here",
+    );
     line_with(&run, "result", "reject 404");
 }
 
@@ -212,7 +185,15 @@ fn json_output_carries_the_decision_and_every_step() {
         .collect();
     assert_eq!(
         steps,
-        ["request", "normalized", "lookup", "route", "policy", "targets", "outcome"]
+        [
+            "request",
+            "normalized",
+            "lookup",
+            "route",
+            "policy",
+            "targets",
+            "outcome"
+        ]
     );
     let refused = env
         .run(&[
@@ -250,20 +231,32 @@ fn usage_and_configuration_errors_exit_2() {
     )
     .unwrap();
     let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_switchboard"));
-    cmd.args(["route", "explain", "--from", "sip:alice@example.com", "5551212"])
-        .arg("--config")
-        .arg(&broken)
-        .arg("--data")
-        .arg(env.data());
+    cmd.args([
+        "route",
+        "explain",
+        "--from",
+        "sip:alice@example.com",
+        "5551212",
+    ])
+    .arg("--config")
+    .arg(&broken)
+    .arg("--data")
+    .arg(env.data());
     let out = cmd.output().unwrap();
     assert_eq!(out.status.code(), Some(2));
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("trunk \"nope\""), "{err}");
     // No store at all.
     let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_switchboard"));
-    cmd.args(["route", "explain", "--from", "sip:alice@example.com", "5551212"])
-        .arg("--data")
-        .arg(env.path("missing"));
+    cmd.args([
+        "route",
+        "explain",
+        "--from",
+        "sip:alice@example.com",
+        "5551212",
+    ])
+    .arg("--data")
+    .arg(env.path("missing"));
     assert_eq!(cmd.output().unwrap().status.code(), Some(2));
     // DIALLED missing.
     let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_switchboard"));

@@ -250,9 +250,12 @@ pub async fn all_numbers_list_every_holder(f: &Fixture) {
         .await
         .unwrap();
     // An extension shares the main number, which it does not claim.
-    s.add_user(&user("sip:carol@example.com", Some("tel:+14255550000;ext=300")))
-        .await
-        .unwrap();
+    s.add_user(&user(
+        "sip:carol@example.com",
+        Some("tel:+14255550000;ext=300"),
+    ))
+    .await
+    .unwrap();
     s.assign_number(&Number {
         number: num("+14255550199"),
         user: addr("sip:alice@example.com"),

@@ -11,8 +11,8 @@
 //! found out when a call fails.
 
 use sb_routing::{
-    route, Caller, CallRules, Decision, ForwardTarget, MemoryDirectory, RequestFacts,
-    RoutingTable, UserEntry,
+    route, CallRules, Caller, Decision, ForwardTarget, MemoryDirectory, RequestFacts, RoutingTable,
+    UserEntry,
 };
 use sb_sip_msg::Uri;
 use sb_store::User;
@@ -58,6 +58,24 @@ pub fn validate(
     user: &User,
 ) -> Result<(), RuleProblem> {
     let entry = check_rules(table, user)?;
+    if let Some(secs) = user.policies.get("forward_unanswered_secs") {
+        // Routing reads the timer only with a target; checked anyway so a timer set
+        // before its target is not a surprise later.
+        let l = table.config().limits;
+        let ok = secs
+            .trim()
+            .parse::<u32>()
+            .is_ok_and(|s| (l.min_unanswered_secs..=l.max_unanswered_secs).contains(&s));
+        if !ok {
+            return Err(RuleProblem {
+                field: "forward_unanswered_secs",
+                reason: format!(
+                    "{secs:?} is not a number of seconds in {}..={}",
+                    l.min_unanswered_secs, l.max_unanswered_secs
+                ),
+            });
+        }
+    }
     let main = user
         .line_uri
         .as_ref()

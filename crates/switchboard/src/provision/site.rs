@@ -10,10 +10,10 @@
 use std::collections::{BTreeMap, HashMap};
 use std::fmt;
 
+use sb_routing::RoutingTable;
 use sb_store::{
     Change, Domain, DomainName, Number, Outcome, Page, SipAddress, Store, StoreError, User,
 };
-use sb_routing::RoutingTable;
 use serde::Deserialize;
 
 use super::spec::{self, FieldError, Secret, UserSpec};
