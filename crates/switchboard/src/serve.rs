@@ -444,7 +444,7 @@ async fn load_directory(
     store: &dyn Store,
     table: &sb_routing::RoutingTable,
 ) -> anyhow::Result<Arc<sb_routing::MemoryDirectory>> {
-    let loaded = load_users(store, table)
+    let loaded = crate::directory::load_directory(store, table)
         .await
         .context("cannot read users for routing")?;
     for w in &loaded.warnings {
@@ -532,68 +532,3 @@ fn proxy_config(
     Ok(cfg)
 }
 
-// The directory loader (moves to its own module with `route explain`).
-
-/// Every user in the store as routing sees them.
-struct LoadedDirectory {
-    dir: sb_routing::MemoryDirectory,
-    warnings: Vec<String>,
-}
-
-/// A stored user as routing sees them; their rules are checked against `table`.
-fn user_entry(
-    table: &sb_routing::RoutingTable,
-    user: &sb_store::User,
-) -> Result<sb_routing::UserEntry, sb_routing::RulesError> {
-    let mut e = base_entry(user);
-    sb_routing::apply_settings(table, &mut e, &user.policies)?;
-    Ok(e)
-}
-
-fn base_entry(user: &sb_store::User) -> sb_routing::UserEntry {
-    let mut e =
-        sb_routing::UserEntry::new(sb_routing::UserId::from_canonical(user.address.as_str()));
-    e.enabled = user.enabled;
-    if let Some(line) = &user.line_uri {
-        match &line.extension {
-            None => e.number = sb_routing::E164::parse(line.number.as_str()),
-            Some(ext) => e.extension = Some(ext.clone()),
-        }
-    }
-    e
-}
-
-/// Every user of the store; users whose rules no longer validate are loaded without them.
-async fn load_users(
-    store: &dyn sb_store::Store,
-    table: &sb_routing::RoutingTable,
-) -> anyhow::Result<LoadedDirectory> {
-    let mut dir = sb_routing::MemoryDirectory::default();
-    let mut warnings = Vec::new();
-    let mut page = sb_store::Page::first(1000);
-    loop {
-        let users = store.list_users(&page).await?;
-        if users.is_empty() {
-            break;
-        }
-        for u in &users {
-            let entry = match user_entry(table, u) {
-                Ok(e) => e,
-                Err(err) => {
-                    warnings.push(format!("{}: {err}", u.address));
-                    base_entry(u)
-                }
-            };
-            let main = u
-                .line_uri
-                .as_ref()
-                .filter(|l| l.extension.is_some())
-                .and_then(|l| sb_routing::E164::parse(l.number.as_str()));
-            let id = entry.id.clone();
-            dir.add_user(entry, main.as_ref());
-            let _ = sb_routing::NumberOwner::User(id);
-        }
-        page = page.next(&users);
-    }
-    Ok(LoadedDirectory { dir, warnings })
-}
