@@ -45,6 +45,8 @@ pub struct Traced {
     pub received: bool,
     /// `HOST:PORT` of the other side.
     pub peer: String,
+    /// `HOST:PORT` of baresip's own side (over TCP, its end of the connection).
+    pub local: String,
     pub text: String,
 }
 
@@ -53,14 +55,17 @@ impl Traced {
         self.text.lines().next().unwrap_or("")
     }
 
+    /// The value of the first header `name` (case-insensitive), trimmed.
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.text.lines().skip(1).find_map(|l| {
+            let (n, v) = l.split_once(':')?;
+            n.trim().eq_ignore_ascii_case(name).then_some(v.trim())
+        })
+    }
+
     /// The CSeq method (for responses: which request they answer).
     pub fn cseq_method(&self) -> Option<&str> {
-        self.text.lines().find_map(|l| {
-            let (n, v) = l.split_once(':')?;
-            n.trim()
-                .eq_ignore_ascii_case("CSeq")
-                .then(|| v.split_whitespace().nth(1))?
-        })
+        self.header("CSeq")?.split_whitespace().nth(1)
     }
 
     /// A request of `method` (`INVITE`, `CANCEL`, ...).
@@ -158,10 +163,11 @@ impl Baresip {
             if let Some((from, to)) = marker {
                 out.extend(current.take());
                 let received = from.trim() == self.server;
-                let peer = if received { from } else { to };
+                let (peer, local) = if received { (from, to) } else { (to, from) };
                 current = Some(Traced {
                     received,
                     peer: peer.trim().to_string(),
+                    local: local.trim().to_string(),
                     text: String::new(),
                 });
             } else if line.contains('\u{1b}') {
