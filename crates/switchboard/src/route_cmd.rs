@@ -8,7 +8,7 @@
 
 use std::io::Write;
 
-use sb_routing::{route, Caller, RequestFacts, Routed, RoutingTable};
+use sb_routing::{route, Caller, RequestFacts, Routed};
 use sb_sip_msg::Uri;
 use sb_store::{SipAddress, Store};
 
@@ -131,16 +131,7 @@ async fn explain(
         }
     }
     let facts = RequestFacts::new(request_uri, "route-explain");
-    Ok(route_from(&facts, &caller, &dir, &table))
-}
-
-fn route_from(
-    facts: &RequestFacts,
-    caller: &SipAddress,
-    dir: &sb_routing::MemoryDirectory,
-    table: &RoutingTable,
-) -> Routed {
-    route(facts, &Caller::User(user_id(caller)), dir, table)
+    Ok(route(&facts, &Caller::User(user_id(&caller)), &dir, &table))
 }
 
 /// `sip:alice@example.com`, or `alice@example.com` for short.
