@@ -402,7 +402,7 @@ pub fn received(messages: &str) -> Vec<String> {
     out.into_iter().map(|m| m.trim().to_string()).collect()
 }
 
-pub mod kamailio;
-pub mod sipp_peer;
 pub mod baresip;
 pub mod calls;
+pub mod kamailio;
+pub mod sipp_peer;
