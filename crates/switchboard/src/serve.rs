@@ -495,14 +495,24 @@ fn proxy_config(
         None => None,
     };
     let mut listen = Vec::new();
+    let mut fallback: Option<Host> = None;
     for &(transport, addr) in bound {
         let host = if addr.ip().is_unspecified() {
             advertised.clone().unwrap_or_else(|| {
-                tracing::warn!(
-                    %addr,
-                    "listening on every interface without proxy.advertise: Record-Route says 127.0.0.1"
-                );
-                Host::V4(std::net::Ipv4Addr::LOCALHOST)
+                fallback
+                    .get_or_insert_with(|| {
+                        let ip = primary_ip(addr.is_ipv6());
+                        tracing::info!(
+                            %ip,
+                            "listening on every interface: Via and Record-Route name {ip} \
+                             (set proxy.advertise to change)"
+                        );
+                        match ip {
+                            std::net::IpAddr::V4(a) => Host::V4(a),
+                            std::net::IpAddr::V6(a) => Host::V6(a),
+                        }
+                    })
+                    .clone()
             })
         } else {
             match addr.ip() {
@@ -532,3 +542,24 @@ fn proxy_config(
     Ok(cfg)
 }
 
+/// The address this host's other machines reach it by: the source address the kernel
+/// would use for the default route. A connected UDP socket sends nothing; connecting only
+/// asks the routing table. Loopback when there is no route.
+fn primary_ip(v6: bool) -> std::net::IpAddr {
+    let (bind, probe) = if v6 {
+        ("[::]:0", "[2001:db8::1]:9")
+    } else {
+        ("0.0.0.0:0", "192.0.2.1:9")
+    };
+    std::net::UdpSocket::bind(bind)
+        .and_then(|s| s.connect(probe).map(|_| s))
+        .and_then(|s| s.local_addr())
+        .map(|a| a.ip())
+        .ok()
+        .filter(|ip| !ip.is_unspecified())
+        .unwrap_or(if v6 {
+            std::net::IpAddr::V6(std::net::Ipv6Addr::LOCALHOST)
+        } else {
+            std::net::IpAddr::V4(std::net::Ipv4Addr::LOCALHOST)
+        })
+}
