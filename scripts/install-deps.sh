@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs the system packages the tests use, from Debian's archive. Idempotent.
 set -euo pipefail
-packages=(sip-tester stunnel4 openssl ca-certificates postgresql baresip)
+packages=(sip-tester stunnel4 openssl ca-certificates postgresql baresip kamailio)
 missing=()
 for p in "${packages[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
