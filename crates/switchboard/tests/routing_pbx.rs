@@ -44,6 +44,10 @@ impl Rig {
             r#"[auth]
 enabled = false
 
+# The routing trace of every call is logged at debug: shown when a test fails.
+[log]
+level = "sb_runtime=debug,info"
+
 [routing]
 domains = ["127.0.0.1"]
 
@@ -166,6 +170,15 @@ fn a_call_forked_to_the_pbx_and_back_rings_each_device_once_and_every_other_leg_
         assert_eq!(n, 1, "{name} saw {n} INVITEs\n{}", rig.accounts(&all));
         assert_eq!(o.requests("CANCEL").len(), usize::from(name != "device 1"));
     }
+    // The PBX's fork (its INVITE to the desk phone left with the one back to Switchboard)
+    // was under way before device 1 answered, so a second ring would have reached it.
+    let forked = dk.traced_at(false, "INVITE ").unwrap();
+    let answered = d1.traced_at(true, "SIP/2.0 200 ").unwrap();
+    assert!(
+        forked < answered,
+        "device 1 answered before the PBX forked back: the test proves nothing\n{}",
+        rig.accounts(&all)
+    );
     // The PBX saw one INVITE, from Switchboard, with a mark; it forked once (desk phone
     // and back to Switchboard); nothing came back to it again (no loop).
     let invites = rig.pbx.lines("PBX-INVITE");

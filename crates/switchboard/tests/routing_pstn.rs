@@ -128,41 +128,6 @@ fn wall_clock() -> f64 {
         .as_secs_f64()
 }
 
-/// Seconds since the epoch of SIPp's first "message received" stamp in a trace (the line
-/// `----- 2026-11-25 06:08:58.371101` before each message; SIPp runs with TZ=UTC).
-fn first_received_at(messages: &str) -> Option<f64> {
-    let mut stamp = None;
-    for line in messages.lines() {
-        if line.starts_with("-----") {
-            stamp = parse_stamp(line.trim_start_matches('-').trim());
-        } else if line.contains("message received") {
-            return stamp;
-        }
-    }
-    None
-}
-
-/// `2026-11-25 06:08:58.371101` (UTC) as seconds since the epoch.
-fn parse_stamp(s: &str) -> Option<f64> {
-    let (date, time) = s.split_once(' ')?;
-    let mut d = date.split('-').map(|x| x.parse::<i64>().ok());
-    let (y, m, day) = (d.next()??, d.next()??, d.next()??);
-    let mut t = time.split(':').map(|x| x.parse::<f64>().ok());
-    let (h, min, sec) = (t.next()??, t.next()??, t.next()??);
-    Some(days_from_civil(y, m, day) as f64 * 86_400.0 + h * 3600.0 + min * 60.0 + sec)
-}
-
-/// Days since 1970-01-01 of a proleptic Gregorian date.
-fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
-    let y = if m <= 2 { y - 1 } else { y };
-    let era = y.div_euclid(400);
-    let yoe = y - era * 400;
-    let mp = (m + 9) % 12;
-    let doy = (153 * mp + 2) / 5 + d - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    era * 146_097 + doe - 719_468
-}
-
 /// Places one call from `caller` to `ruri` that must be answered, and returns the
 /// caller's outcome (asserted successful, with every party's account on failure).
 fn call_answered(
@@ -278,8 +243,8 @@ fn a_gateway_answering_503_sends_the_call_to_the_second() {
         invite_uri(&out_b, &server),
         format!("sip:+14255551212@127.0.0.1:{b};user=phone")
     );
-    let a_at = first_received_at(&out_a.messages).unwrap();
-    let b_at = first_received_at(&out_b.messages).unwrap();
+    let a_at = out_a.traced_at(false, "INVITE ").unwrap();
+    let b_at = out_b.traced_at(false, "INVITE ").unwrap();
     assert!(a_at <= b_at, "gw-b was tried before gw-a answered 503");
 }
 
@@ -322,7 +287,7 @@ fn a_gateway_that_never_answers_is_passed_over_after_the_answer_timeout() {
         first.1
     );
     // gw-b got the call only once gw-a had had its time to answer, and not much later.
-    let waited = first_received_at(&out_b.messages).unwrap() - first.0;
+    let waited = out_b.traced_at(false, "INVITE ").unwrap() - first.0;
     let timeout = ANSWER_TIMEOUT_MS as f64 / 1000.0;
     assert!(
         waited >= timeout - 0.1,

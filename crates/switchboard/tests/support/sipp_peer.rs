@@ -34,6 +34,32 @@ impl SippOutcome {
         received(&self.messages)
     }
 
+    /// When (UTC seconds since the epoch, from the trace's stamps) the first message
+    /// `sent` (else received) whose first line starts with `start` was traced.
+    pub fn traced_at(&self, sent: bool, start: &str) -> Option<f64> {
+        let want = if sent {
+            "message sent"
+        } else {
+            "message received"
+        };
+        let mut stamp = None;
+        let mut armed = false;
+        for line in self.messages.lines() {
+            if line.starts_with("-----") {
+                stamp = parse_stamp(line.trim_start_matches('-').trim());
+                armed = false;
+            } else if line.contains("message sent") || line.contains("message received") {
+                armed = line.contains(want);
+            } else if armed && !line.trim().is_empty() {
+                if line.starts_with(start) {
+                    return stamp;
+                }
+                armed = false;
+            }
+        }
+        None
+    }
+
     /// The received requests of `method`, each as its full text.
     pub fn requests(&self, method: &str) -> Vec<String> {
         let start = format!("{method} ");
@@ -42,6 +68,27 @@ impl SippOutcome {
             .filter(|m| m.starts_with(&start))
             .collect()
     }
+}
+
+/// `2026-11-25 06:08:58.371101` (UTC) as seconds since the epoch.
+fn parse_stamp(s: &str) -> Option<f64> {
+    let (date, time) = s.split_once(' ')?;
+    let mut d = date.split('-').map(|x| x.parse::<i64>().ok());
+    let (y, m, day) = (d.next()??, d.next()??, d.next()??);
+    let mut t = time.split(':').map(|x| x.parse::<f64>().ok());
+    let (h, min, sec) = (t.next()??, t.next()??, t.next()??);
+    Some(days_from_civil(y, m, day) as f64 * 86_400.0 + h * 3600.0 + min * 60.0 + sec)
+}
+
+/// Days since 1970-01-01 of a proleptic Gregorian date.
+fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
+    let y = if m <= 2 { y - 1 } else { y };
+    let era = y.div_euclid(400);
+    let yoe = y - era * 400;
+    let mp = (m + 9) % 12;
+    let doy = (153 * mp + 2) / 5 + d - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    era * 146_097 + doe - 719_468
 }
 
 impl SippPeer {
