@@ -8,7 +8,8 @@
 //!   rings its desk phone and forks the call back to Switchboard (to alice's number) with
 //!   the mark. Each device sees exactly one INVITE, the PBX exactly one (no loop), and when
 //!   a device answers, every other leg on either side gets CANCEL and answers 487, and
-//!   Kamailio's transactions drain to zero.
+//!   Kamailio's transactions drain to zero. The same when the desk phone answers: the
+//!   devices get CANCEL.
 //! - A PBX user's call (from the PBX's trunk, no mark) rings alice's devices and is never
 //!   sent back to the PBX.
 //!
@@ -215,6 +216,42 @@ fn a_call_forked_to_the_pbx_and_back_rings_each_device_once_and_every_other_leg_
     // Every branch Kamailio forked (the desk phone, the fork back to Switchboard) got its
     // final answer: tm frees its transactions (wait timer 2 s) instead of holding them
     // until fr_inv_timer (60 s).
+    rig.pbx.wait_drained(Duration::from_secs(20));
+}
+
+#[test]
+fn when_the_pbx_desk_phone_answers_the_devices_get_cancel_and_the_pbx_drains() {
+    let rig = Rig::start("pbx-desk-answers");
+    let sb = format!("127.0.0.1:{}", rig.site.sip_port);
+    let mut ringing_1 = SippPeer::uas("routing/pbx_ring_until_cancel.xml", rig.devices[0], &[]);
+    let mut ringing_2 = SippPeer::uas("routing/pbx_ring_until_cancel.xml", rig.devices[1], &[]);
+    // The desk phone answers after 3 s, once the PBX's fork back has reached Switchboard.
+    let mut desk = SippPeer::uas("routing/pbx_device_answer.xml", rig.desk_port, &[]);
+    let mut caller = SippPeer::uac(
+        "routing/gw_caller.xml",
+        rig.site.sip_port,
+        &[("ruri", "sip:alice@127.0.0.1"), ("caller", "bob")],
+    );
+    let c = caller.finish(Duration::from_secs(60));
+    let wait = Duration::from_secs(if c.ok { 30 } else { 5 });
+    let d1 = ringing_1.finish(wait);
+    let d2 = ringing_2.finish(wait);
+    let dk = desk.finish(wait);
+    let all = [&c, &d1, &d2, &dk];
+    // The caller got the desk phone's 200 (and its BYE reached the desk phone through
+    // both proxies); both devices rang once and were cancelled with 487.
+    for o in all {
+        assert!(o.ok, "{}", rig.accounts(&all));
+    }
+    for (name, o) in [("device 1", &d1), ("device 2", &d2), ("desk phone", &dk)] {
+        let n = o.requests("INVITE").len();
+        assert_eq!(n, 1, "{name} saw {n} INVITEs\n{}", rig.accounts(&all));
+    }
+    let invites = rig.pbx.lines("PBX-INVITE");
+    assert_eq!(invites.len(), 1, "{invites:?}\n{}", rig.accounts(&all));
+    assert_eq!(source(&invites[0]), sb, "{invites:?}");
+    // The PBX cancelled its fork back to Switchboard when its desk phone answered, and
+    // every transaction it held ended.
     rig.pbx.wait_drained(Duration::from_secs(20));
 }
 
