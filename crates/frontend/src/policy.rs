@@ -109,6 +109,14 @@ impl Frontend {
         }
     }
 
+    /// Installs a new routing table (the domains served changed). Calls in progress keep
+    /// the follow-ups they were routed with.
+    pub fn set_routing_table(&mut self, table: Arc<sb_routing::RoutingTable>) {
+        if let Some(c) = self.calls.as_mut() {
+            c.settings.table = table;
+        }
+    }
+
     /// Whether calls are routed ([`Frontend::with_calls`]).
     pub fn routes_calls(&self) -> bool {
         self.calls.is_some()

@@ -73,7 +73,9 @@ async fn serve(config: Config, data: PathBuf) -> anyhow::Result<()> {
         .with_context(|| format!("cannot create data directory {}", data.display()))?;
     let data = data.canonicalize().unwrap_or(data);
     let store = crate::provision::open_store(&data, &config.store).await?;
-    let summary = crate::provision::apply_site(store.as_ref(), &config.site)
+    // Site users' rules are checked against the routing configuration as they are applied.
+    let table = crate::directory::routing_table(&config, store.as_ref()).await?;
+    let summary = crate::provision::apply_site_routed(store.as_ref(), &config.site, Some(&table))
         .await
         .context("cannot apply the [site] section")?;
     if !config.site.is_empty() {
@@ -114,7 +116,9 @@ async fn serve(config: Config, data: PathBuf) -> anyhow::Result<()> {
     let seed = random_seed();
     let services = services_config(&config, &data)?;
     let clock = wall_clock();
-    let table = Arc::new(config.routing_table()?);
+    // Again: the site may have added domains, which the routing table serves when the
+    // configuration names none.
+    let table = Arc::new(crate::directory::routing_table(&config, store.as_ref()).await?);
     let trunks = resolve_trunks(&config).await?;
     let frontend = sb_frontend::Frontend::with_services(
         sb_frontend::FrontendConfig {
@@ -191,7 +195,7 @@ async fn serve(config: Config, data: PathBuf) -> anyhow::Result<()> {
     );
     let watcher = tokio::spawn(watch_generation(
         store.clone(),
-        table.clone(),
+        config.clone(),
         server.control_handle(),
     ));
     health.set_ready(true);
@@ -317,7 +321,7 @@ fn wall_clock() -> WallClock {
 /// from the store at every authentication, so nothing is cached that could go stale.
 async fn watch_generation(
     store: Arc<dyn Store>,
-    table: Arc<sb_routing::RoutingTable>,
+    config: Config,
     control: sb_runtime::ControlHandle<ServerCore>,
 ) {
     let mut seen = store.generation().await.ok();
@@ -328,11 +332,14 @@ async fn watch_generation(
             Ok(g) if Some(g) != seen => {
                 tracing::info!(generation = g, "provisioning changed in the store");
                 metrics::gauge!("store_generation").set(g as f64);
-                // Routing reads users, numbers and rules from a snapshot: take a new one.
-                match load_directory(store.as_ref(), &table).await {
-                    Ok(dir) => {
+                // Routing reads users, numbers and rules from a snapshot, and serves the
+                // store's domains when the configuration names none: take new ones.
+                match reload_routing(store.as_ref(), &config).await {
+                    Ok((table, dir)) => {
                         control.send(move |core: &mut ServerCore, _| {
-                            core.frontend_mut().set_directory(dir)
+                            let fe = core.frontend_mut();
+                            fe.set_routing_table(table);
+                            fe.set_directory(dir);
                         });
                         seen = Some(g);
                     }
@@ -451,6 +458,18 @@ async fn load_directory(
         tracing::warn!("call handling rules ignored: {w}");
     }
     Ok(Arc::new(loaded.dir))
+}
+
+async fn reload_routing(
+    store: &dyn Store,
+    config: &Config,
+) -> anyhow::Result<(
+    Arc<sb_routing::RoutingTable>,
+    Arc<sb_routing::MemoryDirectory>,
+)> {
+    let table = crate::directory::routing_table(config, store).await?;
+    let dir = load_directory(store, &table).await?;
+    Ok((Arc::new(table), dir))
 }
 
 /// Resolves each `[[trunks]]` address once, at start.

@@ -22,7 +22,7 @@ use anyhow::Context;
 use sb_store::{SqliteStore, Store};
 use serde::Deserialize;
 
-pub use site::{apply_site, apply_site_routed, SiteConfig, Summary};
+pub use site::{apply_site_routed, SiteConfig, Summary};
 
 /// Which database holds provisioning data and bindings.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]

@@ -160,7 +160,7 @@ impl fmt::Display for Counts {
     }
 }
 
-/// What [`apply_site`] did.
+/// What [`apply_site_routed`] did.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Summary {
     pub domains: Counts,
@@ -223,14 +223,9 @@ enum Kind {
 }
 
 /// Applies the site file to the store in one batch: all of it or nothing. Users' rules
-/// are checked by name and form only; [`apply_site_routed`] also checks them against the
-/// routing configuration.
-pub async fn apply_site(store: &dyn Store, site: &SiteConfig) -> Result<Summary, SiteError> {
-    apply_site_routed(store, site, None).await
-}
-
-/// [`apply_site`], with every user's rules checked against `table` and the directory
-/// the file leaves behind (so a forward to a number the same file assigns is accepted).
+/// are checked by name and form, and with `table` also against the routing configuration
+/// and the directory the file leaves behind (so a forward to a number the same file
+/// assigns is accepted).
 pub async fn apply_site_routed(
     store: &dyn Store,
     site: &SiteConfig,
