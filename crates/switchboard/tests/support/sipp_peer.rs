@@ -60,13 +60,33 @@ impl SippOutcome {
         None
     }
 
-    /// The received requests of `method`, each as its full text.
+    /// The received requests of `method`, each as its full text, retransmissions left
+    /// out: a request whose topmost Via (so its branch, RFC 3261 §17.2.3) equals an earlier
+    /// one's is the same request again. A new branch is a new request, as a second fork
+    /// to the same device would be.
     pub fn requests(&self, method: &str) -> Vec<String> {
         let start = format!("{method} ");
-        self.received()
+        let mut seen = Vec::new();
+        let mut out = Vec::new();
+        for m in self
+            .received()
             .into_iter()
             .filter(|m| m.starts_with(&start))
-            .collect()
+        {
+            let via = m
+                .lines()
+                .find(|l| {
+                    let l = l.to_ascii_lowercase();
+                    l.starts_with("via:") || l.starts_with("v:")
+                })
+                .unwrap_or_default()
+                .to_string();
+            if !seen.contains(&via) {
+                seen.push(via);
+                out.push(m);
+            }
+        }
+        out
     }
 }
 
@@ -222,7 +242,7 @@ pub fn register_device(server_port: u16, user: &str, port: u16) {
     loop {
         sock.send_to(msg.as_bytes(), ("127.0.0.1", server_port))
             .unwrap();
-        if let Ok((n, _)) = sock.recv_from(&mut buf) {
+        while let Ok((n, _)) = sock.recv_from(&mut buf) {
             let resp = String::from_utf8_lossy(&buf[..n]).into_owned();
             if resp.starts_with("SIP/2.0 1") {
                 continue;
