@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Load benchmarks: Switchboard beside Kamailio, same machine, same run, same SIPp scenarios.
 #
-#   bench/run.sh [options|register|all]      (default: all)
+#   bench/run.sh [options|register|proxy|all]      (default: all)
 #
 # Everything stays on 127.0.0.1. Each load step is bounded in count (rate x seconds) and in
 # time (SIPp -timeout), and every process started here is stopped by pid on exit.
@@ -13,11 +13,15 @@
 #   SB_BENCH_REG_RATES    REGISTER rates, registrations/s         ["500 1000 2000"]
 #   SB_BENCH_REG_SECONDS  seconds of load per REGISTER rate       [10]
 #   SB_BENCH_USERS        users provisioned for REGISTER          [10000]
+#   SB_BENCH_CALL_RATES   proxy call rates, calls/s               ["200 400 800"]
+#   SB_BENCH_CALL_SECONDS seconds of load per call rate           [10]
+#   SB_BENCH_CALL_HOLD_MS how long each call lasts, ACK to BYE    [1000]
 #   SB_BENCH_SETTLE       seconds to wait after the last rate so that every transaction
 #                         has expired, for the all-in CPU figure  [34]
 #   SB_BENCH_DOC          results file, "" to skip writing it     [docs/benchmarks.md]
 #   SB_BENCH_KEEP=1       keep the temporary directory (logs, SIPp statistics)
 #   SB_BENCH_REV          the commit measured, when the tree has no git metadata
+#   SB_BENCH_SB_LOG       Switchboard's log level                 [warn]
 #   CARGO_TARGET_DIR      where cargo builds    [$HOME/.cache/switchboard/target]
 set -euo pipefail
 
@@ -25,13 +29,13 @@ HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 ROOT=$(dirname "$HERE")
 MODE=${1:-all}
 case "$MODE" in
-options | register | all) ;;
+options | register | proxy | all) ;;
 -h | --help)
-    sed -n '2,22p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'
+    sed -n '2,26p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'
     exit 0
     ;;
 *)
-    echo "usage: $0 [options|register|all]" >&2
+    echo "usage: $0 [options|register|proxy|all]" >&2
     exit 2
     ;;
 esac
@@ -213,7 +217,7 @@ $extra
 listen = "127.0.0.1:0"
 
 [log]
-level = "warn"
+level = "${SB_BENCH_SB_LOG:-warn}"
 EOF
     taskset -c "$SERVER_CORE" "$SB" serve --config "$dir/switchboard.toml" --data "$dir/data" \
         >"$dir/stdout.log" 2>"$dir/stderr.log" &
@@ -251,14 +255,19 @@ start_kamailio() {
     log "$name: kamailio pid $SERVER_PID on udp 127.0.0.1:$SERVER_PORT"
 }
 
-stop_server() {
-    stop_pid "$SERVER_PID"
-    # Forget it, so that the exit trap never signals a pid the system has reused.
+# Drops a stopped pid from PIDS, so that the exit trap never signals a pid the system
+# has reused.
+forget_pid() {
     local kept=() p
     for p in "${PIDS[@]}"; do
-        [ "$p" = "$SERVER_PID" ] || kept+=("$p")
+        [ "$p" = "$1" ] || kept+=("$p")
     done
     PIDS=("${kept[@]}")
+}
+
+stop_server() {
+    stop_pid "$SERVER_PID"
+    forget_pid "$SERVER_PID"
 }
 
 # ---------------------------------------------------------------------------------------
@@ -334,10 +343,12 @@ record_all_in() {
 # shellcheck disable=SC2016
 CLEAN_AWK='function clean() { return $5 == 0 && $6 == 0 && $7 > 0 && $4 / $7 >= 0.95 * $2 }'
 
-# Markdown table of the $RESULTS rows ($1: the unit, req or reg), then the
-# summary per server and the ratios against the Kamailio rows.
+# Markdown table of the $RESULTS rows ($1: the unit, req, reg or call), then the
+# summary per server and the ratios against the Kamailio rows. SUSTAINED_AWK and
+# SUSTAINED_TEXT, when set, replace CLEAN_AWK and its description.
 report() {
     local unit=$1
+    local clean_awk=${SUSTAINED_AWK:-$CLEAN_AWK}
     echo "| server | target $unit/s | sent | ok | failed | achieved $unit/s | server CPU µs/$unit | server memory MiB (PSS) |"
     echo "|---|---:|---:|---:|---:|---:|---:|---:|"
     awk -F'\t' -v tck="$CLK_TCK" '
@@ -348,13 +359,13 @@ report() {
     echo
     echo "Achieved $unit/s is ok requests over SIPp's wall time, which includes its start and its"
     echo "wait for the last answers; it is a little under the target even when nothing is lost."
-    echo "A rate counts as sustained when nothing failed and at least 95 % of it was achieved."
+    echo "${SUSTAINED_TEXT:-A rate counts as sustained when nothing failed and at least 95 % of it was achieved.}"
     echo
     echo "| server | highest rate sustained ($unit/s) | all-in CPU µs/$unit | idle CPU ms/s | memory MiB after load (PSS) | memory MiB after settle |"
     echo "|---|---:|---:|---:|---:|---:|"
     local server
     while IFS= read -r server; do
-        awk -F'\t' -v s="$server" -v tck="$CLK_TCK" -v allin="$ALLIN" -v idle="$IDLE" "$CLEAN_AWK"'
+        awk -F'\t' -v s="$server" -v tck="$CLK_TCK" -v allin="$ALLIN" -v idle="$IDLE" "$clean_awk"'
             BEGIN { while ((getline line < allin) > 0) { split(line, f, "\t")
                         if (f[1] == s) { ticks = f[2]; settled = f[3]; peak = f[4] } }
                     while ((getline line < idle) > 0) { split(line, f, "\t")
@@ -373,7 +384,7 @@ report() {
     echo "| ratio | $(awk '!seen[$2]++ {printf "%s%s/s", sep, $2; sep=" | "}' FS='\t' "$RESULTS") | highest sustained rate |"
     echo "|---|$(awk '!seen[$2]++ {printf "---:|"}' FS='\t' "$RESULTS")---:|"
     while IFS= read -r k; do
-        awk -F'\t' -v sb="$sb" -v k="$k" -v tck="$CLK_TCK" -v unit="$unit" "$CLEAN_AWK"'
+        awk -F'\t' -v sb="$sb" -v k="$k" -v tck="$CLK_TCK" -v unit="$unit" "$clean_awk"'
             { us = ($4 > 0) ? $8 * 1e6 / tck / $4 : 0 }
             $1 == sb { a[$2] = us; if (clean() && $2 > bs) bs = $2 }
             $1 == k  { b[$2] = us; if (clean() && $2 > bk) bk = $2 }
@@ -607,6 +618,9 @@ algorithms = [\"MD5\"]"
 
 # ---------------------------------------------------------------------------------------
 
+# shellcheck source=SCRIPTDIR/proxy.sh
+. "$HERE/proxy.sh"
+
 COMMAND="bench/run.sh $MODE"
 LOAD_BEFORE=$(uptime | sed 's/.*load average: //')
 [ "$(nproc)" -ge 2 ] || log "warning: fewer than 2 cores; server and SIPp will share one"
@@ -618,8 +632,10 @@ log "work directory $WORK"
 case "$MODE" in
 options) bench_options ;;
 register) bench_register ;;
+proxy) bench_proxy ;;
 all)
     bench_options
     bench_register
+    bench_proxy
     ;;
 esac
