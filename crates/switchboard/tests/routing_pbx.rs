@@ -198,6 +198,14 @@ fn a_call_forked_to_the_pbx_and_back_rings_each_device_once_and_every_other_leg_
     );
     let forks = rig.pbx.lines("PBX-FORK");
     assert_eq!(forks.len(), 1, "{forks:?}");
+    // Its branch back to Switchboard carried Switchboard's mark unchanged.
+    let branches = rig.pbx.lines("PBX-BRANCH");
+    let back: Vec<&String> = branches
+        .iter()
+        .filter(|l| field(l, "ruri=").starts_with(&format!("sip:{ALICE_NUMBER}@")))
+        .collect();
+    assert_eq!(back.len(), 1, "{branches:?}");
+    assert_eq!(field(back[0], "mark="), mark, "{branches:?}");
     // Switchboard routed the caller's call and at most the PBX's fork back: nothing went
     // round again.
     let routed = rig.routed();
