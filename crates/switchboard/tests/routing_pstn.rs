@@ -10,7 +10,9 @@
 //!   +44…; a user whose policy has it gets the call out.
 //!
 //! Callers are our users named by their From address (`[auth] enabled = false`, a closed
-//! test network), so the Request-URI can carry any dialled form.
+//! test network), so the Request-URI can carry any dialled form; one more test dials out
+//! as a digest-authenticated user (407 first), with a raw UDP client that computes its
+//! own digest over the dialled Request-URI.
 
 mod support;
 
@@ -18,6 +20,9 @@ use std::net::UdpSocket;
 use std::sync::mpsc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
+use sb_sip_auth::{
+    parse_challenge, request_digest, AuthValue, Challenge, Credentials, Ha1, QopParts,
+};
 use support::sipp_peer::{SippOutcome, SippPeer};
 use support::{free_port, Server, Site};
 
@@ -28,9 +33,13 @@ const ANSWER_TIMEOUT_MS: u64 = 2000;
 /// "us" (national) and "world" (international), both over gw-a then gw-b; policy
 /// "domestic" for everyone by default, "global" for bob. alice and bob are users.
 fn pstn_site(tag: &str, gw_a: u16, gw_b: u16) -> Site {
+    pstn_site_with(tag, gw_a, gw_b, "[auth]\nenabled = false\n")
+}
+
+/// [`pstn_site`] with its own `[auth]` section.
+fn pstn_site_with(tag: &str, gw_a: u16, gw_b: u16, auth: &str) -> Site {
     let extra = format!(
-        r#"[auth]
-enabled = false
+        r#"{auth}
 
 [proxy]
 trunk_answer_timeout_ms = {ANSWER_TIMEOUT_MS}
@@ -349,5 +358,133 @@ fn international_calls_need_a_policy_that_allows_them() {
             .lines()
             .any(|l| l.starts_with("From:") && l.contains("sip:bob@127.0.0.1")),
         "{invite}"
+    );
+}
+
+/// A raw UDP caller: one message out, the next one in (5 s at most).
+struct RawCaller {
+    sock: UdpSocket,
+    server: u16,
+}
+
+impl RawCaller {
+    fn send(&self, msg: &str) {
+        self.sock
+            .send_to(msg.as_bytes(), ("127.0.0.1", self.server))
+            .unwrap();
+    }
+
+    /// The next final response to a `method` request (provisional ones, and a 2xx
+    /// retransmitted for an earlier INVITE, are skipped).
+    fn final_response(&self, method: &str, server: &Server) -> String {
+        let mut buf = [0u8; 65535];
+        loop {
+            let (n, _) = self
+                .sock
+                .recv_from(&mut buf)
+                .unwrap_or_else(|e| panic!("no answer from the server ({e})\n{}", server.log()));
+            let m = String::from_utf8_lossy(&buf[..n]).into_owned();
+            let for_method = header(&m, "CSeq").is_some_and(|c| c.ends_with(method));
+            if for_method && !m.starts_with("SIP/2.0 1") {
+                return m;
+            }
+        }
+    }
+}
+
+fn header<'a>(msg: &'a str, name: &str) -> Option<&'a str> {
+    msg.lines().find_map(|l| {
+        let (n, v) = l.split_once(':')?;
+        n.trim().eq_ignore_ascii_case(name).then_some(v.trim())
+    })
+}
+
+/// The URI inside `<...>` of a name-addr header value.
+fn addr_uri(v: &str) -> &str {
+    v.split_once('<')
+        .and_then(|(_, r)| r.split_once('>'))
+        .map_or(v, |(u, _)| u)
+}
+
+#[test]
+fn an_authenticated_user_answers_the_407_and_dials_out() {
+    let (a, b) = (free_port(), free_port());
+    let site = pstn_site_with("pstn-auth", a, b, "[auth]\nalgorithms = [\"MD5\"]\n");
+    let server = site.start();
+    let mut gw = SippPeer::uas("routing/gw_answer.xml", a, &[]);
+    let sock = UdpSocket::bind("127.0.0.1:0").unwrap();
+    sock.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    let local = sock.local_addr().unwrap();
+    let caller = RawCaller {
+        sock,
+        server: site.sip_port,
+    };
+    let ruri = "sip:5551212@127.0.0.1;user=phone";
+    // One request of the call; `extra` holds To (and Route, Proxy-Authorization).
+    let request = |method: &str, uri: &str, cseq: u32, branch: &str, extra: &str| {
+        format!(
+            "{method} {uri} SIP/2.0\r\nVia: SIP/2.0/UDP {local};rport;branch=z9hG4bK-{branch}\r\n\
+             Max-Forwards: 70\r\nFrom: <sip:alice@127.0.0.1>;tag=raw1\r\n{extra}\
+             Call-ID: pstn-auth-{local}\r\nCSeq: {cseq} {method}\r\n\
+             Contact: <sip:alice@{local}>\r\nContent-Length: 0\r\n\r\n"
+        )
+    };
+    let to = format!("To: <{ruri}>\r\n");
+
+    // Our user's INVITE is challenged (RFC 3261 §22.3); the 407 is ACKed on its branch.
+    caller.send(&request("INVITE", ruri, 1, "a1", &to));
+    let resp = caller.final_response("INVITE", &server);
+    assert!(resp.starts_with("SIP/2.0 407 "), "{resp}\n{}", server.log());
+    let to_tagged = format!("To: {}\r\n", header(&resp, "To").unwrap());
+    caller.send(&request("ACK", ruri, 1, "a1", &to_tagged));
+    let ch: Challenge = match parse_challenge(header(&resp, "Proxy-Authenticate").unwrap()) {
+        Ok(AuthValue::Digest(c)) => c,
+        other => panic!("not a digest challenge: {other:?}\n{resp}"),
+    };
+
+    // The retry carries a digest over the dialled Request-URI, computed here.
+    let ha1 = Ha1::compute(ch.algorithm().unwrap(), "alice", &ch.realm, "pw-alice-1");
+    let q = QopParts {
+        qop: "auth",
+        nc: "00000001",
+        cnonce: "c0ffee",
+    };
+    let creds = Credentials {
+        username: "alice".into(),
+        realm: ch.realm.clone(),
+        nonce: ch.nonce.clone(),
+        uri: ruri.into(),
+        response: request_digest(&ha1, &ch.nonce, Some(q), "INVITE", ruri),
+        algorithm: ch.algorithm.clone(),
+        cnonce: Some("c0ffee".into()),
+        opaque: ch.opaque.clone(),
+        qop: Some("auth".into()),
+        nc: Some("00000001".into()),
+        other: Vec::new(),
+    };
+    let auth = format!("{to}Proxy-Authorization: {creds}\r\n");
+    caller.send(&request("INVITE", ruri, 2, "a2", &auth));
+    let ok = caller.final_response("INVITE", &server);
+    assert!(ok.starts_with("SIP/2.0 200 "), "{ok}\n{}", server.log());
+
+    // ACK and BYE go to the gateway's Contact through the server's Record-Route
+    // (RFC 3261 §12.1.2: the route set is the Record-Route in reverse, one entry here).
+    let contact = addr_uri(header(&ok, "Contact").expect("Contact in the 200")).to_string();
+    let rr = header(&ok, "Record-Route").expect("the server Record-Routes the call");
+    let route = format!("Route: {rr}\r\n");
+    let to_tagged = format!("To: {}\r\n{route}", header(&ok, "To").unwrap());
+    caller.send(&request("ACK", &contact, 2, "a3", &to_tagged));
+    caller.send(&request("BYE", &contact, 3, "a4", &to_tagged));
+    let bye_ok = caller.final_response("BYE", &server);
+    assert!(
+        bye_ok.starts_with("SIP/2.0 200 "),
+        "{bye_ok}\n{}",
+        server.log()
+    );
+
+    let out = finished_ok(&mut gw, &server);
+    assert_eq!(
+        invite_uri(&out, &server),
+        format!("sip:+14255551212@127.0.0.1:{a};user=phone")
     );
 }
