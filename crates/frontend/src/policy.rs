@@ -77,7 +77,14 @@ pub struct Frontend {
     proxied: HashSet<ReqKey>,
     /// Answers for [`Frontend::poll_route`], in order.
     routes: std::collections::VecDeque<(ReqKey, RouteDecision)>,
+    /// Requests the front end sends itself (NOTIFY), for [`Frontend::poll_request`].
+    requests: std::collections::VecDeque<(OutId, Request, sb_sip_core::Peer)>,
 }
+
+/// Identifies a request the front end sent ([`Frontend::poll_request`]); its outcome comes
+/// back with [`Frontend::handle_request_outcome`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct OutId(pub u64);
 
 impl Frontend {
     pub fn new(config: FrontendConfig) -> Self {
@@ -89,7 +96,21 @@ impl Frontend {
             calls: None,
             proxied: HashSet::new(),
             routes: Default::default(),
+            requests: Default::default(),
         }
+    }
+
+    /// The next request the front end sends itself (a NOTIFY), without a Via: the caller
+    /// adds its own and sends it in a client transaction to the peer.
+    #[must_use]
+    pub fn poll_request(&mut self) -> Option<(OutId, Request, sb_sip_core::Peer)> {
+        self.requests.pop_front()
+    }
+
+    /// The final status of a request from [`Frontend::poll_request`] (408 for a timeout or
+    /// a transport failure).
+    pub fn handle_request_outcome(&mut self, now: Instant, id: OutId, status: u16) {
+        let _ = (now, id, status);
     }
 
     /// Routes calls: requests handed over with [`Frontend::handle_proxied_at`] are

@@ -36,7 +36,16 @@ pub struct ServerCore {
     stateless: VecDeque<Transmit>,
     /// The forking proxy, once configured ([`ServerCore::set_proxy`]).
     proxy: Option<Proxy>,
+    /// Requests the front end sent (NOTIFY), by their client transaction.
+    outgoing: std::collections::HashMap<TsxId, sb_frontend::OutId>,
+    /// Via sent-by per transport for requests the server itself sends.
+    sent_by: Vec<sb_proxy::Listen>,
+    next_branch: u64,
 }
+
+/// The branch prefix of requests the server sends itself (RFC 3261 §8.1.1.7 magic cookie
+/// first), so their responses reach the local transaction layer, not the proxy.
+const LOCAL_BRANCH: &str = "z9hG4bK-sbl-";
 
 /// Keys of the proxy's route queries, kept apart from the local transactions' keys.
 const PROXY_KEY: u64 = 1 << 62;
@@ -50,6 +59,9 @@ impl ServerCore {
             shutting_down: false,
             stateless: VecDeque::new(),
             proxy: None,
+            outgoing: std::collections::HashMap::new(),
+            sent_by: Vec::new(),
+            next_branch: 0,
         }
     }
 
@@ -57,7 +69,51 @@ impl ServerCore {
     /// front end should route calls ([`Frontend::with_calls`]); without that the proxy's
     /// questions get the front end's plain answers (405 and the like).
     pub fn set_proxy(&mut self, proxy: Proxy) {
+        self.sent_by = proxy.config().listen.clone();
         self.proxy = Some(proxy);
+    }
+
+    /// Sends the front end's own requests (NOTIFY) through the local transaction layer,
+    /// with a Via of ours on top.
+    fn send_outgoing(&mut self, now: Instant) {
+        while let Some((id, mut req, peer)) = self.fe.poll_request() {
+            let Some(listen) = self
+                .sent_by
+                .iter()
+                .find(|l| l.transport == peer.transport)
+                .or(self.sent_by.first())
+                .cloned()
+            else {
+                self.fe.handle_request_outcome(now, id, 503);
+                continue;
+            };
+            self.next_branch += 1;
+            let mut params = sb_sip_msg::Params::new();
+            let branch = format!(
+                "{LOCAL_BRANCH}{:x}-{:x}",
+                self.fe.config().tag_seed & 0xffff_ffff,
+                self.next_branch
+            );
+            params.set("branch", Some(&branch));
+            let via = sb_sip_msg::Via {
+                protocol: "SIP".into(),
+                version: "2.0".into(),
+                transport: transport_of(peer.transport),
+                host: listen.host.clone(),
+                port: Some(listen.port),
+                params,
+            };
+            req.headers.0.insert(0, sb_sip_msg::Header::Via(via));
+            match self.tsx.send_request(now, req, peer) {
+                Ok(tsx) => {
+                    self.outgoing.insert(tsx, id);
+                }
+                Err(e) => {
+                    tracing::warn!(error = %e, "transaction layer refused a request");
+                    self.fe.handle_request_outcome(now, id, 500);
+                }
+            }
+        }
     }
 
     pub fn frontend_mut(&mut self) -> &mut Frontend {
@@ -198,6 +254,7 @@ impl ServerCore {
         }
         metrics::gauge!("sip_registrations").set(self.fe.registrations() as f64);
         self.drain_proxy(now);
+        self.send_outgoing(now);
     }
 
     fn send(&mut self, now: Instant, tsx: TsxId, resp: Response) {
@@ -277,6 +334,23 @@ impl ServerCore {
                 } => (tsx, self.fe.handle_request(&req)),
                 TsxEvent::Terminated { tsx } => {
                     self.server_tsxs.remove(&tsx);
+                    self.outgoing.remove(&tsx);
+                    continue;
+                }
+                TsxEvent::Response { tsx, resp } => {
+                    if resp.status.is_final() {
+                        if let Some(id) = self.outgoing.remove(&tsx) {
+                            self.fe.handle_request_outcome(now, id, resp.status.code());
+                            self.after_input(now);
+                        }
+                    }
+                    continue;
+                }
+                TsxEvent::Timeout { tsx } | TsxEvent::TransportError { tsx } => {
+                    if let Some(id) = self.outgoing.remove(&tsx) {
+                        self.fe.handle_request_outcome(now, id, 408);
+                        self.after_input(now);
+                    }
                     continue;
                 }
                 _ => continue,
@@ -286,6 +360,24 @@ impl ServerCore {
                 self.send(now, tsx, resp);
             }
         }
+    }
+}
+
+/// Whether a response answers a request the server sent itself (see [`LOCAL_BRANCH`]).
+fn is_local_response(resp: &Response) -> bool {
+    resp.headers
+        .top_via()
+        .and_then(|v| v.branch())
+        .is_some_and(|b| b.starts_with(LOCAL_BRANCH))
+}
+
+fn transport_of(t: sb_sip_core::TransportKind) -> Transport {
+    match t {
+        sb_sip_core::TransportKind::Udp => Transport::Udp,
+        sb_sip_core::TransportKind::Tcp => Transport::Tcp,
+        sb_sip_core::TransportKind::Tls => Transport::Tls,
+        sb_sip_core::TransportKind::Ws => Transport::Ws,
+        sb_sip_core::TransportKind::Wss => Transport::Wss,
     }
 }
 
@@ -309,11 +401,11 @@ impl Core for ServerCore {
         match msg {
             Message::Request(req) => self.on_request(now, from, req),
             Message::Response(resp) => match self.proxy.as_mut() {
-                Some(p) => {
+                Some(p) if !is_local_response(&resp) => {
                     p.handle_response(now, resp, from);
                     self.after_input(now);
                 }
-                None => {
+                _ => {
                     self.tsx.handle_response(now, resp, from);
                     self.drain_events(now);
                 }
