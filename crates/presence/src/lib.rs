@@ -1,0 +1,15 @@
+//! Presence server core (sans-IO).
+//!
+//! The data model of a person's presence ([`model`]), how the sources of presence combine
+//! into one state ([`aggregate`]), who may see how much of it ([`access`]), calendar-driven
+//! busy state ([`calendar`]), and the documents that carry it on the wire ([`doc`]: PIDF per
+//! RFC 3863 with RPID per RFC 4480, dialog-info per RFC 4235, RLMI per RFC 4662).
+//! The protocol state machines (PUBLISH, SUBSCRIBE/NOTIFY, resource lists) build on these.
+
+pub mod access;
+pub mod aggregate;
+pub mod calendar;
+pub mod doc;
+pub mod model;
+
+// protocol modules below (PUBLISH, SUBSCRIBE/NOTIFY, resource lists)
