@@ -8,7 +8,7 @@
 # BYE, 200, with ACK and BYE following the Record-Route. The server looks the callee up in
 # its registrar and relays statefully (RFC 3261 §16). Both SIPps run on the load core.
 
-CALL_RATES=${SB_BENCH_CALL_RATES:-"200 400 800"}
+CALL_RATES=${SB_BENCH_CALL_RATES:-"300 600 900 1200 1500"}
 CALL_SECONDS=${SB_BENCH_CALL_SECONDS:-10}
 CALL_HOLD_MS=${SB_BENCH_CALL_HOLD_MS:-1000}
 # Calls a UAC waits for an expected response before it gives the call up as failed: the
@@ -85,6 +85,18 @@ failure_causes() {
     done
 }
 
+# Datagrams the kernel dropped because a socket's receive buffer was full: $1 a local
+# UDP port on 127.0.0.1 (the "drops" column of /proc/net/udp, summed over its sockets),
+# or nothing for the system-wide count (RcvbufErrors in /proc/net/snmp).
+udp_drops() {
+    if [ -n "${1:-}" ]; then
+        awk -v want="$(printf '0100007F:%04X' "$1")" '$2 == want {n += $NF} END {print n + 0}' \
+            /proc/net/udp
+    else
+        awk '/^Udp: / && $2 ~ /^[0-9]/ {print $6; exit}' /proc/net/snmp
+    fi
+}
+
 # Registers the callee and sends a few calls at a low rate: can this server carry a call?
 # $1: label. Sets PROBE_OK (calls that succeeded) and writes the causes of any failure.
 probe_calls() {
@@ -115,14 +127,24 @@ run_call_load() {
     local count=$((rate * secs)) tag
     tag=$(echo "$label" | tr -c 'a-zA-Z0-9\n' '-')-$rate
     local cpu0 cpu1 t0 t1 rc=0
+    local srv0 sys0 srv1 sys1 uas1
     log "$label: $count calls at $rate/s"
     start_uas "$tag"
+    srv0=$(udp_drops "$SERVER_PORT")
+    sys0=$(udp_drops)
     cpu0=$(cpu_ticks "$SERVER_PID")
     t0=$(date +%s.%N)
     run_uac "$tag" "$count" "$rate" || rc=$?
     t1=$(date +%s.%N)
     cpu1=$(cpu_ticks "$SERVER_PID")
+    srv1=$(udp_drops "$SERVER_PORT")
+    uas1=$(udp_drops "$UAS_PORT")
+    sys1=$(udp_drops)
     stop_uas
+    # server, rate, dropped at the server's socket, at the UAS's, elsewhere (the UAC's
+    # socket, which is gone by now, or another program on the machine).
+    printf '%s\t%s\t%s\t%s\t%s\n' "$label" "$rate" "$((srv1 - srv0))" "$uas1" \
+        "$((sys1 - sys0 - (srv1 - srv0) - uas1))" >>"$DROPS"
     local ok failed
     ok=$(stf_value "$WORK/$tag.csv" 'SuccessfulCall(C)')
     failed=$(stf_value "$WORK/$tag.csv" 'FailedCall(C)')
@@ -168,6 +190,8 @@ bench_proxy() {
     ALLIN=$WORK/proxy-allin.tsv
     IDLE=$WORK/proxy-idle.tsv
     CAUSES=$WORK/proxy-causes.txt
+    DROPS=$WORK/proxy-drops.tsv
+    : >"$DROPS"
     : >"$RESULTS"
     : >"$ALLIN"
     : >"$IDLE"
@@ -212,6 +236,15 @@ password = "bench-unused-password"'
         machine_info
         echo
         SUSTAINED_AWK=$CALL_CLEAN_AWK SUSTAINED_TEXT=$CALL_CLEAN_TEXT report call
+        echo
+        echo "For calls, the achieved rate divides by SIPp's wall time less the hold of the last call."
+        echo
+        echo "UDP datagrams the kernel dropped during each load because a receive buffer was full"
+        echo "(/proc/net/udp per socket; \"elsewhere\" is the UAC's socket or another program):"
+        echo
+        echo "| server | target call/s | at the server | at the UAS | elsewhere |"
+        echo "|---|---:|---:|---:|---:|"
+        awk -F'\t' '{printf "| %s | %s | %s | %s | %s |\n", $1, $2, $3, $4, $5}' "$DROPS"
         if [ -s "$CAUSES" ]; then
             echo
             echo "Why calls failed (SIPp's error logs, UAC and UAS; call ids and numbers masked):"

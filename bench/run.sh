@@ -13,7 +13,7 @@
 #   SB_BENCH_REG_RATES    REGISTER rates, registrations/s         ["500 1000 2000"]
 #   SB_BENCH_REG_SECONDS  seconds of load per REGISTER rate       [10]
 #   SB_BENCH_USERS        users provisioned for REGISTER          [10000]
-#   SB_BENCH_CALL_RATES   proxy call rates, calls/s               ["200 400 800"]
+#   SB_BENCH_CALL_RATES   proxy call rates, calls/s      ["300 600 900 1200 1500"]
 #   SB_BENCH_CALL_SECONDS seconds of load per call rate           [10]
 #   SB_BENCH_CALL_HOLD_MS how long each call lasts, ACK to BYE    [1000]
 #   SB_BENCH_SETTLE       seconds to wait after the last rate so that every transaction
@@ -31,7 +31,7 @@ MODE=${1:-all}
 case "$MODE" in
 options | register | proxy | all) ;;
 -h | --help)
-    sed -n '2,26p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'
+    sed -n '2,25p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'
     exit 0
     ;;
 *)
