@@ -431,3 +431,122 @@ fn simultaneous_ring_reaches_the_mobile_through_the_gateway_and_cancels_the_desk
         cancelled && !phone.sent(|m| m.is_response(487, "INVITE")).is_empty()
     });
 }
+
+/// What bob has signed in when a call to him is redirected to carol.
+enum BobsDevice {
+    /// Nothing: bob is not signed in.
+    None,
+    /// A baresip that never answers (and, for an unconditional forward, must not ring).
+    Phone,
+    /// A SIPp device running this scenario.
+    Sipp(&'static str),
+}
+
+/// A call to bob, redirected to carol by `rules`: carol's SIPp device answers, and the
+/// INVITE she got carries exactly `history` as History-Info and `diversion` as
+/// Diversion. Returns bob's phone, if he had one, for further checks.
+fn redirected_to_carol(
+    tag: &str,
+    rules: &[(&str, &str)],
+    bob: BobsDevice,
+    history: [&str; 2],
+    diversion: &str,
+) -> Option<Baresip> {
+    let site = Site::new(tag, "");
+    site.add_user(BOB, BOB_PW);
+    site.add_user(CAROL, CAROL_PW);
+    set_rules(&site, BOB, rules);
+    let server = site.start();
+    let mut registrations = 1;
+    let phone = match bob {
+        BobsDevice::Phone => {
+            let p = Baresip::start(&site, "bob", BOB_PW, Tr::Udp, Answer::Never);
+            p.wait_registered(Duration::from_secs(30));
+            registrations += 1;
+            Some(p)
+        }
+        _ => None,
+    };
+    let desk = match bob {
+        BobsDevice::Sipp(scenario) => {
+            registrations += 1;
+            Some(device(&site, "bob", BOB_PW, scenario))
+        }
+        _ => None,
+    };
+    let carol = device(&site, "carol", CAROL_PW, "dev_answer.xml");
+    wait_registrations(&server, registrations);
+
+    let mut parties = Parties::new(&server);
+    if let Some(p) = &phone {
+        parties.phone("bob's baresip", p);
+    }
+    if let Some(d) = desk {
+        parties.sipp("bob's SIPp device", d);
+    }
+    parties.sipp("carol", carol);
+    parties.sipp("caller", call(&site, "bob"));
+    let o = parties.finish();
+
+    assert_one_answer(&o, |tag| tag.contains("SIPpTag01"), "carol's device");
+    let carol_trace = o.trace("carol");
+    let invite = first_received(&carol_trace, "INVITE").unwrap();
+    let hi = invite.headers("History-Info");
+    o.check(hi == history, &format!("History-Info at carol: {hi:?}"));
+    let div = invite.headers("Diversion");
+    o.check(div == [diversion], &format!("Diversion at carol: {div:?}"));
+    drop(o);
+    phone
+}
+
+/// Forward all calls: bob's phone never rings, carol gets the call with the RFC 4458
+/// cause 302 (unconditional).
+#[test]
+fn forward_all_sends_the_call_to_the_target_without_ringing_the_user() {
+    let phone = redirected_to_carol(
+        "fwd-all",
+        &[("forward_all", CAROL)],
+        BobsDevice::Phone,
+        [
+            "<sip:bob@127.0.0.1?Reason=SIP%3Bcause%3D302>;index=1",
+            "<sip:carol@127.0.0.1;cause=302>;index=1.1;mp=1",
+        ],
+        "<sip:bob@127.0.0.1>;reason=unconditional;counter=1",
+    )
+    .expect("bob's phone");
+    let rung = phone.received(|m| m.is_request("INVITE"));
+    assert!(rung.is_empty(), "bob's phone rang: {rung:?}");
+}
+
+/// Forward when not signed in: bob has no registered device, carol gets the call with
+/// the RFC 4458 cause 404 (not available).
+#[test]
+fn a_user_who_is_not_signed_in_has_the_call_forwarded() {
+    redirected_to_carol(
+        "fwd-offline",
+        &[("forward_offline", CAROL)],
+        BobsDevice::None,
+        [
+            "<sip:bob@127.0.0.1?Reason=SIP%3Bcause%3D404>;index=1",
+            "<sip:carol@127.0.0.1;cause=404>;index=1.1;mp=1",
+        ],
+        "<sip:bob@127.0.0.1>;reason=unavailable;counter=1",
+    );
+}
+
+/// Deflection: bob's device answers 302 naming carol; bob follows deflections, so the
+/// server (not the caller, who never sees the 302) calls carol, with the RFC 4458 cause
+/// 480 (deflection, immediate response).
+#[test]
+fn a_device_that_deflects_with_302_is_followed_to_the_new_target() {
+    redirected_to_carol(
+        "deflect",
+        &[("follow_deflections", "on")],
+        BobsDevice::Sipp("dev_deflect.xml"),
+        [
+            "<sip:bob@127.0.0.1?Reason=SIP%3Bcause%3D480>;index=1",
+            "<sip:carol@127.0.0.1;cause=480>;index=1.1;mp=1",
+        ],
+        "<sip:bob@127.0.0.1>;reason=deflection;counter=1",
+    );
+}
