@@ -406,3 +406,4 @@ pub mod baresip;
 pub mod calls;
 pub mod kamailio;
 pub mod sipp_peer;
+pub mod presence;
