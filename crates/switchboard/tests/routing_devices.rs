@@ -1,7 +1,12 @@
 //! A user's calls end to end through `switchboard serve` (issue 4, user call handling):
-//! forking to every registered device, the first answer winning and the rest cancelled,
-//! forwarding when unanswered or busy with History-Info, and simultaneous ring to a mobile
+//! forking to every registered device, the first answer winning and the rest cancelled;
+//! forwarding when unanswered, when busy, always and when not signed in, and following a
+//! device's 302, each with History-Info and Diversion; and simultaneous ring to a mobile
 //! number reached through a gateway.
+//!
+//! Each test writes its own config: users, passwords and call handling rules in the
+//! `[site]` part (`rules = { ... }`), routes, voice policies and trunks in `[routing]` and
+//! `[[trunks]]`.
 //!
 //! The parties are real peers on loopback: baresip (Debian's `baresip` 1.0) as a phone,
 //! SIPp devices registered with their own ports, a SIPp gateway at a `[[trunks]]`
@@ -27,6 +32,17 @@ const BOB: &str = "sip:bob@127.0.0.1";
 const CAROL: &str = "sip:carol@127.0.0.1";
 const BOB_PW: &str = "pw-bob-1";
 const CAROL_PW: &str = "pw-carol-1";
+
+/// The `[site]` part of a config: bob and carol with their passwords, and bob's call
+/// handling rules as the site file's `rules` inline table (TOML), e.g.
+/// `{ forward_busy = "sip:carol@127.0.0.1" }`. `serve` applies it to the store at start.
+fn site_file(bob_rules: &str) -> String {
+    format!(
+        "[site]\ndomains = [\"127.0.0.1\"]\n\n\
+         [[site.users]]\naddress = \"{BOB}\"\npassword = \"{BOB_PW}\"\nrules = {bob_rules}\n\n\
+         [[site.users]]\naddress = \"{CAROL}\"\npassword = \"{CAROL_PW}\"\n"
+    )
+}
 
 /// Sets call handling rules on a user with `switchboard user set --rule NAME=VALUE`.
 fn set_rules(site: &Site, user: &str, rules: &[(&str, &str)]) {
@@ -198,8 +214,7 @@ fn assert_dialog_through_server(o: &Outcomes, phone: &Baresip, server_port: u16)
 /// and BYE go through the server to baresip, which answers the BYE.
 #[test]
 fn both_devices_ring_and_the_first_to_answer_wins() {
-    let site = Site::new("fork-first-wins", "");
-    site.add_user(BOB, BOB_PW);
+    let site = Site::new("fork-first-wins", &site_file("{}"));
     let server = site.start();
     let phone = Baresip::start(&site, "bob", BOB_PW, Tr::Tcp, Answer::Auto);
     phone.wait_registered(Duration::from_secs(30));
@@ -242,8 +257,7 @@ fn both_devices_ring_and_the_first_to_answer_wins() {
 /// it with 487, which the server acknowledges.
 #[test]
 fn the_device_that_did_not_answer_is_cancelled_and_answers_487() {
-    let site = Site::new("fork-cancel-baresip", "");
-    site.add_user(BOB, BOB_PW);
+    let site = Site::new("fork-cancel-baresip", &site_file("{}"));
     let server = site.start();
     let phone = Baresip::start(&site, "bob", BOB_PW, Tr::Udp, Answer::Never);
     phone.wait_registered(Duration::from_secs(30));
@@ -285,17 +299,8 @@ fn the_device_that_did_not_answer_is_cancelled_and_answers_487() {
 /// connected to her.
 #[test]
 fn an_unanswered_call_is_forwarded_after_the_users_seconds_with_history_info() {
-    let site = Site::new("fwd-unanswered", "");
-    site.add_user(BOB, BOB_PW);
-    site.add_user(CAROL, CAROL_PW);
-    set_rules(
-        &site,
-        BOB,
-        &[
-            ("forward_unanswered", CAROL),
-            ("forward_unanswered_secs", "5"),
-        ],
-    );
+    let rules = format!("{{ forward_unanswered = \"{CAROL}\", forward_unanswered_secs = 5 }}");
+    let site = Site::new("fwd-unanswered", &site_file(&rules));
     let server = site.start();
     let phone = Baresip::start(&site, "bob", BOB_PW, Tr::Udp, Answer::Never);
     phone.wait_registered(Duration::from_secs(30));
@@ -340,7 +345,8 @@ fn an_unanswered_call_is_forwarded_after_the_users_seconds_with_history_info() {
     );
 }
 
-/// Bob forwards calls to carol when busy. His only device answers 486; the caller never
+/// Bob forwards calls to carol when busy (a rule set here with `switchboard user set
+/// --rule`, the other tests use the site file). His only device answers 486; the caller never
 /// sees it: carol's SIPp device gets the call with History-Info (bob ended by 486,
 /// carol with cause=486) and Diversion reason user-busy, and answers.
 #[test]
@@ -388,17 +394,9 @@ fn simultaneous_ring_reaches_the_mobile_through_the_gateway_and_cancels_the_desk
              usage = \"national\"\ntrunks = [\"mobile-gw\"]\n\
              [[routing.voice_policies]]\nname = \"national\"\nusages = [\"national\"]\n\n\
              [[trunks]]\nname = \"mobile-gw\"\naddress = \"127.0.0.1:{gw_port}\"\n\
-             transport = \"udp\"\n"
+             transport = \"udp\"\n\n{}",
+            site_file("{ simultaneous_ring = \"+14255550199\", voice_policy = \"national\" }")
         ),
-    );
-    site.add_user(BOB, BOB_PW);
-    set_rules(
-        &site,
-        BOB,
-        &[
-            ("simultaneous_ring", "+14255550199"),
-            ("voice_policy", "national"),
-        ],
     );
     let server = site.start();
     let phone = Baresip::start(&site, "bob", BOB_PW, Tr::Udp, Answer::Never);
@@ -442,20 +440,17 @@ enum BobsDevice {
     Sipp(&'static str),
 }
 
-/// A call to bob, redirected to carol by `rules`: carol's SIPp device answers, and the
+/// A call to bob, redirected to carol by bob's rules (the site file's inline table): carol's SIPp device answers, and the
 /// INVITE she got carries exactly `history` as History-Info and `diversion` as
 /// Diversion. Returns bob's phone, if he had one, for further checks.
 fn redirected_to_carol(
     tag: &str,
-    rules: &[(&str, &str)],
+    bob_rules: &str,
     bob: BobsDevice,
     history: [&str; 2],
     diversion: &str,
 ) -> Option<Baresip> {
-    let site = Site::new(tag, "");
-    site.add_user(BOB, BOB_PW);
-    site.add_user(CAROL, CAROL_PW);
-    set_rules(&site, BOB, rules);
+    let site = Site::new(tag, &site_file(bob_rules));
     let server = site.start();
     let mut registrations = 1;
     let phone = match bob {
@@ -505,7 +500,7 @@ fn redirected_to_carol(
 fn forward_all_sends_the_call_to_the_target_without_ringing_the_user() {
     let phone = redirected_to_carol(
         "fwd-all",
-        &[("forward_all", CAROL)],
+        "{ forward_all = \"sip:carol@127.0.0.1\" }",
         BobsDevice::Phone,
         [
             "<sip:bob@127.0.0.1?Reason=SIP%3Bcause%3D302>;index=1",
@@ -524,7 +519,7 @@ fn forward_all_sends_the_call_to_the_target_without_ringing_the_user() {
 fn a_user_who_is_not_signed_in_has_the_call_forwarded() {
     redirected_to_carol(
         "fwd-offline",
-        &[("forward_offline", CAROL)],
+        "{ forward_offline = \"sip:carol@127.0.0.1\" }",
         BobsDevice::None,
         [
             "<sip:bob@127.0.0.1?Reason=SIP%3Bcause%3D404>;index=1",
@@ -541,7 +536,7 @@ fn a_user_who_is_not_signed_in_has_the_call_forwarded() {
 fn a_device_that_deflects_with_302_is_followed_to_the_new_target() {
     redirected_to_carol(
         "deflect",
-        &[("follow_deflections", "on")],
+        "{ follow_deflections = true }",
         BobsDevice::Sipp("dev_deflect.xml"),
         [
             "<sip:bob@127.0.0.1?Reason=SIP%3Bcause%3D480>;index=1",
