@@ -23,8 +23,10 @@ mod error;
 mod migrations;
 mod model;
 mod postgres;
+pub mod presence;
 mod rows;
 mod sql;
+mod sql_presence;
 mod sqlite;
 mod store;
 pub mod validate;
@@ -35,11 +37,15 @@ use std::sync::Arc;
 pub use error::{Result, StoreError};
 pub use model::{
     Binding, CallRecord, Change, Credential, DigestAlgorithm, Domain, DomainName, LineUri, Number,
-    Outcome, Page, Policies, PresenceState, SipAddress, User, DISPLAY_NAME_MAX, E164, URI_MAX,
+    Outcome, Page, Policies, SipAddress, User, DISPLAY_NAME_MAX, E164, URI_MAX,
 };
 pub use postgres::{PgStore, DEFAULT_MAX_CONNECTIONS};
+pub use presence::{
+    AccessRule, CalendarSource, InCallFlag, ManualPresence, PresenceRow, Publication, Subscription,
+    Watcher,
+};
 pub use sqlite::SqliteStore;
-pub use store::{BackendKind, Store};
+pub use store::{BackendKind, PresenceStore, Store};
 
 /// Opens the embedded store in a data directory (`DIR/switchboard.db`), creating both.
 pub async fn open_data_dir(dir: &Path) -> Result<Arc<dyn Store>> {

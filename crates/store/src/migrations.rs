@@ -14,17 +14,31 @@ type MigrationList = Result<Vec<Migration>, BoxDynError>;
 /// (version, description, SQL).
 type Embedded = &'static [(i64, &'static str, &'static str)];
 
-const SQLITE: Embedded = &[(
-    1,
-    "initial",
-    include_str!("../migrations/sqlite/0001_initial.sql"),
-)];
+const SQLITE: Embedded = &[
+    (
+        1,
+        "initial",
+        include_str!("../migrations/sqlite/0001_initial.sql"),
+    ),
+    (
+        2,
+        "presence",
+        include_str!("../migrations/sqlite/0002_presence.sql"),
+    ),
+];
 
-const POSTGRES: Embedded = &[(
-    1,
-    "initial",
-    include_str!("../migrations/postgres/0001_initial.sql"),
-)];
+const POSTGRES: Embedded = &[
+    (
+        1,
+        "initial",
+        include_str!("../migrations/postgres/0001_initial.sql"),
+    ),
+    (
+        2,
+        "presence",
+        include_str!("../migrations/postgres/0002_presence.sql"),
+    ),
+];
 
 /// A migration source over files compiled in with `include_str!`, so the binary needs no
 /// migration directory at run time and no proc-macro at build time.

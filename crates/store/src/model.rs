@@ -473,19 +473,6 @@ pub struct CallRecord {
     pub disposition: String,
 }
 
-/// A user's published presence, for the presence table (filled in by later work).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct PresenceState {
-    /// Whose state.
-    pub address: SipAddress,
-    /// The state (`available`, `busy`, `away`, ...).
-    pub state: String,
-    /// Free-text note.
-    pub note: Option<String>,
-    /// Unix seconds.
-    pub updated_at: i64,
-}
-
 /// Keyset paging over users in address order: robust against rows added while a client
 /// pages through.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
@@ -543,6 +530,20 @@ pub enum Change {
     AssignNumber(Number),
     /// Take a number away from whoever holds it.
     UnassignNumber(E164),
+    /// Set a user's manual presence state (replacing the previous one).
+    SetManualPresence(crate::presence::ManualPresence),
+    /// Clear a user's manual presence state.
+    ClearManualPresence(SipAddress),
+    /// Place a watcher at a level for an owner (replacing the rule for that watcher).
+    SetAccessRule(crate::presence::AccessRule),
+    /// Remove the owner's rule for a watcher; refused if there is none.
+    RemoveAccessRule(SipAddress, crate::presence::Watcher),
+    /// Replace all of an owner's access rules (the site file's `access` table).
+    ReplaceAccessRules(SipAddress, Vec<crate::presence::AccessRule>),
+    /// Replace an owner's contact list with these members, in order.
+    SetContactList(SipAddress, Vec<SipAddress>),
+    /// Set (a path or an http(s) URL) or, with `None`, clear a user's calendar source.
+    SetCalendar(SipAddress, Option<String>),
 }
 
 /// What one [`Change`] did.

@@ -312,6 +312,7 @@ macro_rules! impl_store {
                             .bind(address.as_str())
                             .execute(&mut *conn)
                             .await?;
+                        super::presence_shared::forget_user(conn, address).await?;
                         let done = sqlx::query("DELETE FROM users WHERE address = $1")
                             .bind(address.as_str())
                             .execute(&mut *conn)
@@ -379,6 +380,7 @@ macro_rules! impl_store {
                         }
                         Ok(Outcome::Removed)
                     }
+                    presence => super::presence_shared::presence_change(conn, presence).await,
                 }
             }
 
@@ -732,6 +734,8 @@ macro_rules! impl_store {
                 }
             }
         }
+
+        $crate::sql_presence::impl_presence_store!($store, $db, $begin);
     };
 }
 

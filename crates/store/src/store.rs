@@ -9,6 +9,10 @@ use crate::model::{
     Binding, Change, Credential, DigestAlgorithm, Domain, DomainName, LineUri, Number, Outcome,
     Page, SipAddress, User, E164,
 };
+use crate::presence::{
+    AccessRule, CalendarSource, InCallFlag, ManualPresence, PresenceRow, Publication, Subscription,
+    Watcher,
+};
 
 /// Which database a [`Store`] talks to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -28,9 +32,10 @@ pub enum BackendKind {
 /// it: they come from the registrar of the server that polls, at registration rate.
 ///
 /// Methods take `&self` and may be called concurrently; each implementation holds a
-/// connection pool.
+/// connection pool. The presence methods are on the supertrait [`PresenceStore`] (bring
+/// it into scope to call them on a `dyn Store`).
 #[async_trait]
-pub trait Store: Send + Sync + fmt::Debug {
+pub trait Store: PresenceStore + Send + Sync + fmt::Debug {
     /// The database behind this store.
     fn backend(&self) -> BackendKind;
 
@@ -187,4 +192,113 @@ pub trait Store: Send + Sync + fmt::Debug {
         let removed = self.write_bindings(aor, &[key.to_owned()], &[]).await?;
         Ok(removed > 0)
     }
+}
+
+/// Presence rows (see [`crate::presence`]): provisioning (manual state, access rules,
+/// contact lists, calendar), whose writes are [`Change`]s that bump the generation, and
+/// live state (publications, subscriptions, in-call flags), whose writes do not.
+#[async_trait]
+pub trait PresenceStore: Send + Sync {
+    /// Runs one provisioning change in its own transaction, bumping the generation.
+    #[doc(hidden)]
+    async fn apply_presence(&self, change: Change) -> Result<Outcome>;
+
+    /// Sets a user's manual state ([`StoreError::NotFound`] for an unknown user).
+    async fn put_manual_presence(&self, state: &ManualPresence) -> Result<Outcome> {
+        self.apply_presence(Change::SetManualPresence(state.clone()))
+            .await
+    }
+
+    /// Clears a user's manual state; [`Outcome::Unchanged`] if there was none.
+    async fn clear_manual_presence(&self, user: &SipAddress) -> Result<Outcome> {
+        self.apply_presence(Change::ClearManualPresence(user.clone()))
+            .await
+    }
+
+    /// Places a watcher at a level, replacing that watcher's previous rule.
+    async fn set_access_rule(&self, rule: &AccessRule) -> Result<Outcome> {
+        self.apply_presence(Change::SetAccessRule(rule.clone()))
+            .await
+    }
+
+    /// Removes the owner's rule for `watcher`; [`StoreError::NotFound`] if none.
+    async fn remove_access_rule(&self, owner: &SipAddress, watcher: &Watcher) -> Result<()> {
+        self.apply_presence(Change::RemoveAccessRule(owner.clone(), watcher.clone()))
+            .await
+            .map(drop)
+    }
+
+    /// Replaces the owner's contact list, in this order (see
+    /// [`crate::presence::contact_list_uri`] for the list's URI).
+    async fn set_contact_list(
+        &self,
+        owner: &SipAddress,
+        members: &[SipAddress],
+    ) -> Result<Outcome> {
+        self.apply_presence(Change::SetContactList(owner.clone(), members.to_vec()))
+            .await
+    }
+
+    /// Sets (a path or an http(s) URL) or, with `None`, clears the calendar source.
+    async fn set_calendar(&self, owner: &SipAddress, source: Option<&str>) -> Result<Outcome> {
+        self.apply_presence(Change::SetCalendar(
+            owner.clone(),
+            source.map(str::to_owned),
+        ))
+        .await
+    }
+
+    /// Everything stored about one user's presence (empty parts when nothing is set).
+    async fn get_presence_row(&self, user: &SipAddress) -> Result<PresenceRow>;
+
+    /// Every manual state, by user (to load the server's view at start and on reload).
+    async fn list_manual_presence(&self) -> Result<Vec<ManualPresence>>;
+
+    /// The owner's access rules, in (kind, watcher) order.
+    async fn list_access_rules(&self, owner: &SipAddress) -> Result<Vec<AccessRule>>;
+
+    /// Every access rule, by owner then (kind, watcher).
+    async fn list_all_access_rules(&self) -> Result<Vec<AccessRule>>;
+
+    /// The members of the owner's contact list, in list order.
+    async fn list_contact_list(&self, owner: &SipAddress) -> Result<Vec<SipAddress>>;
+
+    /// Every calendar source, by owner.
+    async fn list_calendars(&self) -> Result<Vec<CalendarSource>>;
+
+    /// Stores a publication; with `replacing`, removes that entity tag of the same entity
+    /// in the same transaction (an RFC 3903 refresh or modify issues a new tag).
+    async fn put_publication(
+        &self,
+        publication: &Publication,
+        replacing: Option<&str>,
+    ) -> Result<()>;
+
+    /// Removes one publication; returns whether it existed.
+    async fn remove_publication(&self, entity: &SipAddress, etag: &str) -> Result<bool>;
+
+    /// The publications of `entity`, or with `None` every publication; by entity, then
+    /// oldest first.
+    async fn list_publications(&self, entity: Option<&SipAddress>) -> Result<Vec<Publication>>;
+
+    /// Removes publications whose `expires_at` is before `t`; returns how many.
+    async fn remove_publications_expired_before(&self, t: i64) -> Result<u64>;
+
+    /// Stores a subscription, replacing the one with the same id.
+    async fn put_subscription(&self, subscription: &Subscription) -> Result<()>;
+
+    /// Removes a subscription; returns whether it existed.
+    async fn remove_subscription(&self, id: &str) -> Result<bool>;
+
+    /// The subscriptions to `entity`, or with `None` every subscription; by entity then id.
+    async fn list_subscriptions(&self, entity: Option<&SipAddress>) -> Result<Vec<Subscription>>;
+
+    /// Removes subscriptions whose `expires_at` is before `t`; returns how many.
+    async fn remove_subscriptions_expired_before(&self, t: i64) -> Result<u64>;
+
+    /// Records whether a user is in a call (a row per user, replaced).
+    async fn set_in_call(&self, flag: &InCallFlag) -> Result<()>;
+
+    /// Every user flagged as in a call now, by address.
+    async fn list_in_call(&self) -> Result<Vec<InCallFlag>>;
 }
