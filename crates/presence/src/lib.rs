@@ -13,3 +13,19 @@ pub mod doc;
 pub mod model;
 
 // protocol modules below (PUBLISH, SUBSCRIBE/NOTIFY, resource lists)
+mod glue;
+pub mod notify;
+pub mod publish;
+pub mod server;
+pub mod subscribe;
+mod throttle;
+mod timers;
+
+pub use glue::DialogView;
+pub use notify::TerminatedReason;
+pub use server::{
+    ContactList, NotifyId, OutgoingNotify, PersonRecord, PresenceConfig, PresenceEvent,
+    PresenceServer, PresenceSnapshot, PublicationRecord, Refusal, RemoveReason, Reply,
+    SubscriptionRecord,
+};
+pub use subscribe::{Package, SubscriptionId};
