@@ -50,4 +50,12 @@ on_both_backends!(
     batch_input_is_validated,
     racing_claims_of_one_number_one_wins,
     large_batch_applies_in_one_go,
+    manual_presence_set_replace_clear,
+    access_rules_by_watcher,
+    contact_list_keeps_order,
+    calendar_set_and_clear,
+    publications_replace_and_expire,
+    subscriptions_survive_reopen,
+    presence_generation_is_for_provisioning_only,
+    presence_goes_with_the_user,
 );

@@ -2,6 +2,7 @@
 //! opened more than once (to reopen after a restart, or as a second writer).
 
 pub mod postgres;
+pub mod presence;
 pub mod suite;
 
 use std::sync::Arc;

@@ -7,6 +7,8 @@ use sb_store::{
 
 use super::{addr, binding, domain, user, Fixture};
 
+pub use super::presence::*;
+
 fn num(s: &str) -> E164 {
     E164::parse(s).unwrap()
 }
