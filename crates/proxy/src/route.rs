@@ -263,6 +263,15 @@ pub(crate) fn next_hop_uri(req: &Request) -> Uri {
         .map_or_else(|| req.uri.clone(), |r| r.uri.clone())
 }
 
+/// The user URI an in-dialog request was sent to when it names a user at this proxy
+/// and carries no further Route (see [`crate::RouteKind::InDialogToUser`]): its next hop
+/// would be this proxy itself.
+pub(crate) fn local_user_target(cfg: &ProxyConfig, req: &Request) -> Option<Uri> {
+    let no_route = req.headers.routes().next().is_none();
+    let has_user = req.uri.as_sip().is_some_and(|u| u.user.is_some());
+    (no_route && has_user && is_local(cfg, &req.uri)).then(|| req.uri.clone())
+}
+
 /// Sets Max-Forwards in place (§16.6 step 3), or adds it after the Vias when absent.
 pub(crate) fn set_max_forwards(req: &mut Request, value: u32) {
     if let Some(h) = req

@@ -218,6 +218,23 @@ pub enum RouteKind {
     /// A request inside a dialog whose next hop (top Route, else Request-URI) is not an IP
     /// literal: resolve it and answer with one target.
     InDialog { next_hop: Uri },
+    /// A request inside a dialog (a To tag) that has no Route left after §16.4
+    /// preprocessing and whose Request-URI names a user at one of this proxy's own
+    /// addresses or aliases (`BYE sip:bob@<proxy>`): the UA did not keep the route set
+    /// (RFC 3261 §12.1.2) and sent the request to the address-of-record's server.
+    /// Forwarding it to the Request-URI's host would send it back to ourselves and end
+    /// in 482. §16.5 applies instead: the domain is ours, so the targets are what a
+    /// location service lookup of `uri` gives.
+    ///
+    /// Answer `Forward` with a plan whose targets are the user's registered contacts
+    /// (each target's `uri` the contact, its `peer` the binding's flow); the device
+    /// that holds the dialog answers, any other answers 481 and loses §16.7 selection.
+    /// Answer `Reject` (404, 480) when the user is unknown or has no device. This is
+    /// not a new call: call handling rules (forwarding, simultaneous ring, deflection)
+    /// do not apply, and `record_route` is ignored (never Record-Routed in a dialog).
+    /// A 2xx ACK is asked the same way and sent, statelessly, to every target of the
+    /// first group; a device outside the dialog drops it (§17.2.3, no transaction).
+    InDialogToUser { uri: Uri },
     /// A branch answered 3xx and the plan allows recursion: these are its Contacts. The
     /// answer's groups are tried next; a Reject keeps the 3xx as the branch's response.
     Redirect {

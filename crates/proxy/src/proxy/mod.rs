@@ -203,9 +203,18 @@ impl Proxy {
             }
             Pending::Ack(ack) => match decision {
                 RouteDecision::Forward(plan) => {
-                    if let Some(t) = plan.groups.first().and_then(|g| g.targets.first()) {
-                        let peer = t.peer;
-                        self.forward_ack(ack, peer);
+                    // One target for a resolved next hop; a user's devices for
+                    // `InDialogToUser`, where only the dialog's device takes the ACK.
+                    let targets = plan.groups.into_iter().next().map(|g| g.targets);
+                    for t in targets.unwrap_or_default() {
+                        let mut copy = ack.clone();
+                        // With no Route left the Request-URI was the next hop, so the
+                        // target (the device's contact) replaces it, as §16.6 step 2 does
+                        // for any branch; a Route's next hop leaves it alone.
+                        if copy.headers.routes().next().is_none() {
+                            copy.uri = t.uri.clone();
+                        }
+                        self.forward_ack(copy, t.peer);
                     }
                 }
                 RouteDecision::Reject { .. } => {}
@@ -326,11 +335,17 @@ impl Proxy {
         };
         self.by_server.insert(tsx, id);
         let next_hop = route::next_hop_uri(&ctx.request);
-        let direct = in_dialog.then(|| route::literal_peer(&next_hop)).flatten();
-        let kind = if in_dialog {
-            RouteKind::InDialog { next_hop }
-        } else {
-            RouteKind::Initial
+        let to_user = in_dialog
+            .then(|| route::local_user_target(&self.cfg, &ctx.request))
+            .flatten();
+        let (kind, direct) = match to_user {
+            // Our own address as the next hop: a lookup, not a loop (§16.5).
+            Some(uri) => (RouteKind::InDialogToUser { uri }, None),
+            None if in_dialog => {
+                let direct = route::literal_peer(&next_hop);
+                (RouteKind::InDialog { next_hop }, direct)
+            }
+            None => (RouteKind::Initial, None),
         };
         let request = ctx.request.clone();
         self.contexts.insert(id, ctx);
@@ -513,6 +528,12 @@ impl Proxy {
             return;
         }
         route::preprocess(&self.cfg, &mut req);
+        if let Some(uri) = route::local_user_target(&self.cfg, &req) {
+            // Forwarded to the Request-URI's host, it would come back to us until
+            // Max-Forwards ran out: ask for the user's devices instead.
+            let kind = RouteKind::InDialogToUser { uri };
+            return self.ask(now, Pending::Ack(req.clone()), kind, req, from);
+        }
         let next = route::next_hop_uri(&req);
         match route::literal_peer(&next) {
             Some(peer) => self.forward_ack(req, peer),
