@@ -1,15 +1,10 @@
 //! The document and policy functions the protocol machines call, in one place: the
 //! aggregation, access and calendar rules and the PIDF / dialog-info / RLMI documents.
 
+use crate::doc::rlmi::{Instance, InstanceState, ListView, ResourceView};
 use crate::model::{AccessLevel, AccessRule, PersonState, Published, Sources};
 
-/// Temporary stand-in until the dialog-info module lands.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct DialogView {
-    pub id: String,
-    pub call_id: String,
-    pub state: String,
-}
+pub use crate::doc::dialog_info::DialogView;
 
 pub(crate) fn aggregate(s: &Sources, now_s: u64) -> PersonState {
     crate::aggregate::aggregate(s, now_s)
@@ -23,6 +18,8 @@ pub(crate) fn view(s: &PersonState, level: AccessLevel) -> PersonState {
     crate::access::view(s, level)
 }
 
+/// A calendar that does not parse counts as not busy (the user's file is theirs to fix;
+/// presence must not fail because of it).
 pub(crate) fn busy_at(ics: &str, now_s: u64) -> bool {
     let _ = (ics, now_s);
     false
@@ -33,27 +30,15 @@ pub(crate) fn next_change(ics: &str, now_s: u64) -> Option<u64> {
     None
 }
 
-pub(crate) fn render_pidf(entity: &str, s: &PersonState) -> Vec<u8> {
-    format!(
-        "<?xml version=\"1.0\"?><presence xmlns=\"urn:ietf:params:xml:ns:pidf\" entity=\"{entity}\"><tuple id=\"t\"><status><basic>{}</basic></status></tuple><!--{}--></presence>",
-        if s.availability.is_open() { "open" } else { "closed" },
-        s.availability.as_str()
-    )
-    .into_bytes()
+pub(crate) fn render_pidf(entity: &str, s: &PersonState) -> String {
+    crate::doc::pidf::render(entity, s)
 }
 
-pub(crate) fn parse_pidf(body: &[u8]) -> Result<Published, String> {
-    let t = std::str::from_utf8(body).map_err(|e| e.to_string())?;
-    if !t.contains("<presence") {
-        return Err("not a presence document".into());
-    }
-    Ok(Published {
-        basic_open: t.contains(">open<"),
-        ..Published::default()
-    })
+pub(crate) fn parse_pidf(body: &[u8]) -> Result<Published, crate::doc::pidf::PidfError> {
+    crate::doc::pidf::parse(body)
 }
 
-pub(crate) const DIALOG_INFO_CONTENT_TYPE: &str = "application/dialog-info+xml";
+pub(crate) const DIALOG_INFO_CONTENT_TYPE: &str = crate::doc::dialog_info::CONTENT_TYPE;
 
 pub(crate) fn render_dialog_info(
     entity: &str,
@@ -61,41 +46,39 @@ pub(crate) fn render_dialog_info(
     full: bool,
     dialogs: &[DialogView],
 ) -> Vec<u8> {
-    let mut s = format!(
-        "<dialog-info xmlns=\"urn:ietf:params:xml:ns:dialog-info\" version=\"{version}\" state=\"{}\" entity=\"{entity}\">",
-        if full { "full" } else { "partial" }
-    );
-    for d in dialogs {
-        s.push_str(&format!(
-            "<dialog id=\"{}\"><state>{}</state></dialog>",
-            d.id, d.state
-        ));
-    }
-    s.push_str("</dialog-info>");
-    s.into_bytes()
+    crate::doc::dialog_info::render(entity, version, full, dialogs).into_bytes()
 }
 
-/// One list member for an RLMI notification: its URI and its (already filtered) PIDF.
+/// What a partial dialog-info document carries to move a watcher from `before` to `after`.
+pub(crate) fn dialog_changes(before: &[DialogView], after: &[DialogView]) -> Vec<DialogView> {
+    crate::doc::dialog_info::changes(before, after)
+}
+
+/// A list NOTIFY body: one active instance per member with its (already filtered) PIDF.
+/// The instance id is the member's URI, stable for the subscription (RFC 4662 §5.2).
 pub(crate) fn render_rlmi(
     list_uri: &str,
     version: u32,
     full: bool,
-    members: &[(String, Vec<u8>)],
+    members: Vec<(String, String)>,
 ) -> (String, Vec<u8>) {
-    let mut s = format!("--b\r\nContent-Type: application/rlmi+xml\r\n\r\n<list uri=\"{list_uri}\" version=\"{version}\" fullState=\"{full}\">");
-    for (u, _) in members {
-        s.push_str(&format!("<resource uri=\"{u}\"/>"));
-    }
-    s.push_str("</list>\r\n");
-    for (u, b) in members {
-        s.push_str(&format!(
-            "--b\r\nContent-ID: <{u}>\r\n\r\n{}\r\n",
-            String::from_utf8_lossy(b)
-        ));
-    }
-    s.push_str("--b--\r\n");
-    (
-        "multipart/related;type=\"application/rlmi+xml\";boundary=b".into(),
-        s.into_bytes(),
-    )
+    let resources: Vec<ResourceView> = members
+        .into_iter()
+        .map(|(uri, pidf)| ResourceView {
+            instance: Some(Instance {
+                id: uri.clone(),
+                state: InstanceState::Active,
+                pidf: Some(pidf),
+                reason: None,
+            }),
+            uri,
+            name: None,
+        })
+        .collect();
+    let list = ListView {
+        uri: list_uri.to_string(),
+        version,
+        full_state: full,
+    };
+    crate::doc::rlmi::render(&list, &resources, "sb-list-boundary")
 }

@@ -13,10 +13,12 @@ pub mod doc;
 pub mod model;
 
 // protocol modules below (PUBLISH, SUBSCRIBE/NOTIFY, resource lists)
+mod fanout;
 mod glue;
 pub mod notify;
 pub mod publish;
 pub mod server;
+pub mod snapshot;
 pub mod subscribe;
 mod throttle;
 mod timers;
@@ -24,8 +26,8 @@ mod timers;
 pub use glue::DialogView;
 pub use notify::TerminatedReason;
 pub use server::{
-    ContactList, NotifyId, OutgoingNotify, PersonRecord, PresenceConfig, PresenceEvent,
-    PresenceServer, PresenceSnapshot, PublicationRecord, Refusal, RemoveReason, Reply,
-    SubscriptionRecord,
+    ContactList, NotifyId, OutgoingNotify, PresenceConfig, PresenceEvent, PresenceServer,
+    Refusal, RemoveReason, Reply,
 };
+pub use snapshot::{PersonRecord, PresenceSnapshot, PublicationRecord, SubscriptionRecord};
 pub use subscribe::{Package, SubscriptionId};

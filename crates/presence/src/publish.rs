@@ -82,7 +82,10 @@ impl Publications {
         let doc = if req.body.is_empty() {
             None
         } else {
-            Some(parse_body(req)?)
+            let mut doc = parse_body(req)?;
+            // The newest note wins in aggregation, so the document carries its arrival.
+            doc.received_at = now_ms / 1000;
+            Some(doc)
         };
 
         let Some(etag) = if_match else {

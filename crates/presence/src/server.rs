@@ -21,15 +21,14 @@
 //! changed, so a public watcher is not told about a new note it may not read.
 
 use std::collections::{BTreeSet, HashMap, VecDeque};
-use std::sync::Arc;
 
 use sb_sip_msg::{Header, Request, Uri};
 use serde::{Deserialize, Serialize};
 
 use crate::glue::{self, DialogView};
-use crate::model::{AccessLevel, AccessRule, ManualState, PersonState, Published, Sources};
+use crate::model::{AccessLevel, AccessRule, ManualState, PersonState};
 use crate::notify::{other, NotifierDialog, SubState, TerminatedReason};
-use crate::publish::{Limits, Publication, Publications, PublishOutcome, PIDF_CONTENT_TYPE};
+use crate::publish::{Limits, Publications, PublishOutcome, PIDF_CONTENT_TYPE};
 use crate::subscribe::{DialogKey, Feed, Package, SubscribeRequest, Subscription, SubscriptionId};
 use crate::throttle::Throttle;
 use crate::timers::{Timer, Timers};
@@ -195,15 +194,15 @@ pub enum PresenceEvent {
 
 /// What the server knows about one person besides publications.
 #[derive(Debug, Clone, Default)]
-struct Person {
-    manual: Option<ManualState>,
-    in_call: bool,
-    signed_in: bool,
-    calendar: Option<String>,
-    rules: Vec<AccessRule>,
-    dialogs: Vec<DialogView>,
+pub(crate) struct Person {
+    pub(crate) manual: Option<ManualState>,
+    pub(crate) in_call: bool,
+    pub(crate) signed_in: bool,
+    pub(crate) calendar: Option<String>,
+    pub(crate) rules: Vec<AccessRule>,
+    pub(crate) dialogs: Vec<DialogView>,
     /// The combined state last computed, to tell changes apart.
-    state: Option<PersonState>,
+    pub(crate) state: Option<PersonState>,
 }
 
 /// A user's contact list, subscribable as one resource (RFC 4662).
@@ -217,24 +216,24 @@ pub struct ContactList {
 /// The presence server. See the module docs for how to drive it.
 #[derive(Debug)]
 pub struct PresenceServer {
-    cfg: PresenceConfig,
-    our_contact: Uri,
-    people: HashMap<String, Person>,
-    publications: Publications,
-    lists: HashMap<String, ContactList>,
+    pub(crate) cfg: PresenceConfig,
+    pub(crate) our_contact: Uri,
+    pub(crate) people: HashMap<String, Person>,
+    pub(crate) publications: Publications,
+    pub(crate) lists: HashMap<String, ContactList>,
     /// member → the list URIs that contain it.
-    member_of: HashMap<String, BTreeSet<String>>,
-    subs: HashMap<SubscriptionId, Subscription>,
-    by_dialog: HashMap<DialogKey, SubscriptionId>,
+    pub(crate) member_of: HashMap<String, BTreeSet<String>>,
+    pub(crate) subs: HashMap<SubscriptionId, Subscription>,
+    pub(crate) by_dialog: HashMap<DialogKey, SubscriptionId>,
     /// entity (person or list URI) → its subscriptions, every package.
-    watchers: HashMap<String, BTreeSet<SubscriptionId>>,
-    per_watcher: HashMap<String, usize>,
-    dirty: BTreeSet<SubscriptionId>,
-    in_flight: HashMap<NotifyId, SubscriptionId>,
-    timers: Timers,
-    outbox: VecDeque<OutgoingNotify>,
-    events: VecDeque<PresenceEvent>,
-    next_id: u64,
+    pub(crate) watchers: HashMap<String, BTreeSet<SubscriptionId>>,
+    pub(crate) per_watcher: HashMap<String, usize>,
+    pub(crate) dirty: BTreeSet<SubscriptionId>,
+    pub(crate) in_flight: HashMap<NotifyId, SubscriptionId>,
+    pub(crate) timers: Timers,
+    pub(crate) outbox: VecDeque<OutgoingNotify>,
+    pub(crate) events: VecDeque<PresenceEvent>,
+    pub(crate) next_id: u64,
 }
 
 impl PresenceServer {
@@ -453,7 +452,7 @@ impl PresenceServer {
         Ok(reply)
     }
 
-    fn insert_sub(&mut self, sub: Subscription) {
+    pub(crate) fn insert_sub(&mut self, sub: Subscription) {
         let id = sub.id;
         self.by_dialog.insert(sub.dialog_key(), id);
         self.watchers
@@ -468,7 +467,7 @@ impl PresenceServer {
 
     /// Ends a subscription; with `notify`, sends a last NOTIFY (terminated, carrying the
     /// current state so a fetch or a final unsubscribe still learns it, RFC 6665 §4.2.1.4).
-    fn terminate(
+    pub(crate) fn terminate(
         &mut self,
         now_ms: u64,
         id: SubscriptionId,
@@ -549,7 +548,7 @@ fn subscribe_ok(expires: u32, contact: &Uri, tag: &str) -> Reply {
     }
 }
 
-fn new_feed(p: Package) -> Feed {
+pub(crate) fn new_feed(p: Package) -> Feed {
     match p {
         Package::Presence => Feed::Presence { last: None },
         Package::Dialog => Feed::Dialog {
@@ -572,7 +571,7 @@ fn watcher_key(sub: &Subscription) -> String {
 }
 
 /// `sip:alice@example.com` and `alice@example.com` name the same user (case-insensitive).
-fn same_user(a: &str, b: &str) -> bool {
+pub(crate) fn same_user(a: &str, b: &str) -> bool {
     let strip = |s: &str| {
         let s = s.trim();
         s.strip_prefix("sip:").unwrap_or(s).to_ascii_lowercase()
@@ -581,15 +580,9 @@ fn same_user(a: &str, b: &str) -> bool {
 }
 
 /// The domain of `sip:user@domain` (for the default access level).
-fn domain_of(entity: &str) -> &str {
+pub(crate) fn domain_of(entity: &str) -> &str {
     let after = entity.rsplit_once('@').map_or(entity, |(_, d)| d);
     after.split([';', ':', '>']).next().unwrap_or(after)
-}
-
-/// Documents rendered once per flush and shared by every watcher at the same level.
-#[derive(Default)]
-struct RenderCache {
-    views: HashMap<(String, AccessLevel), (Arc<PersonState>, Arc<Vec<u8>>)>,
 }
 
 impl PresenceServer {
@@ -804,564 +797,4 @@ impl PresenceServer {
     pub fn poll_event(&mut self) -> Option<PresenceEvent> {
         self.events.pop_front()
     }
-
-    // ---- internals -----------------------------------------------------------------------
-
-    fn person_mut(&mut self, entity: &str) -> &mut Person {
-        self.people.entry(entity.to_string()).or_default()
-    }
-
-    fn changed(&mut self, now_ms: u64, entity: &str) {
-        self.person_changed(now_ms, entity);
-        self.flush(now_ms);
-    }
-
-    fn level(&self, entity: &str, watcher: Option<&str>) -> AccessLevel {
-        let Some(w) = watcher else {
-            return AccessLevel::Public;
-        };
-        if same_user(w, entity) {
-            return AccessLevel::Personal;
-        }
-        let rules = self.people.get(entity).map_or(&[][..], |p| &p.rules[..]);
-        glue::level_for(rules, w, domain_of(entity))
-    }
-
-    /// Aggregates everything known about `entity` at `now_ms`.
-    fn compute(&self, now_ms: u64, entity: &str) -> PersonState {
-        let now_s = now_ms / 1000;
-        let person = self.people.get(entity);
-        let mut published: Vec<Published> = self.publications.documents(now_ms, entity);
-        published.sort_by_key(|p| p.received_at);
-        let sources = Sources {
-            published,
-            manual: person.and_then(|p| p.manual.clone()),
-            in_call: person.is_some_and(|p| p.in_call),
-            in_meeting: person
-                .and_then(|p| p.calendar.as_deref())
-                .is_some_and(|ics| glue::busy_at(ics, now_s)),
-            signed_in: person.is_some_and(|p| p.signed_in),
-            location: None,
-            phone_numbers: Vec::new(),
-        };
-        glue::aggregate(&sources, now_s)
-    }
-
-    /// Recomputes `entity`'s state; if it changed, marks its watchers (direct and through
-    /// lists) dirty. Re-arms the person's own timer (manual expiry, calendar).
-    fn person_changed(&mut self, now_ms: u64, entity: &str) {
-        let state = self.compute(now_ms, entity);
-        let now_s = now_ms / 1000;
-        let person = self.person_mut(entity);
-        let mut wake: Option<u64> = None;
-        if let Some(until) = person
-            .manual
-            .as_ref()
-            .and_then(|m| m.until)
-            .filter(|u| *u > now_s)
-        {
-            wake = Some(until);
-        }
-        if let Some(next) = person
-            .calendar
-            .as_deref()
-            .and_then(|ics| glue::next_change(ics, now_s))
-        {
-            if next > now_s {
-                wake = Some(wake.map_or(next, |w| w.min(next)));
-            }
-        }
-        let differs = person.state.as_ref() != Some(&state);
-        if differs {
-            person.state = Some(state.clone());
-        }
-        match wake {
-            Some(at_s) => self
-                .timers
-                .set(Timer::Person(entity.to_string()), at_s * 1000),
-            None => self.timers.clear(&Timer::Person(entity.to_string())),
-        }
-        if differs {
-            self.events.push_back(PresenceEvent::StateChanged {
-                entity: entity.to_string(),
-                state,
-            });
-            self.mark_watchers(entity);
-        }
-    }
-
-    /// Marks every presence subscription that shows `entity` as needing a NOTIFY.
-    fn mark_watchers(&mut self, entity: &str) {
-        if let Some(ids) = self.watchers.get(entity) {
-            for id in ids {
-                if let Some(sub) = self.subs.get_mut(id) {
-                    if sub.package == Package::Presence {
-                        sub.throttle.dirty = true;
-                        self.dirty.insert(*id);
-                    }
-                }
-            }
-        }
-        for list in self.member_of.get(entity).into_iter().flatten() {
-            for id in self.watchers.get(list).into_iter().flatten() {
-                if let Some(Subscription {
-                    feed: Feed::List { changed, .. },
-                    throttle,
-                    ..
-                }) = self.subs.get_mut(id)
-                {
-                    changed.insert(entity.to_string());
-                    throttle.dirty = true;
-                    self.dirty.insert(*id);
-                }
-            }
-        }
-    }
-
-    /// Sends what dirty subscriptions may send now; arms throttle timers for the rest.
-    fn flush(&mut self, now_ms: u64) {
-        if self.dirty.is_empty() {
-            return;
-        }
-        let interval = self.cfg.notify_min_interval_ms;
-        let mut cache = RenderCache::default();
-        for id in std::mem::take(&mut self.dirty) {
-            let Some(sub) = self.subs.get(&id) else {
-                continue;
-            };
-            if !sub.throttle.dirty {
-                continue;
-            }
-            if sub.throttle.may_send(now_ms, interval) {
-                self.send_with(now_ms, id, false, None, &mut cache);
-            } else {
-                let at = sub.throttle.ready_at(interval);
-                self.timers.set(Timer::Throttle(id), at);
-            }
-        }
-    }
-
-    /// The immediate full-state NOTIFY after a SUBSCRIBE is accepted or refreshed.
-    fn send_full(&mut self, now_ms: u64, id: SubscriptionId) {
-        self.timers.clear(&Timer::Throttle(id));
-        self.dirty.remove(&id);
-        self.send_with(now_ms, id, true, None, &mut RenderCache::default());
-    }
-
-    fn send(&mut self, now_ms: u64, id: SubscriptionId, full: bool, state: SubState) {
-        self.send_with(now_ms, id, full, Some(state), &mut RenderCache::default());
-    }
-
-    /// Renders and queues one NOTIFY for `id`. Unless `full`, nothing is sent when the
-    /// watcher's view did not change. `state` defaults to active with the time left.
-    fn send_with(
-        &mut self,
-        now_ms: u64,
-        id: SubscriptionId,
-        full: bool,
-        state: Option<SubState>,
-        cache: &mut RenderCache,
-    ) {
-        let body = self.render(now_ms, id, full, cache);
-        if body.is_none() && state.is_none() {
-            // Nothing new for this watcher: the change is absorbed, no NOTIFY.
-            if let Some(sub) = self.subs.get_mut(&id) {
-                sub.throttle.dirty = false;
-            }
-            return;
-        }
-        // A final NOTIFY goes out even without a document (the list is gone).
-        let body = body.unwrap_or_default();
-        let our_contact = self.our_contact.clone();
-        let Some(sub) = self.subs.get_mut(&id) else {
-            return;
-        };
-        let state = state.unwrap_or(SubState::Active {
-            expires_s: sub.remaining_s(now_ms),
-        });
-        let (ctype, bytes) = body;
-        let request = sub.dialog.next_notify(&our_contact, state, &ctype, bytes);
-        sub.throttle.sent(now_ms);
-        self.next_id += 1;
-        let nid = NotifyId(self.next_id);
-        if matches!(state, SubState::Active { .. }) {
-            self.in_flight.insert(nid, id);
-        }
-        self.outbox.push_back(OutgoingNotify {
-            id: nid,
-            flow: sub.flow,
-            request,
-        });
-    }
-
-    /// The body of the next NOTIFY of `id`, updating what the subscription last sent;
-    /// `None` when not `full` and the watcher would learn nothing new.
-    fn render(
-        &mut self,
-        now_ms: u64,
-        id: SubscriptionId,
-        full: bool,
-        cache: &mut RenderCache,
-    ) -> Option<(String, Vec<u8>)> {
-        let sub = self.subs.get(&id)?;
-        let entity = sub.entity.clone();
-        let watcher = sub.watcher.clone();
-        match sub.package {
-            Package::Presence => {
-                let (view, body) = self.view_doc(now_ms, &entity, watcher.as_deref(), cache);
-                let sub = self.subs.get_mut(&id)?;
-                let Feed::Presence { last } = &mut sub.feed else {
-                    return None;
-                };
-                if !full && last.as_deref() == Some(&*view) {
-                    return None;
-                }
-                *last = Some(view);
-                Some((PIDF_CONTENT_TYPE.to_string(), body.to_vec()))
-            }
-            Package::Dialog => {
-                let dialogs = self
-                    .people
-                    .get(&entity)
-                    .map(|p| p.dialogs.clone())
-                    .unwrap_or_default();
-                let sub = self.subs.get_mut(&id)?;
-                let Feed::Dialog { version, last } = &mut sub.feed else {
-                    return None;
-                };
-                let changed: Vec<DialogView> = if full {
-                    dialogs.clone()
-                } else {
-                    dialogs
-                        .iter()
-                        .filter(|d| !last.contains(d))
-                        .cloned()
-                        .collect()
-                };
-                // RFC 4235 §4.1: a dialog that disappears is reported once more as
-                // terminated; with full state it is simply absent.
-                if !full && changed.is_empty() && dialogs.len() == last.len() {
-                    return None;
-                }
-                let send_full = full || dialogs.len() < last.len();
-                let doc_dialogs = if send_full { &dialogs } else { &changed };
-                *version += 1;
-                let body = glue::render_dialog_info(&entity, *version - 1, send_full, doc_dialogs);
-                *last = dialogs;
-                Some((glue::DIALOG_INFO_CONTENT_TYPE.to_string(), body))
-            }
-            Package::List => {
-                let list = self.lists.get(&entity)?;
-                let members = list.members.clone();
-                let mut parts = Vec::new();
-                let (was_full, todo): (bool, Vec<String>) = {
-                    let Feed::List {
-                        full: f, changed, ..
-                    } = &sub.feed
-                    else {
-                        return None;
-                    };
-                    let f = *f || full;
-                    (
-                        f,
-                        if f {
-                            members.clone()
-                        } else {
-                            changed.iter().cloned().collect()
-                        },
-                    )
-                };
-                let mut views = Vec::with_capacity(todo.len());
-                for m in &todo {
-                    let (view, body) = self.view_doc(now_ms, m, watcher.as_deref(), cache);
-                    views.push((m.clone(), view, body));
-                }
-                let sub = self.subs.get_mut(&id)?;
-                let Feed::List {
-                    version,
-                    last,
-                    changed,
-                    full: f,
-                } = &mut sub.feed
-                else {
-                    return None;
-                };
-                for (m, view, body) in views {
-                    if !was_full && last.get(&m).map(|v| &**v) == Some(&*view) {
-                        continue;
-                    }
-                    last.insert(m.clone(), view);
-                    parts.push((m, body.to_vec()));
-                }
-                changed.clear();
-                *f = false;
-                if was_full {
-                    last.retain(|m, _| members.contains(m));
-                } else if parts.is_empty() {
-                    return None;
-                }
-                *version += 1;
-                Some(glue::render_rlmi(&entity, *version - 1, was_full, &parts))
-            }
-        }
-    }
-
-    /// The view of `entity` for `watcher` and its PIDF, shared per access level.
-    fn view_doc(
-        &mut self,
-        now_ms: u64,
-        entity: &str,
-        watcher: Option<&str>,
-        cache: &mut RenderCache,
-    ) -> (Arc<PersonState>, Arc<Vec<u8>>) {
-        let level = self.level(entity, watcher);
-        let key = (entity.to_string(), level);
-        if let Some(hit) = cache.views.get(&key) {
-            return hit.clone();
-        }
-        let state = match self.people.get(entity).and_then(|p| p.state.clone()) {
-            Some(s) => s,
-            None => self.compute(now_ms, entity),
-        };
-        let view = glue::view(&state, level);
-        let body = glue::render_pidf(entity, &view);
-        let out = (Arc::new(view), Arc::new(body));
-        cache.views.insert(key, out.clone());
-        out
-    }
-}
-
-/// Everything needed to rebuild the server after a restart (times are Unix milliseconds,
-/// so they survive it). Live facts the shell re-reports anyway (dialogs) are left out.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct PresenceSnapshot {
-    pub people: Vec<PersonRecord>,
-    pub publications: Vec<PublicationRecord>,
-    pub lists: Vec<ContactList>,
-    pub subscriptions: Vec<SubscriptionRecord>,
-    /// The id counter, so ids and tags are not reused after a restart.
-    pub next_id: u64,
-}
-
-/// A person's settings and live flags.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct PersonRecord {
-    pub entity: String,
-    pub manual: Option<ManualState>,
-    pub calendar: Option<String>,
-    pub rules: Vec<AccessRule>,
-    pub in_call: bool,
-    pub signed_in: bool,
-}
-
-/// One live publication.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct PublicationRecord {
-    pub etag: String,
-    pub entity: String,
-    pub doc: Published,
-    pub expires_at_ms: u64,
-}
-
-/// One live subscription and its dialog (URIs as text).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct SubscriptionRecord {
-    pub id: u64,
-    pub entity: String,
-    pub watcher: Option<String>,
-    pub flow: u64,
-    /// `presence`, `dialog` or `presence-list`.
-    pub package: String,
-    pub call_id: String,
-    pub local_uri: String,
-    pub local_tag: String,
-    pub remote_uri: String,
-    pub remote_tag: String,
-    pub remote_target: String,
-    pub route_set: Vec<String>,
-    pub local_cseq: u32,
-    pub event: String,
-    pub expires_at_ms: u64,
-    /// The dialog-info or RLMI version counter (RFC 4235 §4.1, RFC 4662 §5.2).
-    pub version: u32,
-}
-
-impl PresenceServer {
-    /// Everything needed to rebuild this server (see [`PresenceServer::restore`]).
-    pub fn snapshot(&self) -> PresenceSnapshot {
-        let mut people: Vec<PersonRecord> = self
-            .people
-            .iter()
-            .map(|(entity, p)| PersonRecord {
-                entity: entity.clone(),
-                manual: p.manual.clone(),
-                calendar: p.calendar.clone(),
-                rules: p.rules.clone(),
-                in_call: p.in_call,
-                signed_in: p.signed_in,
-            })
-            .collect();
-        people.sort_by(|a, b| a.entity.cmp(&b.entity));
-        let mut publications: Vec<PublicationRecord> = self
-            .publications
-            .iter()
-            .map(|(etag, p)| PublicationRecord {
-                etag: etag.clone(),
-                entity: p.entity.clone(),
-                doc: p.doc.clone(),
-                expires_at_ms: p.expires_at_ms,
-            })
-            .collect();
-        publications.sort_by(|a, b| a.etag.cmp(&b.etag));
-        let mut lists: Vec<ContactList> = self.lists.values().cloned().collect();
-        lists.sort_by(|a, b| a.uri.cmp(&b.uri));
-        let mut subscriptions: Vec<SubscriptionRecord> =
-            self.subs.values().map(record_of).collect();
-        subscriptions.sort_by_key(|s| s.id);
-        PresenceSnapshot {
-            people,
-            publications,
-            lists,
-            subscriptions,
-            next_id: self.next_id.max(self.publications.next_counter()),
-        }
-    }
-
-    /// Rebuilds from a snapshot, dropping what expired meanwhile. Restored subscriptions
-    /// send their next NOTIFY on the next change, in the same dialogs (CSeq and versions
-    /// continue).
-    pub fn restore(&mut self, now_ms: u64, s: PresenceSnapshot) {
-        self.next_id = self.next_id.max(s.next_id);
-        self.publications.set_next_counter(s.next_id);
-        self.publications.epoch_ms = now_ms.max(1);
-        for p in s.people {
-            let person = self.person_mut(&p.entity);
-            person.manual = p.manual;
-            person.calendar = p.calendar;
-            person.rules = p.rules;
-            person.in_call = p.in_call;
-            person.signed_in = p.signed_in;
-        }
-        for p in s
-            .publications
-            .into_iter()
-            .filter(|p| p.expires_at_ms > now_ms)
-        {
-            self.timers
-                .set(Timer::Publication(p.etag.clone()), p.expires_at_ms);
-            self.publications.insert(
-                p.etag,
-                Publication {
-                    entity: p.entity,
-                    doc: p.doc,
-                    expires_at_ms: p.expires_at_ms,
-                },
-            );
-        }
-        for l in s.lists {
-            let ContactList {
-                owner,
-                uri,
-                members,
-            } = l;
-            self.set_contact_list(now_ms, &owner, &uri, members);
-        }
-        for r in s
-            .subscriptions
-            .into_iter()
-            .filter(|r| r.expires_at_ms > now_ms)
-        {
-            if let Some(sub) = sub_of(r) {
-                self.insert_sub(sub);
-            }
-        }
-        let entities: Vec<String> = self.people.keys().cloned().collect();
-        for e in entities {
-            // Recompute states and re-arm calendar and manual-state timers, without telling
-            // anyone: nothing changed from the watchers' point of view.
-            self.person_changed(now_ms, &e);
-        }
-        self.dirty.clear();
-        for sub in self.subs.values_mut() {
-            sub.throttle.dirty = false;
-        }
-        self.events
-            .retain(|e| !matches!(e, PresenceEvent::StateChanged { .. }));
-    }
-}
-
-fn record_of(s: &Subscription) -> SubscriptionRecord {
-    let version = match &s.feed {
-        Feed::Presence { .. } => 0,
-        Feed::Dialog { version, .. } | Feed::List { version, .. } => *version,
-    };
-    SubscriptionRecord {
-        id: s.id.0,
-        entity: s.entity.clone(),
-        watcher: s.watcher.clone(),
-        flow: s.flow,
-        package: s.package.as_str().to_string(),
-        call_id: s.dialog.call_id.clone(),
-        local_uri: s.dialog.local_uri.to_string(),
-        local_tag: s.dialog.local_tag.clone(),
-        remote_uri: s.dialog.remote_uri.to_string(),
-        remote_tag: s.dialog.remote_tag.clone(),
-        remote_target: s.dialog.remote_target.to_string(),
-        route_set: s
-            .dialog
-            .route_set
-            .iter()
-            .map(|r| r.uri.to_string())
-            .collect(),
-        local_cseq: s.dialog.local_cseq,
-        event: s.dialog.event.clone(),
-        expires_at_ms: s.expires_at_ms,
-        version,
-    }
-}
-
-/// A subscription from its record; `None` when a stored URI no longer parses.
-fn sub_of(r: SubscriptionRecord) -> Option<Subscription> {
-    let package = match r.package.as_str() {
-        "presence" => Package::Presence,
-        "dialog" => Package::Dialog,
-        "presence-list" => Package::List,
-        _ => return None,
-    };
-    let mut feed = new_feed(package);
-    match &mut feed {
-        Feed::Dialog { version, .. } => *version = r.version,
-        Feed::List { version, full, .. } => {
-            *version = r.version;
-            *full = true;
-        }
-        Feed::Presence { .. } => {}
-    }
-    let route_set = r
-        .route_set
-        .iter()
-        .map(|u| u.parse().map(sb_sip_msg::NameAddr::new))
-        .collect::<Result<Vec<_>, _>>()
-        .ok()?;
-    Some(Subscription {
-        id: SubscriptionId(r.id),
-        entity: r.entity,
-        watcher: r.watcher,
-        flow: r.flow,
-        package,
-        dialog: NotifierDialog {
-            call_id: r.call_id,
-            local_uri: r.local_uri.parse().ok()?,
-            local_tag: r.local_tag,
-            remote_uri: r.remote_uri.parse().ok()?,
-            remote_tag: r.remote_tag,
-            remote_target: r.remote_target.parse().ok()?,
-            route_set,
-            local_cseq: r.local_cseq,
-            event: r.event,
-        },
-        expires_at_ms: r.expires_at_ms,
-        throttle: Throttle::default(),
-        feed,
-    })
 }
