@@ -27,6 +27,9 @@ set -euo pipefail
 
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 ROOT=$(dirname "$HERE")
+# The presence fan-out benchmark (NOTIFYs to 10,000 watchers, memory per subscription) is
+# a script of its own: bench/run.sh presence runs bench/presence/run.sh.
+if [ "${1:-}" = presence ]; then exec "$HERE/presence/run.sh"; fi
 MODE=${1:-all}
 case "$MODE" in
 options | register | proxy | all) ;;
