@@ -2,8 +2,7 @@
 # Installs the system packages the tests use, from Debian's archive. Idempotent.
 set -euo pipefail
 packages=(sip-tester stunnel4 openssl ca-certificates postgresql baresip kamailio)
-# xmllint (libxml2-utils) and python3 check presence documents in the presence end-to-end tests.
-packages+=(libxml2-utils python3)
+packages+=(libxml2-utils python3) # xmllint and python3 check presence documents in the e2e tests
 missing=()
 for p in "${packages[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
