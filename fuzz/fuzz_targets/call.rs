@@ -113,6 +113,7 @@ fuzz_target!(|data: &[u8]| {
             match kind {
                 RouteKind::Initial => fe.handle_proxied_at(now, key, &request, source),
                 RouteKind::InDialog { next_hop } => fe.handle_next_hop(key, &next_hop),
+                RouteKind::InDialogToUser { uri } => fe.handle_in_dialog_to_user(key, &uri),
                 RouteKind::Redirect { contacts, .. } => fe.handle_redirect(now, key, &request, &contacts),
                 RouteKind::Exhausted { best, timed_out } => fe.handle_exhausted(now, key, &request, best, timed_out),
                 _ => fe.handle_next_hop(key, &request.uri),

@@ -241,6 +241,29 @@ impl Calls {
         self.carry_out(now, req, &f.facts, &routed.decision, next_callee, bindings)
     }
 
+    /// A request inside a dialog sent to a user's address of record instead of along the
+    /// route set (RFC 3261 §16.5: a location lookup): every registered device of the user;
+    /// the one holding the dialog answers. No call handling rules apply.
+    pub(crate) fn locate(
+        &self,
+        uri: &Uri,
+        bindings: &dyn Fn(&Aor) -> Vec<Binding>,
+    ) -> RouteDecision {
+        let Some(user) = uri.as_sip().and_then(UserId::from_sip_uri) else {
+            return reject(StatusCode::NOT_FOUND, "no user in the Request-URI");
+        };
+        let targets: Vec<Target> = bindings(&aor_of(&user))
+            .iter()
+            .map(|b| Target::new(b.contact.uri.clone(), peer_of(&b.source)))
+            .collect();
+        if targets.is_empty() {
+            return reject(StatusCode(480), &format!("{user} has no registered device"));
+        }
+        let mut plan = Plan::parallel(targets);
+        plan.record_route = false;
+        RouteDecision::Forward(plan)
+    }
+
     /// Resolves an in-dialog next hop that is not an IP literal: a trunk's configured host.
     pub(crate) fn resolve_next_hop(&self, next_hop: &Uri) -> RouteDecision {
         let Some(sip) = next_hop.as_sip() else {

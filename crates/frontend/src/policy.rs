@@ -217,6 +217,18 @@ impl Frontend {
         self.routes.push_back((key, decision));
     }
 
+    /// An in-dialog request sent to a user's address of record at our address with no
+    /// route set ([`sb_proxy::RouteKind::InDialogToUser`]): the user's devices.
+    pub fn handle_in_dialog_to_user(&mut self, key: ReqKey, uri: &Uri) {
+        let services = self.services.as_ref();
+        let bindings = |aor: &Aor| services.map_or_else(Vec::new, |s| s.registrar.bindings(aor));
+        let decision = match self.calls.as_ref() {
+            Some(calls) => calls.locate(uri, &bindings),
+            None => crate::calls::reject(StatusCode::NOT_FOUND, "no routing"),
+        };
+        self.routes.push_back((key, decision));
+    }
+
     /// An in-dialog request whose next hop is a name, not an address: a trunk's host.
     pub fn handle_next_hop(&mut self, key: ReqKey, next_hop: &Uri) {
         let decision = match self.calls.as_ref() {

@@ -178,6 +178,9 @@ impl ServerCore {
                             .handle_proxied_at(now, key, &request, source_of(from))
                     }
                     RouteKind::InDialog { next_hop } => self.fe.handle_next_hop(key, &next_hop),
+                    RouteKind::InDialogToUser { uri } => {
+                        self.fe.handle_in_dialog_to_user(key, &uri)
+                    }
                     RouteKind::Redirect { contacts, .. } => {
                         self.fe.handle_redirect(now, key, &request, &contacts)
                     }
