@@ -283,14 +283,18 @@ mod tests {
         };
         let other = DialogView::new("second", DialogState::Trying);
 
-        assert_eq!(changes(&[], &[early.clone()]), vec![early.clone()]);
-        assert_eq!(changes(&[early.clone()], &[early.clone()]), vec![]);
+        let just_early = std::slice::from_ref(&early);
+        assert_eq!(changes(&[], just_early), vec![early.clone()]);
+        assert_eq!(changes(just_early, just_early), vec![]);
         assert_eq!(
-            changes(&[early.clone()], &[confirmed.clone(), other.clone()]),
+            changes(just_early, &[confirmed.clone(), other.clone()]),
             vec![confirmed.clone(), other.clone()]
         );
         // The call ended and the dialog is gone from the current set.
-        let ended = changes(&[confirmed.clone(), other.clone()], &[other.clone()]);
+        let ended = changes(
+            &[confirmed.clone(), other.clone()],
+            std::slice::from_ref(&other),
+        );
         assert_eq!(ended.len(), 1);
         assert_eq!(ended[0].id, confirmed.id);
         assert_eq!(ended[0].state, DialogState::Terminated);
