@@ -63,6 +63,7 @@
 
 pub mod calls;
 pub mod policy;
+mod presence;
 pub mod recover;
 pub mod response;
 pub mod services;

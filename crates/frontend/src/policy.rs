@@ -28,6 +28,7 @@
 //! 10. An extension method: 501 with Allow (§8.2.1, RFC 4475 `intmeth`, `esc02`).
 
 use crate::calls::{CallSettings, Calls};
+use crate::presence::{entity_of, PresenceGlue};
 use crate::response::{bad_request_warning, response_to, sanitize_reason};
 use crate::services::{
     Answer, Event, Flow, Query, QueryId, QueryResult, ReqKey, Services, ServicesConfig, WallClock,
@@ -79,6 +80,10 @@ pub struct Frontend {
     routes: std::collections::VecDeque<(ReqKey, RouteDecision)>,
     /// Requests the front end sends itself (NOTIFY), for [`Frontend::poll_request`].
     requests: std::collections::VecDeque<(OutId, Request, sb_sip_core::Peer)>,
+    /// The presence server, when configured ([`Frontend::enable_presence`]).
+    presence: Option<PresenceGlue>,
+    /// PUBLISH and SUBSCRIBE requests waiting for authentication, with their source.
+    presence_keys: std::collections::HashMap<ReqKey, Source>,
 }
 
 /// Identifies a request the front end sent ([`Frontend::poll_request`]); its outcome comes
@@ -97,7 +102,130 @@ impl Frontend {
             proxied: HashSet::new(),
             routes: Default::default(),
             requests: Default::default(),
+            presence: None,
+            presence_keys: Default::default(),
         }
+    }
+
+    /// Serves presence (PUBLISH, SUBSCRIBE and their NOTIFYs, RFC 3856, RFC 4235, RFC 4662)
+    /// for the users routing knows. Needs services ([`Frontend::with_services`]) for the
+    /// clock, and calls ([`Frontend::with_calls`]) for the directory of users.
+    pub fn enable_presence(&mut self, config: sb_presence::PresenceConfig) {
+        if let Some(clock) = self.services.as_ref().map(|s| s.clock()) {
+            self.presence = Some(PresenceGlue::new(config, clock));
+        }
+    }
+
+    /// Whether presence is served ([`Frontend::enable_presence`]).
+    pub fn serves_presence(&self) -> bool {
+        self.presence.is_some()
+    }
+
+    /// Runs `f` on the presence server at `now` (in its Unix milliseconds): what the shell
+    /// loaded from the store (manual states, access rules, contact lists, calendars). The
+    /// NOTIFYs it causes come out of [`Frontend::poll_request`].
+    pub fn with_presence_server<R>(
+        &mut self,
+        now: Instant,
+        f: impl FnOnce(&mut sb_presence::PresenceServer, u64) -> R,
+    ) -> Option<R> {
+        let p = self.presence.as_mut()?;
+        let ms = p.ms(now);
+        let r = f(&mut p.server, ms);
+        self.pump_presence();
+        Some(r)
+    }
+
+    /// A message the proxy received (for presence: calls starting and ending).
+    pub fn observe_proxied(&mut self, now: Instant, msg: &sb_sip_msg::Message) {
+        let Some(p) = self.presence.as_mut() else {
+            return;
+        };
+        let calls = self.calls.as_ref();
+        let is_user =
+            |e: &str| calls.is_some_and(|c| c.is_user(&UserId::from_canonical(e.to_string())));
+        p.observe(now, msg, &is_user);
+        self.pump_presence();
+    }
+
+    /// Presence subscriptions alive and calls presence follows (gauges).
+    pub fn presence_counts(&self) -> (usize, usize) {
+        self.presence
+            .as_ref()
+            .map_or((0, 0), |p| (p.server.subscriptions(), p.calls()))
+    }
+
+    fn pump_presence(&mut self) {
+        if let Some(p) = self.presence.as_mut() {
+            self.requests.extend(p.drain());
+        }
+    }
+
+    /// PUBLISH or SUBSCRIBE, authenticated as `identity` (if digest proved it).
+    fn presence_request(
+        &mut self,
+        now: Instant,
+        key: ReqKey,
+        req: &Request,
+        source: Source,
+        identity: Option<String>,
+    ) {
+        let entity = req.headers.to().and_then(|t| entity_of(&t.uri));
+        let auth_on = self.services.as_ref().is_some_and(|s| s.auth_enabled());
+        let from = req.headers.from().and_then(|f| entity_of(&f.uri));
+        let who = identity.or(if auth_on { None } else { from });
+        let calls = self.calls.as_ref();
+        let Some(p) = self.presence.as_mut() else {
+            return;
+        };
+        let ms = p.ms(now);
+        let known = entity.as_ref().is_some_and(|e| {
+            p.server.is_list(e)
+                || calls.is_some_and(|c| c.is_user(&UserId::from_canonical(e.clone())))
+        });
+        let reply = match (entity, known) {
+            (Some(entity), true) => {
+                if req.method == Method::Publish {
+                    if auth_on && who.as_deref() != Some(entity.as_str()) {
+                        sb_presence::Reply {
+                            status: 403,
+                            reason: Some(format!("only {entity} may publish its presence")),
+                            headers: Vec::new(),
+                            to_tag: None,
+                        }
+                    } else {
+                        p.server.handle_publish(ms, req, &entity)
+                    }
+                } else {
+                    let flow = p.flow(source.transport, source.addr);
+                    p.server
+                        .handle_subscribe(ms, req, &entity, who.as_deref(), flow)
+                }
+            }
+            (entity, _) => sb_presence::Reply {
+                status: 404,
+                reason: None,
+                headers: crate::response::bad_request_warning(&format!(
+                    "no user or contact list {} here",
+                    entity.as_deref().unwrap_or("(none)")
+                ))
+                .into_iter()
+                .collect(),
+                to_tag: None,
+            },
+        };
+        let tag = match reply.to_tag {
+            Some(t) => t,
+            None => self.next_tag(),
+        };
+        let mut resp = response_to(req, StatusCode(reply.status), Some(&tag));
+        if let Some(r) = reply.reason {
+            resp.reason = sanitize_reason(&r);
+        }
+        resp.headers.0.extend(reply.headers);
+        self.add_server(&mut resp);
+        self.push_response(key, resp);
+        self.pump_presence();
     }
 
     /// The next request the front end sends itself (a NOTIFY), without a Via: the caller
@@ -110,7 +238,10 @@ impl Frontend {
     /// The final status of a request from [`Frontend::poll_request`] (408 for a timeout or
     /// a transport failure).
     pub fn handle_request_outcome(&mut self, now: Instant, id: OutId, status: u16) {
-        let _ = (now, id, status);
+        if let Some(p) = self.presence.as_mut() {
+            p.outcome(now, id, status);
+        }
+        self.pump_presence();
     }
 
     /// Routes calls: requests handed over with [`Frontend::handle_proxied_at`] are
@@ -336,6 +467,17 @@ impl Frontend {
     /// [`Frontend::poll_response`] under `key`, now or after a query was answered
     /// ([`Frontend::handle_query_result`]) or timed out ([`Frontend::handle_timeout`]).
     pub fn handle_request_at(&mut self, now: Instant, key: ReqKey, req: &Request, source: Source) {
+        if self.presence.is_some() && matches!(req.method, Method::Publish | Method::Subscribe) {
+            if let Some(services) = self.services.as_mut().filter(|s| s.challenges(req)) {
+                self.presence_keys.insert(key, source.clone());
+                if let Some(flow) = services.on_proxied(now, key, req, source) {
+                    self.finish(now, key, req, flow);
+                }
+                return;
+            }
+            self.presence_request(now, key, req, source, None);
+            return;
+        }
         // Step 0: a request from one of our users is authenticated before anything else is
         // answered, so the answers below are only given to the users they belong to.
         if let Some(services) = self.services.as_mut().filter(|s| s.challenges(req)) {
@@ -371,6 +513,15 @@ impl Frontend {
 
     /// Time passed: queries past their deadline are answered 503, lapsed bindings go.
     pub fn handle_timeout(&mut self, now: Instant) {
+        if let Some(p) = self.presence.as_mut() {
+            let ms = p.ms(now);
+            p.server.handle_timeout(ms);
+            self.pump_presence();
+        }
+        if let Some(p) = self.presence.as_mut() {
+            // Registrar expiries below are timed from here (see poll_write).
+            p.ms(now);
+        }
         let Some(services) = self.services.as_mut() else {
             return;
         };
@@ -381,7 +532,12 @@ impl Frontend {
 
     #[must_use]
     pub fn poll_timeout(&self) -> Option<Instant> {
-        self.services.as_ref().and_then(|s| s.poll_timeout())
+        let presence = self
+            .presence
+            .as_ref()
+            .and_then(|p| p.server.poll_timeout().map(|ms| p.instant(ms)));
+        let services = self.services.as_ref().and_then(|s| s.poll_timeout());
+        [presence, services].into_iter().flatten().min()
     }
 
     /// The next answer to send, with the key its request came with.
@@ -399,7 +555,23 @@ impl Frontend {
     /// The next registrar change to persist, in order.
     #[must_use]
     pub fn poll_write(&mut self) -> Option<Effect> {
-        self.services.as_mut()?.poll_write()
+        let effect = self.services.as_mut()?.poll_write()?;
+        // A device signing in or out changes its user's presence.
+        if let Some(p) = self.presence.as_mut() {
+            let aor = match &effect {
+                Effect::Upsert(b) => &b.aor,
+                Effect::Remove { binding, .. } => &binding.aor,
+            };
+            let signed_in = self
+                .services
+                .as_ref()
+                .is_some_and(|s| !s.registrar.bindings(aor).is_empty());
+            // Effects are drained right after the input that caused them.
+            let ms = p.last_ms();
+            p.server.set_signed_in(ms, &aor.to_string(), signed_in);
+            self.pump_presence();
+        }
+        Some(effect)
     }
 
     /// The next event to count.
@@ -412,6 +584,10 @@ impl Frontend {
     fn finish(&mut self, now: Instant, key: ReqKey, req: &Request, flow: Flow) {
         match flow {
             Flow::Answer(a) => self.answer(key, req, a),
+            Flow::Continue(identity) if self.presence_keys.contains_key(&key) => {
+                let source = self.presence_keys.remove(&key).expect("checked just above");
+                self.presence_request(now, key, req, source, identity);
+            }
             Flow::Continue(identity) if self.proxied.remove(&key) => {
                 let caller = self.caller(req, identity);
                 self.route(now, key, req, caller);
@@ -427,6 +603,7 @@ impl Frontend {
     }
 
     fn answer(&mut self, key: ReqKey, req: &Request, a: Answer) {
+        self.presence_keys.remove(&key);
         if self.proxied.remove(&key) {
             let mut headers = a.headers;
             headers.extend(a.reason.as_deref().and_then(bad_request_warning));
@@ -622,6 +799,10 @@ impl Frontend {
         let mut h: Vec<Header> = ALLOWED.iter().cloned().map(Header::Allow).collect();
         if self.services.is_some() {
             h.push(Header::Allow(Method::Register));
+        }
+        if self.presence.is_some() {
+            h.push(Header::Allow(Method::Publish));
+            h.push(Header::Allow(Method::Subscribe));
         }
         h
     }

@@ -132,6 +132,10 @@ impl ServerCore {
         if self.proxy.is_none() || req.method == Method::Register {
             return true;
         }
+        // The presence server is a user agent of its own (RFC 3856 §6: the presence agent).
+        if self.fe.serves_presence() && matches!(req.method, Method::Publish | Method::Subscribe) {
+            return true;
+        }
         let to_server = match &req.uri {
             sb_sip_msg::Uri::Sip(u) => u.user.is_none() && req.headers.routes().next().is_none(),
             sb_sip_msg::Uri::Tel(_) => false,
@@ -256,6 +260,9 @@ impl ServerCore {
             }
         }
         metrics::gauge!("sip_registrations").set(self.fe.registrations() as f64);
+        let (subscriptions, calls) = self.fe.presence_counts();
+        metrics::gauge!("presence_subscriptions").set(subscriptions as f64);
+        metrics::gauge!("presence_calls_followed").set(calls as f64);
         self.drain_proxy(now);
         self.send_outgoing(now);
     }
@@ -293,6 +300,10 @@ impl ServerCore {
             return;
         }
         if !self.is_local(&req) {
+            if matches!(req.method, Method::Invite | Method::Bye) && self.fe.serves_presence() {
+                // Calls starting and ending change their parties' presence.
+                self.fe.observe_proxied(now, &Message::Request(req.clone()));
+            }
             if let Some(p) = self.proxy.as_mut() {
                 p.handle_request(now, req, from);
                 self.after_input(now);
@@ -403,16 +414,25 @@ impl Core for ServerCore {
     fn handle_message(&mut self, now: Instant, from: Peer, msg: Message) {
         match msg {
             Message::Request(req) => self.on_request(now, from, req),
-            Message::Response(resp) => match self.proxy.as_mut() {
-                Some(p) if !is_local_response(&resp) => {
-                    p.handle_response(now, resp, from);
+            Message::Response(resp) => {
+                if self.proxy.is_some() && !is_local_response(&resp) {
+                    let invite = resp
+                        .headers
+                        .cseq()
+                        .is_some_and(|c| c.method == Method::Invite);
+                    if invite && self.fe.serves_presence() {
+                        self.fe
+                            .observe_proxied(now, &Message::Response(resp.clone()));
+                    }
+                    if let Some(p) = self.proxy.as_mut() {
+                        p.handle_response(now, resp, from);
+                    }
                     self.after_input(now);
-                }
-                _ => {
+                } else {
                     self.tsx.handle_response(now, resp, from);
                     self.drain_events(now);
                 }
-            },
+            }
         }
     }
 

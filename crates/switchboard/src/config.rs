@@ -29,6 +29,39 @@ pub struct Config {
     pub trunks: Vec<TrunkSection>,
     /// `[proxy]`: the forking proxy's settings.
     pub proxy: ProxySection,
+    /// `[presence]`: the presence server's settings.
+    pub presence: PresenceSection,
+}
+
+/// `[presence]`: PUBLISH, SUBSCRIBE and NOTIFY (RFC 3903, RFC 6665, RFC 3856, RFC 4662).
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct PresenceSection {
+    /// Serve presence; off, PUBLISH and SUBSCRIBE are proxied to the users' devices.
+    pub enabled: bool,
+    /// Shortest subscription or publication accepted (423 below it), seconds.
+    pub min_expires: u32,
+    /// Longest granted, seconds.
+    pub max_expires: u32,
+    /// Granted when a request names none, seconds.
+    pub default_expires: u32,
+    /// At most one NOTIFY per subscription per this many milliseconds.
+    pub notify_min_interval_ms: u64,
+    /// Most subscriptions one watcher may hold.
+    pub max_subscriptions_per_watcher: usize,
+}
+
+impl Default for PresenceSection {
+    fn default() -> Self {
+        PresenceSection {
+            enabled: true,
+            min_expires: 60,
+            max_expires: 86_400,
+            default_expires: 3_600,
+            notify_min_interval_ms: 1_000,
+            max_subscriptions_per_watcher: 1_000,
+        }
+    }
 }
 
 /// `[proxy]`: how calls are carried (RFC 3261 §16).
@@ -344,6 +377,15 @@ impl Config {
             "auth.store_timeout_ms must be positive"
         );
         self.routing_table()?;
+        let pr = &self.presence;
+        anyhow::ensure!(
+            pr.min_expires <= pr.default_expires && pr.default_expires <= pr.max_expires,
+            "presence: need min_expires <= default_expires <= max_expires"
+        );
+        anyhow::ensure!(
+            pr.max_subscriptions_per_watcher > 0,
+            "presence.max_subscriptions_per_watcher must be at least 1"
+        );
         let p = &self.proxy;
         anyhow::ensure!(
             p.timer_c_s > 180,

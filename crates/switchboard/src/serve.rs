@@ -8,6 +8,9 @@
 //! second to log provisioning changes.
 
 use crate::config::{Config, LogFormat};
+
+#[path = "presence_load.rs"]
+mod presence_load;
 use anyhow::Context;
 use sb_frontend::{AuthSettings, RegistrarConfig, ServicesConfig, ThrottleConfig, WallClock};
 use sb_runtime::{RuntimeConfig, Server, ServerCore, TransportKind};
@@ -138,6 +141,7 @@ async fn serve(config: Config, data: PathBuf) -> anyhow::Result<()> {
     });
     let mut core = ServerCore::new(timers, seed.rotate_left(17), frontend);
     let directory = load_directory(store.as_ref(), &table).await?;
+    let presence_provisioning = load_presence(store.as_ref(), &directory).await?;
     core.frontend_mut().set_directory(directory);
     let stored = store
         .list_all_bindings()
@@ -156,6 +160,11 @@ async fn serve(config: Config, data: PathBuf) -> anyhow::Result<()> {
         .await?
         .with_store(store.clone());
     let proxy_config = proxy_config(&config, server.local_addrs())?;
+    if config.presence.enabled {
+        let fe = server.core_mut().frontend_mut();
+        fe.enable_presence(presence_config(&config, &proxy_config));
+        fe.with_presence_server(clock.at, |p, ms| presence_provisioning.apply(p, ms));
+    }
     server.core_mut().set_proxy(sb_proxy::Proxy::new(
         proxy_config,
         timers,
@@ -335,11 +344,12 @@ async fn watch_generation(
                 // Routing reads users, numbers and rules from a snapshot, and serves the
                 // store's domains when the configuration names none: take new ones.
                 match reload_routing(store.as_ref(), &config).await {
-                    Ok((table, dir)) => {
-                        control.send(move |core: &mut ServerCore, _| {
+                    Ok((table, dir, presence)) => {
+                        control.send(move |core: &mut ServerCore, now| {
                             let fe = core.frontend_mut();
                             fe.set_routing_table(table);
                             fe.set_directory(dir);
+                            fe.with_presence_server(now, |p, ms| presence.apply(p, ms));
                         });
                         seen = Some(g);
                     }
@@ -466,10 +476,51 @@ async fn reload_routing(
 ) -> anyhow::Result<(
     Arc<sb_routing::RoutingTable>,
     Arc<sb_routing::MemoryDirectory>,
+    presence_load::PresenceProvisioning,
 )> {
     let table = crate::directory::routing_table(config, store).await?;
     let dir = load_directory(store, &table).await?;
-    Ok((Arc::new(table), dir))
+    let presence = load_presence(store, &dir).await?;
+    Ok((Arc::new(table), dir, presence))
+}
+
+/// Presence provisioning of the directory's users, with its warnings logged.
+async fn load_presence(
+    store: &dyn Store,
+    dir: &sb_routing::MemoryDirectory,
+) -> anyhow::Result<presence_load::PresenceProvisioning> {
+    let users: Vec<String> = dir.users.keys().map(|u| u.to_string()).collect();
+    let p = presence_load::load(store, &users).await?;
+    for w in &p.warnings {
+        tracing::warn!("presence provisioning ignored: {w}");
+    }
+    Ok(p)
+}
+
+/// The presence server's settings; its Contact is the proxy's first address.
+fn presence_config(config: &Config, proxy: &sb_proxy::ProxyConfig) -> sb_presence::PresenceConfig {
+    let p = &config.presence;
+    let our_contact = proxy
+        .listen
+        .first()
+        .map(|l| match l.transport {
+            TransportKind::Udp => format!("sip:{}:{}", l.host, l.port),
+            t => format!(
+                "sip:{}:{};transport={}",
+                l.host,
+                l.port,
+                format!("{t:?}").to_ascii_lowercase()
+            ),
+        })
+        .unwrap_or_else(|| "sip:127.0.0.1:5060".into());
+    sb_presence::PresenceConfig {
+        min_expires: p.min_expires,
+        max_expires: p.max_expires,
+        default_expires: p.default_expires,
+        notify_min_interval_ms: p.notify_min_interval_ms,
+        max_subscriptions_per_watcher: p.max_subscriptions_per_watcher,
+        our_contact,
+    }
 }
 
 /// Resolves each `[[trunks]]` address once, at start.
