@@ -86,10 +86,7 @@ impl Zones {
     /// define (other than UTC itself).
     pub(super) fn to_utc(&self, tzid: &str, local: i64) -> Option<i64> {
         let tzid = tzid.trim();
-        if ["UTC", "GMT", "Z", "Etc/UTC", "Etc/GMT", "Etc/Zulu"]
-            .iter()
-            .any(|u| u.eq_ignore_ascii_case(tzid))
-        {
+        if is_utc(tzid) {
             return Some(local);
         }
         let zone = self.zones.iter().find(|z| z.id == tzid)?;
@@ -135,6 +132,13 @@ impl Zones {
         let second = offset_at(local - first);
         Some(local - second)
     }
+}
+
+/// Zone names that mean UTC whether or not the calendar defines them.
+pub(super) fn is_utc(tzid: &str) -> bool {
+    ["UTC", "GMT", "Z", "Etc/UTC", "Etc/GMT", "Etc/Zulu"]
+        .iter()
+        .any(|u| u.eq_ignore_ascii_case(tzid.trim()))
 }
 
 /// `19701025T030000` (no zone) as seconds since the epoch as if UTC.
@@ -203,7 +207,7 @@ fn parse_yearly(v: &str) -> (Option<(u32, u8, i8)>, Option<i64>) {
 }
 
 /// The day of the month of the `nth` (`-1` = last) weekday `wd` of a month.
-fn nth_weekday(y: i64, m: u32, wd: u8, nth: i8) -> Option<u32> {
+pub(super) fn nth_weekday(y: i64, m: u32, wd: u8, nth: i8) -> Option<u32> {
     let dim = days_in_month(y, m);
     let day = if nth > 0 {
         let first = weekday(days_from_civil(y, m, 1));
