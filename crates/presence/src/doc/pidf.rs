@@ -125,6 +125,16 @@ pub struct PidfDocument {
 /// Renders `state` (already filtered for the watcher by [`crate::access::view`]) as the
 /// presence of `entity` (`sip:user@domain`).
 pub fn render(entity: &str, state: &PersonState) -> String {
+    render_inner(entity, state, None)
+}
+
+/// [`render`] with a `<timestamp>` (RFC 3863 §4.1.7) of `now_unix` on the main tuple, for
+/// watchers that order documents by it.
+pub fn render_at(entity: &str, state: &PersonState, now_unix: u64) -> String {
+    render_inner(entity, state, Some(now_unix))
+}
+
+fn render_inner(entity: &str, state: &PersonState, now_unix: Option<u64>) -> String {
     let entity = escape(entity);
     let mut out = String::with_capacity(512);
     out.push_str("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n");
@@ -145,6 +155,9 @@ pub fn render(entity: &str, state: &PersonState) -> String {
     let note = state.note.as_deref().map(clip).map(escape);
     if let Some(note) = &note {
         out.push_str(&format!("    <note>{note}</note>\n"));
+    }
+    if let Some(now) = now_unix {
+        out.push_str(&format!("    <timestamp>{}</timestamp>\n", rfc3339(now)));
     }
     out.push_str("  </tuple>\n");
     // One more service per phone number (RFC 3863 §3.1: a tuple is a communication
@@ -217,6 +230,21 @@ fn rendered_activities(state: &PersonState) -> Vec<Activity> {
         }
     }
     out
+}
+
+/// `2026-11-25T06:00:00Z` (RFC 3339, the xs:dateTime form PIDF uses).
+fn rfc3339(unix: u64) -> String {
+    let secs = i64::try_from(unix)
+        .unwrap_or(i64::MAX / 2)
+        .min(253_402_300_799);
+    let (y, m, d) = crate::calendar::civil_from_days(secs.div_euclid(86_400));
+    let t = secs.rem_euclid(86_400);
+    format!(
+        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}Z",
+        t / 3600,
+        t % 3600 / 60,
+        t % 60
+    )
 }
 
 /// A phone number as a contact URI: `+49 30 1234567` becomes `tel:+49-30-1234567`
