@@ -628,6 +628,12 @@ fn parse_rule(value: &str, zones: &tz::Zones) -> Option<(Rule, bool)> {
                         continue;
                     }
                     // `1MO`, `-1FR`: ordinal weekdays, for monthly rules.
+                    // Weekday codes are ASCII; anything else would not split on a
+                    // character boundary.
+                    if !d.is_ascii() {
+                        complete = false;
+                        continue;
+                    }
                     let (n, wd) = d.split_at(d.len().saturating_sub(2));
                     let nth = n.trim_start_matches('+').parse::<i8>().ok();
                     match (nth.filter(|n| *n != 0 && n.abs() <= 5), weekday_index(wd)) {

@@ -428,11 +428,37 @@ fn durations_and_dates_convert() {
     assert_eq!(weekday(days_from_civil(2026, 11, 25)), 2, "a Wednesday");
 }
 
+#[test]
+fn non_ascii_rule_parts_do_not_panic() {
+    let ics = cal(&format!(
+        "{BERLIN}BEGIN:VEVENT\r
+DTSTART:20261102T090000Z\r
+DTEND:20261102T100000Z\r
+RRULE:FREQ=MONTHLY;BYDAY=1éMO,éX\r
+END:VEVENT\r
+"
+    ));
+    let zone_rule = BERLIN.replace("BYDAY=-1SU", "BYDAY=éX");
+    let ics2 = cal(&format!(
+        "{zone_rule}BEGIN:VEVENT\r
+DTSTART;TZID=Europe/Berlin:20261102T090000\r
+DTEND;TZID=Europe/Berlin:20261102T100000\r
+END:VEVENT\r
+"
+    ));
+    assert!(busy_at(&ics, at(2026, 11, 2, 9, 30)).is_ok());
+    assert!(busy_at(&ics2, at(2026, 11, 2, 8, 30)).is_ok());
+}
+
 proptest::proptest! {
     #[test]
-    fn arbitrary_text_never_panics(body in "[A-Z:;=\\r\\n 0-9TZ,-]{0,300}", now in 0u64..4_000_000_000) {
+    fn arbitrary_text_never_panics(body in "[A-Z:;=\\r\\n 0-9TZ,é+-]{0,300}", now in 0u64..4_000_000_000) {
         let ics = format!("BEGIN:VCALENDAR\r\nBEGIN:VEVENT\r\n{body}\r\nEND:VEVENT\r\nEND:VCALENDAR\r\n");
         let _ = busy_at(&ics, now);
         let _ = next_change(&ics, now);
+        // The same text inside a zone definition and as a recurrence rule.
+        let zoned = cal(&format!("BEGIN:VTIMEZONE\r\nTZID:X\r\nBEGIN:STANDARD\r\n{body}\r\nEND:STANDARD\r\nEND:VTIMEZONE\r\nBEGIN:VEVENT\r\nDTSTART;TZID=X:20261102T090000\r\nDURATION:PT1H\r\nRRULE:{body}\r\nEND:VEVENT\r\n"));
+        let _ = busy_at(&zoned, now);
+        let _ = next_change(&zoned, now);
     }
 }

@@ -185,7 +185,7 @@ fn parse_yearly(v: &str) -> (Option<(u32, u8, i8)>, Option<i64>) {
         match k.trim().to_ascii_uppercase().as_str() {
             "FREQ" => yearly = val == "YEARLY",
             "BYMONTH" => month = val.parse::<u32>().ok().filter(|m| (1..=12).contains(m)),
-            "BYDAY" => {
+            "BYDAY" if val.is_ascii() => {
                 let split = val.len().saturating_sub(2);
                 let (n, wd) = val.split_at(split);
                 let nth = if n.is_empty() || n == "+" {
