@@ -29,6 +29,10 @@
 pub const MAX_ICS_BYTES: usize = 4 * 1024 * 1024;
 /// Most events read from one calendar.
 pub const MAX_EVENTS: usize = 20_000;
+/// Longest event accepted (an event is skipped beyond it): ten years.
+const MAX_EVENT_SECS: i64 = 10 * 366 * 86_400;
+/// Largest recurrence `INTERVAL` accepted; it keeps occurrence arithmetic in range.
+const MAX_INTERVAL: i64 = 10_000;
 /// How far past the instant asked about recurrences are expanded.
 const HORIZON_SECS: i64 = 400 * 86_400;
 /// Upper bound on occurrences generated per recurring event and query.
@@ -445,7 +449,9 @@ fn read_event(props: &[Property], zones: &tz::Zones) -> Result<Option<(Event, bo
     let end = if let Some(dtend) = get("DTEND") {
         read_time(dtend, zones)?.0
     } else if let Some(d) = get("DURATION") {
-        start + parse_duration(d.value.trim()).ok_or(())?
+        start
+            .checked_add(parse_duration(d.value.trim()).ok_or(())?)
+            .ok_or(())?
     } else if all_day {
         start + 86_400
     } else {
@@ -453,6 +459,9 @@ fn read_event(props: &[Property], zones: &tz::Zones) -> Result<Option<(Event, bo
     };
     if end <= start {
         return Ok(None);
+    }
+    if end - start > MAX_EVENT_SECS {
+        return Err(());
     }
     let mut partly = false;
     let rule = match get("RRULE") {
@@ -581,7 +590,8 @@ fn parse_duration(s: &str) -> Option<i64> {
             _ => return None,
         }
     }
-    (any && num.is_empty()).then_some(sign * total)
+    // Longer than any real event, and large enough to overflow the arithmetic after it.
+    (any && num.is_empty() && total <= MAX_EVENT_SECS).then_some(sign * total)
 }
 
 /// An `RRULE` value; the flag is false when some part was not understood.
@@ -610,7 +620,12 @@ fn parse_rule(value: &str, zones: &tz::Zones) -> Option<(Rule, bool)> {
                     _ => return None,
                 })
             }
-            "INTERVAL" => rule.interval = v.parse::<i64>().ok().filter(|n| *n >= 1)?,
+            "INTERVAL" => {
+                rule.interval = v
+                    .parse::<i64>()
+                    .ok()
+                    .filter(|n| (1..=MAX_INTERVAL).contains(n))?
+            }
             "COUNT" => rule.count = Some(v.parse().ok()?),
             "UNTIL" => {
                 let p = Property {

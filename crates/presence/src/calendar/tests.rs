@@ -429,6 +429,36 @@ fn durations_and_dates_convert() {
 }
 
 #[test]
+fn absurd_numbers_are_refused_not_overflowed() {
+    let ics = cal("BEGIN:VEVENT\r
+DTSTART:20261102T090000Z\r
+DURATION:P9999999999999W\r
+END:VEVENT\r
+BEGIN:VEVENT\r
+DTSTART:20261102T090000Z\r
+DTEND:99991231T235959Z\r
+END:VEVENT\r
+BEGIN:VEVENT\r
+DTSTART:20261102T090000Z\r
+DURATION:PT1H\r
+RRULE:FREQ=YEARLY;INTERVAL=9223372036854775807\r
+END:VEVENT\r
+BEGIN:VEVENT\r
+DTSTART:20261102T090000Z\r
+DURATION:PT1H\r
+RRULE:FREQ=DAILY;INTERVAL=10000;COUNT=4294967295\r
+END:VEVENT\r
+");
+    let parsed = parse(&ics).unwrap();
+    assert_eq!(parsed.skipped, 2);
+    for now in [0, at(2026, 11, 2, 9, 30), at(9999, 12, 31, 0, 0), u64::MAX] {
+        let _ = parsed.busy_at(now);
+        let _ = parsed.next_change(now);
+    }
+    assert!(parsed.busy_at(at(2026, 11, 2, 9, 30)));
+}
+
+#[test]
 fn non_ascii_rule_parts_do_not_panic() {
     let ics = cal(&format!(
         "{BERLIN}BEGIN:VEVENT\r
