@@ -55,6 +55,8 @@ pub const MAX_ELEMENTS: usize = 2_000;
 pub const MAX_TEXT_CHARS: usize = 1_000;
 /// Most activities kept from one document.
 pub const MAX_ACTIVITIES: usize = 16;
+/// Most tuple ids and contacts kept from one document.
+pub const MAX_TUPLES: usize = 16;
 
 /// The activity names RFC 4480 §3.2 defines as elements of `<rpid:activities>`.
 /// Anything else travels as `<rpid:other>text</rpid:other>`.
@@ -419,7 +421,7 @@ pub fn parse_document(body: &[u8]) -> Result<PidfDocument, PidfError> {
                         for attr in e.attributes().flatten() {
                             if attr.key.as_ref() == b"id" {
                                 if let Ok(v) = attr.unescape_value() {
-                                    if p.tuple_ids.len() < MAX_ACTIVITIES {
+                                    if p.tuple_ids.len() < MAX_TUPLES {
                                         p.tuple_ids.push(clip(&v).to_owned());
                                     }
                                 }
@@ -458,7 +460,7 @@ pub fn parse_document(body: &[u8]) -> Result<PidfDocument, PidfError> {
                     match what {
                         Collect::Basic => p.basic_open |= value.eq_ignore_ascii_case("open"),
                         Collect::Contact if !value.is_empty() => {
-                            if p.contacts.len() < MAX_ACTIVITIES {
+                            if p.contacts.len() < MAX_TUPLES {
                                 p.contacts.push(value);
                             }
                         }
