@@ -11,6 +11,10 @@
 CALL_RATES=${SB_BENCH_CALL_RATES:-"300 600 900 1200 1500"}
 CALL_SECONDS=${SB_BENCH_CALL_SECONDS:-10}
 CALL_HOLD_MS=${SB_BENCH_CALL_HOLD_MS:-1000}
+# The steady run: one rate held for several consecutive windows on a freshly started
+# server, to see whether the cost of a call stays flat as calls accumulate.
+STEADY_RATE=${SB_BENCH_STEADY_RATE:-600}
+STEADY_WINDOWS=${SB_BENCH_STEADY_WINDOWS:-6}
 # Calls a UAC waits for an expected response before it gives the call up as failed: the
 # INVITE's Timer B is 32 s (RFC 3261 §17.1.1.2), but the bench would then wait as long on
 # every stuck call, and a proxy that takes 16 s to answer has failed the call anyway.
@@ -185,23 +189,65 @@ proxy_series() {
     stop_server
 }
 
-bench_proxy() {
-    RESULTS=$WORK/proxy.tsv
-    ALLIN=$WORK/proxy-allin.tsv
-    IDLE=$WORK/proxy-idle.tsv
-    CAUSES=$WORK/proxy-causes.txt
-    DROPS=$WORK/proxy-drops.tsv
-    : >"$DROPS"
-    : >"$RESULTS"
-    : >"$ALLIN"
-    : >"$IDLE"
-    : >"$CAUSES"
-    PROXY_NOTES=()
+# The steady run on a freshly started server ($1: label): registration, one UAS, then
+# $STEADY_WINDOWS back-to-back UAC runs of $CALL_SECONDS s at $STEADY_RATE calls/s, each
+# appending "label window ok failed cpu-ticks rss-KiB" to $STEADY.
+steady_series() {
+    local label=$1 tag w count=$((STEADY_RATE * CALL_SECONDS)) cpu0 cpu1 ok failed
+    tag=$(echo "$label" | tr -c 'a-zA-Z0-9\n' '-')-steady
+    UAS_PORT=$(free_udp_port)
+    if ! register_callee "$tag"; then
+        PROXY_NOTES+=("$label: the steady run could not register the callee.")
+        stop_server
+        return 0
+    fi
+    start_uas "$tag"
+    log "$label: steady, $STEADY_WINDOWS × $count calls at $STEADY_RATE/s"
+    for w in $(seq "$STEADY_WINDOWS"); do
+        cpu0=$(cpu_ticks "$SERVER_PID")
+        run_uac "$tag-$w" "$count" "$STEADY_RATE" || true
+        cpu1=$(cpu_ticks "$SERVER_PID")
+        ok=$(stf_value "$WORK/$tag-$w.csv" 'SuccessfulCall(C)')
+        failed=$((count - ok))
+        if [ "$failed" -gt 0 ]; then
+            {
+                echo "$label, steady window $w: $failed of $count calls failed."
+                failure_causes "$tag-$w"
+            } >>"$CAUSES"
+        fi
+        printf '%s\t%s\t%s\t%s\t%s\t%s\n' "$label" "$w" "$ok" "$failed" "$((cpu1 - cpu0))" \
+            "$(vm_rss_kib "$SERVER_PID")" >>"$STEADY"
+    done
+    stop_uas
+    stop_server
+}
 
-    # Switchboard: bob is a user of example.com (applied from [site] at start); no
-    # authentication, as for Kamailio, so REGISTER needs no credentials and the caller,
-    # from a foreign domain, is anonymous (allowed to reach our users).
-    start_switchboard switchboard-proxy 'domains = ["example.com"]
+# The steady table: per server, CPU µs per completed call in each window, failures, the
+# last window over the first, and the resident memory at the end.
+steady_report() {
+    local heads="" w
+    for w in $(seq "$STEADY_WINDOWS"); do
+        heads="$heads window $w |"
+    done
+    echo "| server |$heads failed | last / first | RSS MiB at the end |"
+    echo "|---|$(printf -- '---:|%.0s' $(seq "$STEADY_WINDOWS"))---:|---:|---:|"
+    awk -F'\t' -v tck="$CLK_TCK" -v windows="$STEADY_WINDOWS" '
+        !($1 in first) { order[++n] = $1 }
+        { us = ($3 > 0) ? $5 * 1e6 / tck / $3 : 0
+          if (!($1 in first)) first[$1] = us
+          last[$1] = us; cnt[$1]++; row[$1] = row[$1] sprintf(" %.0f |", us); fail[$1] += $4; rss[$1] = $6 }
+        END { for (i = 1; i <= n; i++) { s = order[i]
+                  for (j = cnt[s]; j < windows; j++) row[s] = row[s] " n/a |"
+                  printf "| %s |%s %d | %s | %.0f |\n", s, row[s], fail[s],
+                      (first[s] > 0) ? sprintf("%.2f", last[s] / first[s]) : "n/a", rss[s] / 1024 } }' \
+        "$STEADY"
+}
+
+start_switchboard_proxy() {
+    # bob is a user of example.com (applied from [site] at start); no authentication, as
+    # for Kamailio, so REGISTER needs no credentials and the caller, from a foreign
+    # domain, is anonymous (allowed to reach our users).
+    start_switchboard "$1" 'domains = ["example.com"]
 
 [auth]
 enabled = false
@@ -212,10 +258,34 @@ domains = ["example.com"]
 [[site.users]]
 address = "sip:bob@example.com"
 password = "bench-unused-password"'
-    proxy_series "switchboard"
+}
 
+bench_proxy() {
+    RESULTS=$WORK/proxy.tsv
+    ALLIN=$WORK/proxy-allin.tsv
+    IDLE=$WORK/proxy-idle.tsv
+    CAUSES=$WORK/proxy-causes.txt
+    DROPS=$WORK/proxy-drops.tsv
+    STEADY=$WORK/proxy-steady.tsv
+    : >"$DROPS"
+    : >"$STEADY"
+    : >"$RESULTS"
+    : >"$ALLIN"
+    : >"$IDLE"
+    : >"$CAUSES"
+    PROXY_NOTES=()
+
+    start_switchboard_proxy switchboard-proxy
+    proxy_series "switchboard"
     start_kamailio kamailio-proxy "$HERE/kamailio/proxy.cfg"
     proxy_series "kamailio proxy"
+
+    if [ "$STEADY_WINDOWS" -gt 0 ]; then
+        start_switchboard_proxy switchboard-steady
+        steady_series "switchboard"
+        start_kamailio kamailio-steady "$HERE/kamailio/proxy.cfg"
+        steady_series "kamailio proxy"
+    fi
 
     local body
     body=$(
@@ -245,6 +315,13 @@ password = "bench-unused-password"'
         echo "| server | target call/s | at the server | at the UAS | elsewhere |"
         echo "|---|---:|---:|---:|---:|"
         awk -F'\t' '{printf "| %s | %s | %s | %s | %s |\n", $1, $2, $3, $4, $5}' "$DROPS"
+        if [ -s "$STEADY" ]; then
+            echo
+            echo "Steady: $STEADY_RATE calls/s held for $STEADY_WINDOWS back-to-back runs of"
+            echo "$CALL_SECONDS s on a freshly started server; server CPU µs per completed call in each:"
+            echo
+            steady_report
+        fi
         if [ -s "$CAUSES" ]; then
             echo
             echo "Why calls failed (SIPp's error logs, UAC and UAS; call ids and numbers masked):"

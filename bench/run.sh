@@ -16,6 +16,8 @@
 #   SB_BENCH_CALL_RATES   proxy call rates, calls/s      ["300 600 900 1200 1500"]
 #   SB_BENCH_CALL_SECONDS seconds of load per call rate           [10]
 #   SB_BENCH_CALL_HOLD_MS how long each call lasts, ACK to BYE    [1000]
+#   SB_BENCH_STEADY_RATE  proxy steady run, calls/s               [600]
+#   SB_BENCH_STEADY_WINDOWS  its runs of SB_BENCH_CALL_SECONDS, 0 for none  [6]
 #   SB_BENCH_SETTLE       seconds to wait after the last rate so that every transaction
 #                         has expired, for the all-in CPU figure  [34]
 #   SB_BENCH_DOC          results file, "" to skip writing it     [docs/benchmarks.md]
@@ -34,7 +36,7 @@ MODE=${1:-all}
 case "$MODE" in
 options | register | proxy | all) ;;
 -h | --help)
-    sed -n '2,25p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'
+    sed -n '2,27p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'
     exit 0
     ;;
 *)
@@ -405,7 +407,7 @@ report() {
 
 machine_info() {
     echo "- command: \`$COMMAND\`"
-    echo "- date: $(date -u '+%Y-%m-%d %H:%M UTC'); load before the run: $LOAD_BEFORE"
+    echo "- date: $(date -u '+%Y-%m-%d %H:%M UTC'); load before the run: $LOAD_BEFORE; at the end: $(uptime | sed 's/.*load average: //')"
     echo "- machine: $(nproc) cores, $(awk -F': ' '/^model name/ {print $2; exit}' /proc/cpuinfo), Linux $(uname -r)"
     local rev
     if rev=$(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null); then

@@ -98,7 +98,18 @@ fn normalize_address(s: &str) -> String {
         .or_else(|| lower.strip_prefix("pres:"))
         .unwrap_or(&lower);
     let end = s.find([';', '?']).unwrap_or(s.len());
-    s[..end].to_owned()
+    let s = &s[..end];
+    // A port names a device, not a person: `bob@example.com:5061` is bob@example.com.
+    match s.rsplit_once('@') {
+        Some((user, host)) => {
+            let host = match host.strip_prefix('[') {
+                Some(v6) => &host[..v6.find(']').map_or(host.len(), |i| i + 2)],
+                None => host.split(':').next().unwrap_or(host),
+            };
+            format!("{user}@{host}")
+        }
+        None => s.to_owned(),
+    }
 }
 
 #[cfg(test)]
@@ -124,6 +135,8 @@ mod tests {
         let table = [
             ("sip:bob@partner.example", Team),
             ("<sip:BOB@Partner.Example;transport=tcp>", Team),
+            ("\"Bob\" <sip:bob@partner.example:5061>", Team),
+            ("sip:dave@[2001:db8::1]:5060", Blocked),
             ("sip:dave@partner.example", Colleagues),
             ("sip:mallory@elsewhere.example", Blocked),
             ("sip:eve@example.com", Blocked),
@@ -148,6 +161,15 @@ mod tests {
             Public
         );
         assert_eq!(level_for(&[], "garbage", "example.com"), Public);
+        assert_eq!(
+            level_for(&[], "sip:bob@example.com:5061", "example.com"),
+            Colleagues
+        );
+        let v6 = [rule(WatcherMatch::Domain("[2001:db8::1]".into()), Team)];
+        assert_eq!(
+            level_for(&v6, "sip:x@[2001:db8::1]:5060", "example.com"),
+            Team
+        );
         assert_eq!(level_for(&[], "", "example.com"), Public);
         // A domain rule never matches a watcher without a domain.
         let rules = [rule(WatcherMatch::Domain("".into()), Personal)];

@@ -344,4 +344,98 @@ mod tests {
         assert_eq!(got.location.as_deref(), Some("Room 4.12"));
         assert_eq!(got.phone_numbers, vec!["+4930123456".to_owned()]);
     }
+
+    fn arb_sources() -> impl proptest::strategy::Strategy<Value = Sources> {
+        use proptest::prelude::*;
+        let device = (
+            any::<bool>(),
+            any::<bool>(),
+            0usize..4,
+            proptest::option::of("[a-z]{1,6}"),
+            0u64..10,
+        )
+            .prop_map(|(open, idle, act, note, at)| Published {
+                basic_open: open,
+                idle,
+                activities: match act {
+                    0 => vec![],
+                    1 => vec![Activity::OnThePhone],
+                    2 => vec![Activity::Away],
+                    _ => vec![Activity::Vacation, Activity::Busy],
+                },
+                note,
+                received_at: NOW - at,
+                ..Published::default()
+            });
+        let manual = proptest::option::of((
+            0usize..7,
+            proptest::option::of("[a-z]{1,6}"),
+            proptest::option::of(NOW - 5..NOW + 5),
+        ))
+        .prop_map(|m| {
+            m.map(|(a, note, until)| ManualState {
+                availability: Availability::ALL[a],
+                note,
+                until,
+            })
+        });
+        (
+            proptest::collection::vec(device, 0..4),
+            manual,
+            any::<bool>(),
+            any::<bool>(),
+            any::<bool>(),
+        )
+            .prop_map(
+                |(published, manual, in_call, in_meeting, signed_in)| Sources {
+                    published,
+                    manual,
+                    in_call,
+                    in_meeting,
+                    signed_in,
+                    ..Sources::default()
+                },
+            )
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn precedence_invariants(s in arb_sources()) {
+            let got = aggregate(&s, NOW);
+            let manual = s.manual.as_ref().filter(|m| m.is_current(NOW));
+            match manual {
+                Some(m) if m.availability != Availability::Available => {
+                    proptest::prop_assert_eq!(got.availability, m.availability);
+                }
+                _ if s.in_call || s.in_meeting => {
+                    proptest::prop_assert_eq!(got.availability, Availability::Busy);
+                }
+                _ => {}
+            }
+            if let Some(m) = manual {
+                proptest::prop_assert_eq!(&got.note, &m.note);
+            }
+            if s.in_call {
+                proptest::prop_assert!(got.activities.contains(&Activity::OnThePhone));
+            }
+            if s.in_meeting {
+                proptest::prop_assert!(got.activities.contains(&Activity::Meeting));
+            }
+            for (i, a) in got.activities.iter().enumerate() {
+                proptest::prop_assert!(
+                    !got.activities[i + 1..].contains(a),
+                    "repeated {:?}",
+                    a
+                );
+            }
+            if manual.is_none() && !s.in_call && !s.in_meeting && s.published.is_empty() {
+                let want = if s.signed_in {
+                    Availability::Available
+                } else {
+                    Availability::Offline
+                };
+                proptest::prop_assert_eq!(got.availability, want);
+            }
+        }
+    }
 }

@@ -14,9 +14,13 @@
 //! - `TRANSP:TRANSPARENT` events (§3.8.2.7: "does not block time") and
 //!   `STATUS:CANCELLED` events (§3.8.1.11) are not busy;
 //! - recurrence (§3.8.5.3): `RRULE` with `FREQ` `DAILY`, `WEEKLY` (with `BYDAY`),
-//!   `MONTHLY` and `YEARLY` (same day as the start), `INTERVAL`, `COUNT` and `UNTIL`,
-//!   plus `EXDATE`. Other rule parts make the event count once, at its start, and are
-//!   reported in [`Calendar::unsupported`]. `RECURRENCE-ID` overrides are not merged.
+//!   `MONTHLY` (same day, ordinal `BYDAY` such as `1MO` or `-1FR`, or `BYMONTHDAY`) and
+//!   `YEARLY` (same day as the start), `INTERVAL`, `COUNT` and `UNTIL`, plus `EXDATE`;
+//!   occurrences step in the event's local time, so a 09:00 meeting stays at 09:00
+//!   across a daylight-saving change. Other rule parts make the event count once, at its
+//!   start, and are reported in [`Calendar::unsupported`]. An event with a
+//!   `RECURRENCE-ID` (§3.8.4.4) replaces that occurrence of its series, or removes it
+//!   when cancelled.
 //!
 //! Malformed events are skipped (one bad event must not blank a whole calendar) and
 //! counted; only a document that is not a calendar at all is an error.
@@ -25,6 +29,10 @@
 pub const MAX_ICS_BYTES: usize = 4 * 1024 * 1024;
 /// Most events read from one calendar.
 pub const MAX_EVENTS: usize = 20_000;
+/// Longest event accepted (an event is skipped beyond it): ten years.
+const MAX_EVENT_SECS: i64 = 10 * 366 * 86_400;
+/// Largest recurrence `INTERVAL` accepted; it keeps occurrence arithmetic in range.
+const MAX_INTERVAL: i64 = 10_000;
 /// How far past the instant asked about recurrences are expanded.
 const HORIZON_SECS: i64 = 400 * 86_400;
 /// Upper bound on occurrences generated per recurring event and query.
@@ -48,6 +56,7 @@ pub enum CalendarError {
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Calendar {
     events: Vec<Event>,
+    zones: tz::Zones,
     /// Events left out because a date, time or zone could not be read.
     pub skipped: usize,
     /// Recurring events whose rule was only partly understood (counted once, at start).
@@ -56,11 +65,17 @@ pub struct Calendar {
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 struct Event {
-    /// Unix seconds, end exclusive.
-    start: i64,
-    end: i64,
+    /// The first start as a local date-time in `zone` (seconds as if UTC), or in UTC
+    /// when `zone` is `None`. Recurrences step in local time, so a weekly 09:00 meeting
+    /// stays at 09:00 across a daylight-saving change.
+    start_local: i64,
+    zone: Option<String>,
+    /// Length in seconds (> 0).
+    len: i64,
     rule: Option<Rule>,
+    /// Excluded occurrence starts, UTC.
     exdates: Vec<i64>,
+    uid: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -79,6 +94,10 @@ struct Rule {
     until: Option<i64>,
     /// Weekdays (0 = Monday) for weekly rules; empty means the start's weekday.
     by_day: Vec<u8>,
+    /// Ordinal weekdays of monthly rules (`1MO` = (1, 0), `-1FR` = (-1, 4)).
+    by_day_nth: Vec<(i8, u8)>,
+    /// Days of the month of monthly rules (`-1` = the last).
+    by_month_day: Vec<i8>,
 }
 
 /// Whether the calendar is busy at `now_unix` (Unix seconds).
@@ -98,7 +117,7 @@ impl Calendar {
         let now = clamp_u64(now_unix);
         self.events.iter().any(|e| {
             let mut hit = false;
-            e.occurrences(now - (e.end - e.start), now + 1, |s, end| {
+            e.occurrences(&self.zones, now - e.len, now + 1, |s, end| {
                 hit = s <= now && now < end;
                 !hit
             });
@@ -112,7 +131,7 @@ impl Calendar {
         let horizon = now.saturating_add(HORIZON_SECS);
         let mut intervals: Vec<(i64, i64)> = Vec::new();
         for e in &self.events {
-            e.occurrences(now - (e.end - e.start), horizon, |s, end| {
+            e.occurrences(&self.zones, now - e.len, horizon, |s, end| {
                 if end > now {
                     intervals.push((s, end));
                 }
@@ -138,76 +157,102 @@ impl Calendar {
 }
 
 impl Event {
-    /// Calls `f(start, end)` for each occurrence whose start is in `[from, to)` (and the
-    /// ones before it, for rules that must be walked from their start), in order, until
-    /// `f` returns false.
-    fn occurrences(&self, from: i64, to: i64, mut f: impl FnMut(i64, i64) -> bool) {
-        let len = self.end - self.start;
+    /// Calls `f(start, end)` (UTC) for each occurrence whose start is in `[from, to)`,
+    /// in order, until `f` returns false.
+    fn occurrences(
+        &self,
+        zones: &tz::Zones,
+        from: i64,
+        to: i64,
+        mut f: impl FnMut(i64, i64) -> bool,
+    ) {
+        let utc = |local: i64| match &self.zone {
+            Some(z) => zones.to_utc(z, local),
+            None => Some(local),
+        };
         let Some(rule) = &self.rule else {
-            if self.start < to && self.start >= from {
-                f(self.start, self.end);
+            if let Some(s) = utc(self.start_local).filter(|s| (from..to).contains(s)) {
+                f(s, s + self.len);
             }
             return;
         };
         let mut emitted = 0u32;
-        let mut generated = 0usize;
-        let (y0, m0, d0) = civil_from_days(self.start.div_euclid(86_400));
-        let time_of_day = self.start.rem_euclid(86_400);
-        let weekday0 = weekday(self.start.div_euclid(86_400));
-        let mut period = 0i64;
-        loop {
-            // Candidate starts for this period, in order.
-            let mut starts: Vec<i64> = Vec::with_capacity(7);
+        let mut periods = 0usize;
+        let first_day = self.start_local.div_euclid(86_400);
+        let (y0, m0, d0) = civil_from_days(first_day);
+        let time_of_day = self.start_local.rem_euclid(86_400);
+        let weekday0 = weekday(first_day);
+        let mut local_days: Vec<i64> = Vec::with_capacity(8);
+        for period in 0i64.. {
+            periods += 1;
+            if periods > MAX_OCCURRENCES {
+                return;
+            }
+            // Candidate days for this period, in order.
+            local_days.clear();
+            let step = period * rule.interval;
             match rule.freq {
-                Freq::Daily => starts.push(self.start + period * rule.interval * 86_400),
+                Freq::Daily => local_days.push(first_day + step),
+                Freq::Weekly if rule.by_day.is_empty() => local_days.push(first_day + 7 * step),
                 Freq::Weekly => {
-                    let week_monday = self.start.div_euclid(86_400) - i64::from(weekday0)
-                        + period * rule.interval * 7;
-                    if rule.by_day.is_empty() {
-                        starts.push(self.start + period * rule.interval * 7 * 86_400);
-                    } else {
-                        for &wd in &rule.by_day {
-                            starts.push((week_monday + i64::from(wd)) * 86_400 + time_of_day);
-                        }
-                    }
+                    let monday = first_day - i64::from(weekday0) + 7 * step;
+                    local_days.extend(rule.by_day.iter().map(|&wd| monday + i64::from(wd)));
                 }
                 Freq::Monthly => {
-                    let months = i64::from(m0) - 1 + period * rule.interval;
-                    let y = y0 + months.div_euclid(12);
-                    let m = (months.rem_euclid(12) + 1) as u32;
-                    if d0 <= days_in_month(y, m) {
-                        starts.push(days_from_civil(y, m, d0) * 86_400 + time_of_day);
+                    let months = i64::from(m0) - 1 + step;
+                    let (y, m) = (
+                        y0 + months.div_euclid(12),
+                        (months.rem_euclid(12) + 1) as u32,
+                    );
+                    let dim = days_in_month(y, m);
+                    let mut days: Vec<u32> = Vec::new();
+                    for &(nth, wd) in &rule.by_day_nth {
+                        days.extend(tz::nth_weekday(y, m, wd, nth));
                     }
+                    for &md in &rule.by_month_day {
+                        let d = if md > 0 {
+                            md as i64
+                        } else {
+                            i64::from(dim) + 1 + i64::from(md)
+                        };
+                        if (1..=i64::from(dim)).contains(&d) {
+                            days.push(d as u32);
+                        }
+                    }
+                    if rule.by_day_nth.is_empty() && rule.by_month_day.is_empty() && d0 <= dim {
+                        days.push(d0);
+                    }
+                    days.sort_unstable();
+                    days.dedup();
+                    local_days.extend(days.into_iter().map(|d| days_from_civil(y, m, d)));
                 }
                 Freq::Yearly => {
-                    let y = y0 + period * rule.interval;
+                    let y = y0 + step;
                     if d0 <= days_in_month(y, m0) {
-                        starts.push(days_from_civil(y, m0, d0) * 86_400 + time_of_day);
+                        local_days.push(days_from_civil(y, m0, d0));
                     }
                 }
             }
-            for s in starts {
-                if s < self.start {
+            for &day in &local_days {
+                let local = day * 86_400 + time_of_day;
+                if local < self.start_local {
                     continue;
                 }
+                // An occurrence the zone cannot place is dropped, not guessed.
+                let Some(s) = utc(local) else { continue };
                 if s >= to || rule.until.is_some_and(|u| s > u) {
                     return;
                 }
-                generated += 1;
-                if rule.count.is_some_and(|c| emitted >= c) || generated > MAX_OCCURRENCES {
+                if rule.count.is_some_and(|c| emitted >= c) {
                     return;
                 }
                 emitted += 1;
                 if self.exdates.contains(&s) || s < from {
                     continue;
                 }
-                if !f(s, s + len) {
+                if !f(s, s + self.len) {
                     return;
                 }
-            }
-            period += 1;
-            if period > MAX_OCCURRENCES as i64 {
-                return;
             }
         }
     }
@@ -280,16 +325,36 @@ pub fn parse(ics: &str) -> Result<Calendar, CalendarError> {
     if !seen_calendar {
         return Err(CalendarError::NotCalendar);
     }
+    // RFC 5545 §3.8.4.4: an event with a RECURRENCE-ID replaces (or, cancelled,
+    // removes) one occurrence of the recurring event with the same UID.
+    let mut overridden: Vec<(String, i64)> = Vec::new();
+    for props in &raw_events {
+        let uid = props.iter().find(|p| p.name == "UID");
+        let rid = props.iter().find(|p| p.name == "RECURRENCE-ID");
+        if let (Some(uid), Some(rid)) = (uid, rid) {
+            if let Ok((t, _)) = read_time(rid, &zones) {
+                overridden.push((uid.value.trim().to_owned(), t));
+            }
+        }
+    }
     for props in raw_events {
+        let is_override = props.iter().any(|p| p.name == "RECURRENCE-ID");
         match read_event(&props, &zones) {
-            Ok(Some((e, partly))) => {
+            Ok(Some((mut e, partly))) => {
                 cal.unsupported += usize::from(partly);
+                if !is_override && e.rule.is_some() {
+                    if let Some(uid) = &e.uid {
+                        e.exdates
+                            .extend(overridden.iter().filter(|(u, _)| u == uid).map(|(_, t)| *t));
+                    }
+                }
                 cal.events.push(e);
             }
             Ok(None) => {}
             Err(()) => cal.skipped += 1,
         }
     }
+    cal.zones = zones;
     Ok(cal)
 }
 
@@ -377,10 +442,16 @@ fn read_event(props: &[Property], zones: &tz::Zones) -> Result<Option<(Event, bo
     }
     let dtstart = get("DTSTART").ok_or(())?;
     let (start, all_day) = read_time(dtstart, zones)?;
+    let (start_local, zone) = match read_local(dtstart)? {
+        (local, _, Some(zone)) if !tz::is_utc(&zone) => (local, Some(zone)),
+        _ => (start, None),
+    };
     let end = if let Some(dtend) = get("DTEND") {
         read_time(dtend, zones)?.0
     } else if let Some(d) = get("DURATION") {
-        start + parse_duration(d.value.trim()).ok_or(())?
+        start
+            .checked_add(parse_duration(d.value.trim()).ok_or(())?)
+            .ok_or(())?
     } else if all_day {
         start + 86_400
     } else {
@@ -388,6 +459,9 @@ fn read_event(props: &[Property], zones: &tz::Zones) -> Result<Option<(Event, bo
     };
     if end <= start {
         return Ok(None);
+    }
+    if end - start > MAX_EVENT_SECS {
+        return Err(());
     }
     let mut partly = false;
     let rule = match get("RRULE") {
@@ -417,10 +491,12 @@ fn read_event(props: &[Property], zones: &tz::Zones) -> Result<Option<(Event, bo
     }
     Ok(Some((
         Event {
-            start,
-            end,
+            start_local,
+            zone,
+            len: end - start,
             rule,
             exdates,
+            uid: get("UID").map(|p| p.value.trim().to_owned()),
         },
         partly,
     )))
@@ -428,6 +504,15 @@ fn read_event(props: &[Property], zones: &tz::Zones) -> Result<Option<(Event, bo
 
 /// A `DATE` or `DATE-TIME` property value as Unix seconds, and whether it was a date.
 fn read_time(p: &Property, zones: &tz::Zones) -> Result<(i64, bool), ()> {
+    match read_local(p)? {
+        (local, is_date, None) => Ok((local, is_date)),
+        (local, is_date, Some(zone)) => zones.to_utc(&zone, local).map(|t| (t, is_date)).ok_or(()),
+    }
+}
+
+/// A property value as written: seconds as if UTC, whether it was a date, and the zone
+/// it is local to (`None` for UTC (`Z`), dates and floating times, all taken as UTC).
+fn read_local(p: &Property) -> Result<(i64, bool, Option<String>), ()> {
     let v = p.value.trim();
     let is_date = p
         .param("VALUE")
@@ -435,7 +520,7 @@ fn read_time(p: &Property, zones: &tz::Zones) -> Result<(i64, bool), ()> {
         || v.len() == 8;
     if is_date {
         let days = parse_date(v).ok_or(())?;
-        return Ok((days * 86_400, true));
+        return Ok((days * 86_400, true, None));
     }
     let (date, time) = v.split_once(['T', 't']).ok_or(())?;
     let days = parse_date(date).ok_or(())?;
@@ -454,10 +539,11 @@ fn read_time(p: &Property, zones: &tz::Zones) -> Result<(i64, bool), ()> {
         return Err(());
     }
     let local = days * 86_400 + h * 3600 + m * 60 + s;
-    match (utc, p.param("TZID")) {
-        (true, _) | (false, None) => Ok((local, false)),
-        (false, Some(zone)) => zones.to_utc(zone, local).map(|t| (t, false)).ok_or(()),
-    }
+    let zone = match (utc, p.param("TZID")) {
+        (false, Some(zone)) => Some(zone.trim().to_owned()),
+        _ => None,
+    };
+    Ok((local, false, zone))
 }
 
 /// `YYYYMMDD` as days since 1970-01-01.
@@ -504,7 +590,8 @@ fn parse_duration(s: &str) -> Option<i64> {
             _ => return None,
         }
     }
-    (any && num.is_empty()).then_some(sign * total)
+    // Longer than any real event, and large enough to overflow the arithmetic after it.
+    (any && num.is_empty() && total <= MAX_EVENT_SECS).then_some(sign * total)
 }
 
 /// An `RRULE` value; the flag is false when some part was not understood.
@@ -515,6 +602,8 @@ fn parse_rule(value: &str, zones: &tz::Zones) -> Option<(Rule, bool)> {
         count: None,
         until: None,
         by_day: Vec::new(),
+        by_day_nth: Vec::new(),
+        by_month_day: Vec::new(),
     };
     let mut freq = None;
     let mut complete = true;
@@ -531,7 +620,12 @@ fn parse_rule(value: &str, zones: &tz::Zones) -> Option<(Rule, bool)> {
                     _ => return None,
                 })
             }
-            "INTERVAL" => rule.interval = v.parse::<i64>().ok().filter(|n| *n >= 1)?,
+            "INTERVAL" => {
+                rule.interval = v
+                    .parse::<i64>()
+                    .ok()
+                    .filter(|n| (1..=MAX_INTERVAL).contains(n))?
+            }
             "COUNT" => rule.count = Some(v.parse().ok()?),
             "UNTIL" => {
                 let p = Property {
@@ -543,10 +637,31 @@ fn parse_rule(value: &str, zones: &tz::Zones) -> Option<(Rule, bool)> {
             }
             "BYDAY" => {
                 for d in v.split(',') {
-                    match weekday_index(d) {
-                        Some(wd) => rule.by_day.push(wd),
-                        // `1MO`, `-1FR`: ordinal weekdays of monthly rules.
-                        None => complete = false,
+                    let d = d.trim();
+                    if let Some(wd) = weekday_index(d) {
+                        rule.by_day.push(wd);
+                        continue;
+                    }
+                    // `1MO`, `-1FR`: ordinal weekdays, for monthly rules.
+                    // Weekday codes are ASCII; anything else would not split on a
+                    // character boundary.
+                    if !d.is_ascii() {
+                        complete = false;
+                        continue;
+                    }
+                    let (n, wd) = d.split_at(d.len().saturating_sub(2));
+                    let nth = n.trim_start_matches('+').parse::<i8>().ok();
+                    match (nth.filter(|n| *n != 0 && n.abs() <= 5), weekday_index(wd)) {
+                        (Some(nth), Some(wd)) => rule.by_day_nth.push((nth, wd)),
+                        _ => complete = false,
+                    }
+                }
+            }
+            "BYMONTHDAY" => {
+                for d in v.split(',') {
+                    match d.trim().parse::<i8>() {
+                        Ok(n) if n != 0 && (-31..=31).contains(&n) => rule.by_month_day.push(n),
+                        _ => complete = false,
                     }
                 }
             }
@@ -555,9 +670,15 @@ fn parse_rule(value: &str, zones: &tz::Zones) -> Option<(Rule, bool)> {
         }
     }
     rule.freq = freq?;
+    // Plain weekdays belong to weekly rules; ordinals and month days to monthly ones.
     if rule.freq != Freq::Weekly && !rule.by_day.is_empty() {
         complete = false;
         rule.by_day.clear();
+    }
+    if rule.freq != Freq::Monthly && !(rule.by_day_nth.is_empty() && rule.by_month_day.is_empty()) {
+        complete = false;
+        rule.by_day_nth.clear();
+        rule.by_month_day.clear();
     }
     rule.by_day.sort_unstable();
     rule.by_day.dedup();

@@ -5,6 +5,10 @@
 //! busy state ([`calendar`]), and the documents that carry it on the wire ([`doc`]: PIDF per
 //! RFC 3863 with RPID per RFC 4480, dialog-info per RFC 4235, RLMI per RFC 4662).
 //! The protocol state machines (PUBLISH, SUBSCRIBE/NOTIFY, resource lists) build on these.
+//!
+//! Nothing here reads a clock, touches a socket or awaits: the current time is an input
+//! (Unix seconds), documents come in and go out as bytes, and malformed peer input (PIDF
+//! bodies, calendars) gives an error value, never a panic.
 
 pub mod access;
 pub mod aggregate;

@@ -11,6 +11,8 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 
 use crate::ids::{DialPlanName, PbxName, PolicyName, SiteName, UserId, E164};
+use crate::presence::PresenceFacts;
+use crate::route::Caller;
 use crate::rules::CallRules;
 
 /// A user as routing sees them.
@@ -97,6 +99,13 @@ pub trait Directory {
     fn extension_owner(&self, main: &E164, ext: &str) -> Option<NumberOwner>;
     /// The user's registered contacts now; empty when not signed in anywhere.
     fn contacts(&self, id: &UserId) -> Vec<Contact>;
+    /// The callee's presence as it bears on a call from `caller` (whether that caller
+    /// passes do not disturb follows from the callee's access rules); `None` when
+    /// presence is not known or not used, and then routing ignores it.
+    fn presence(&self, callee: &UserId, caller: &Caller) -> Option<PresenceFacts> {
+        let _ = (callee, caller);
+        None
+    }
 }
 
 /// An in-memory [`Directory`] for tests and dry runs.
@@ -106,6 +115,10 @@ pub struct MemoryDirectory {
     pub numbers: BTreeMap<E164, NumberOwner>,
     pub extensions: BTreeMap<(E164, String), NumberOwner>,
     pub contacts: BTreeMap<UserId, Vec<Contact>>,
+    /// Presence by callee, as seen by a caller who does not pass do not disturb.
+    pub presence: BTreeMap<UserId, PresenceFacts>,
+    /// Callers who pass a callee's do not disturb (their team), by callee.
+    pub passes_dnd: BTreeMap<UserId, Vec<UserId>>,
 }
 
 impl MemoryDirectory {
@@ -150,5 +163,19 @@ impl Directory for MemoryDirectory {
 
     fn contacts(&self, id: &UserId) -> Vec<Contact> {
         self.contacts.get(id).cloned().unwrap_or_default()
+    }
+
+    fn presence(&self, callee: &UserId, caller: &Caller) -> Option<PresenceFacts> {
+        let mut facts = self.presence.get(callee)?.clone();
+        if let Caller::User(who) = caller {
+            if self
+                .passes_dnd
+                .get(callee)
+                .is_some_and(|team| team.contains(who))
+            {
+                facts.caller_passes_dnd = true;
+            }
+        }
+        Some(facts)
     }
 }

@@ -7,8 +7,9 @@
 //!   (`?Reason=SIP%3Bcause%3D486`); B's entry gets index `<A's index>.1`, `mp=<A's index>`
 //!   because the new target is another user (RFC 7044 "mapped", as opposed to `rc` for a
 //!   contact of the same user), and the `cause` URI parameter (RFC 7044 §9) with the
-//!   RFC 4458 value: 302 unconditional, 486 busy, 408 no reply, 404 not available,
-//!   480 deflection (immediate response).
+//!   RFC 4458 value: 302 unconditional, 486 busy, 408 no reply, 404 not available (also
+//!   for do not disturb, which RFC 4458 has no value of its own for), 480 deflection
+//!   (immediate response).
 //! - Diversion: a value naming A with the RFC 5806 `diversion-reason` and `counter=1`,
 //!   newest first, for gateways that predate History-Info.
 
@@ -28,6 +29,8 @@ pub enum RedirectCause {
     NoAnswer,
     /// Forward when not signed in.
     Unavailable,
+    /// Forward because presence says do not disturb.
+    DoNotDisturb,
     /// A device answered 302 (deflection, immediate response).
     Deflection,
 }
@@ -39,7 +42,7 @@ impl RedirectCause {
             RedirectCause::Unconditional => 302,
             RedirectCause::Busy => 486,
             RedirectCause::NoAnswer => 408,
-            RedirectCause::Unavailable => 404,
+            RedirectCause::Unavailable | RedirectCause::DoNotDisturb => 404,
             RedirectCause::Deflection => 480,
         }
     }
@@ -51,6 +54,7 @@ impl RedirectCause {
             RedirectCause::Busy => "user-busy",
             RedirectCause::NoAnswer => "no-answer",
             RedirectCause::Unavailable => "unavailable",
+            RedirectCause::DoNotDisturb => "do-not-disturb",
             RedirectCause::Deflection => "deflection",
         }
     }
@@ -62,6 +66,7 @@ impl RedirectCause {
             RedirectCause::Busy => "forward busy",
             RedirectCause::NoAnswer => "forward unanswered",
             RedirectCause::Unavailable => "forward offline",
+            RedirectCause::DoNotDisturb => "forward unavailable (do not disturb)",
             RedirectCause::Deflection => "deflection",
         }
     }

@@ -12,6 +12,9 @@
 //! - a user's call handling rules apply: forward all / when unanswered / when busy / when
 //!   not signed in, simultaneous ring, deflections; each redirection adds History-Info
 //!   (RFC 7044) and Diversion (RFC 5806) values;
+//! - the callee's presence, as the directory reports it ([`PresenceFacts`]): do not
+//!   disturb sends the call to their unavailable rule unless the caller passes DND, and
+//!   "in a call" applies the busy rule without ringing (see [`presence`]);
 //! - co-existence: a user with a PBX line is also rung through the PBX's trunk, with a mark,
 //!   and a call that comes back from the PBX with that mark rings the devices only;
 //! - an outbound number takes the first route whose pattern matches it, if the payer's
@@ -75,6 +78,7 @@ pub mod error;
 pub mod history;
 pub mod ids;
 pub mod pbx;
+pub mod presence;
 pub mod route;
 pub mod rules;
 pub mod settings;
@@ -96,6 +100,7 @@ pub use ids::{
     DialPlanName, PbxName, PolicyName, RouteName, SiteName, TrunkName, Usage, UserId, E164,
 };
 pub use pbx::{mark_value, read_mark};
+pub use presence::PresenceFacts;
 pub use route::{follow_deflection, plan_for, route, Caller, RequestFacts};
 pub use rules::{validate_rules, CallRules, ForwardTarget, Unanswered};
 pub use settings::apply_settings;

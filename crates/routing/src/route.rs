@@ -7,7 +7,8 @@
 //!    string (`sip:5551212@example.com;user=phone`, `tel:+14255551212`) that the caller's
 //!    dial plan normalizes to E.164 or an extension, which reverse lookup maps to a user,
 //!    a PBX, or nobody (an outbound call).
-//! 3. A user: their rules (forward all / offline / unanswered / busy, simultaneous ring),
+//! 3. A user: forward all; their presence (do not disturb, in a call: see
+//!    [`crate::presence`]); their rules (offline / unanswered / busy, simultaneous ring),
 //!    their devices, their PBX extension (unless the call came back from that PBX).
 //! 4. An outbound number: the first route whose pattern matches, if the payer's policy
 //!    allows its usage (the payer is whoever forwarded the call last, else the caller).
@@ -25,6 +26,8 @@ use crate::pbx::{apply_mark, mark_value, read_mark};
 use crate::rules::ForwardTarget;
 use crate::trace::{Step, Trace};
 use sb_sip_msg::{Request, Uri};
+
+mod presence;
 
 /// Who is calling, as the transport and authentication established it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -82,6 +85,7 @@ pub fn route(
     table: &RoutingTable,
 ) -> Routed {
     let mut cx = Cx::new(facts, dir, table);
+    cx.caller = caller.clone();
     let caller_text = match caller {
         Caller::User(u) => u.to_string(),
         Caller::Trunk(t) => format!("trunk {t}"),
@@ -175,6 +179,9 @@ struct Cx<'a> {
     /// The new call came from a trunk: gateways address us by IP address, so the
     /// Request-URI host is not checked against our domains.
     from_trunk: bool,
+    /// Who placed the call, for the callee's presence (whether they pass do not
+    /// disturb); anonymous when following a deflection, whose caller routing is not told.
+    caller: Caller,
 }
 
 impl<'a> Cx<'a> {
@@ -187,6 +194,7 @@ impl<'a> Cx<'a> {
             marked_from: None,
             from_pbx: None,
             from_trunk: false,
+            caller: Caller::Anonymous,
         }
     }
 
@@ -557,6 +565,11 @@ impl<'a> Cx<'a> {
         let marked = self.marked_from.is_some();
         if let (false, Some(t)) = (marked, &u.rules.forward_all) {
             return self.redirect(&u, t, RedirectCause::Unconditional, &history);
+        }
+        if !marked {
+            if let Some(decision) = self.presence_rule(&u, &history) {
+                return decision;
+            }
         }
         let mut branches = self.endpoints(&u.id, |user| BranchKind::Endpoint { user });
         self.trace.push(Step::Callee {

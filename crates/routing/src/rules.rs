@@ -1,4 +1,5 @@
-//! A user's call handling rules: forwarding (all, unanswered, busy, not signed in),
+//! A user's call handling rules: forwarding (all, unanswered, busy, not signed in,
+//! unavailable by presence),
 //! simultaneous ring, and whether a deflection (a 302 from one of their devices) is
 //! followed. Validated when set ([`validate_rules`]), so routing never meets a target it
 //! cannot parse.
@@ -90,6 +91,10 @@ pub struct CallRules {
     /// Forward when the user has no registered device.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub forward_offline: Option<ForwardTarget>,
+    /// Forward when the user is unavailable by presence (do not disturb) and the caller
+    /// does not pass it; without it, do not disturb uses `forward_offline`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub forward_unavailable: Option<ForwardTarget>,
     /// Ring this too, in parallel with the user's devices.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub simultaneous_ring: Option<ForwardTarget>,
@@ -104,6 +109,7 @@ impl Default for CallRules {
             forward_unanswered: None,
             forward_busy: None,
             forward_offline: None,
+            forward_unavailable: None,
             simultaneous_ring: None,
             follow_deflections: true,
         }
@@ -127,6 +133,7 @@ pub fn validate_rules(
         ),
         ("forward busy", rules.forward_busy.as_ref()),
         ("forward offline", rules.forward_offline.as_ref()),
+        ("forward unavailable", rules.forward_unavailable.as_ref()),
         ("simultaneous ring", rules.simultaneous_ring.as_ref()),
     ];
     for (rule, target) in targets {

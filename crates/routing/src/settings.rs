@@ -10,6 +10,7 @@
 //! | `voice_policy` | a voice policy name |
 //! | `pbx_line` | `PBX:NUMBER`, e.g. `legacy:4567` |
 //! | `forward_all`, `forward_busy`, `forward_offline`, `simultaneous_ring` | a target |
+//! | `forward_unavailable` | a target: do not disturb (presence) sends calls here, except from callers who pass DND; without it `forward_offline` applies, without both 480 |
 //! | `forward_unanswered` | a target |
 //! | `forward_unanswered_secs` | seconds (default 20) |
 //! | `follow_deflections` | `on` / `off` |
@@ -85,6 +86,8 @@ pub fn apply_settings(
     u.rules.forward_all = target("forward all", "forward_all").transpose()?;
     u.rules.forward_busy = target("forward busy", "forward_busy").transpose()?;
     u.rules.forward_offline = target("forward offline", "forward_offline").transpose()?;
+    u.rules.forward_unavailable =
+        target("forward unavailable", "forward_unavailable").transpose()?;
     u.rules.simultaneous_ring = target("simultaneous ring", "simultaneous_ring").transpose()?;
     let secs = match get("forward_unanswered_secs") {
         Some(s) => s.parse::<u32>().map_err(|_| {

@@ -39,6 +39,12 @@ pub enum Step {
         rule: String,
         target: String,
     },
+    /// The callee's presence was consulted: the state used and what it did.
+    Presence {
+        user: String,
+        state: String,
+        effect: String,
+    },
     /// An outbound route was considered.
     Route {
         route: RouteName,
@@ -137,6 +143,11 @@ impl fmt::Display for Step {
             Step::Rule { user, rule, target } => {
                 write!(f, "{:<10} {user}: {rule} -> {target}", "rule")
             }
+            Step::Presence {
+                user,
+                state,
+                effect,
+            } => write!(f, "{:<10} {user}: {state} -> {effect}", "presence"),
             Step::Route {
                 route,
                 pattern,

@@ -218,13 +218,138 @@ fn unsupported_rules_count_once_and_are_reported() {
     let ics = cal("BEGIN:VEVENT\r
 DTSTART:20261102T090000Z\r
 DTEND:20261102T100000Z\r
-RRULE:FREQ=MONTHLY;BYDAY=1MO\r
+RRULE:FREQ=YEARLY;BYWEEKNO=45\r
 END:VEVENT\r
 ");
     let parsed = parse(&ics).unwrap();
     assert_eq!(parsed.unsupported, 1);
     assert!(parsed.busy_at(at(2026, 11, 2, 9, 30)));
-    assert!(!parsed.busy_at(at(2026, 12, 7, 9, 30)));
+    assert!(!parsed.busy_at(at(2027, 11, 8, 9, 30)));
+}
+
+const BERLIN: &str = "BEGIN:VTIMEZONE\r
+TZID:Europe/Berlin\r
+BEGIN:DAYLIGHT\r
+TZOFFSETFROM:+0100\r
+TZOFFSETTO:+0200\r
+DTSTART:19700329T020000\r
+RRULE:FREQ=YEARLY;BYMONTH=3;BYDAY=-1SU\r
+END:DAYLIGHT\r
+BEGIN:STANDARD\r
+TZOFFSETFROM:+0200\r
+TZOFFSETTO:+0100\r
+DTSTART:19701025T030000\r
+RRULE:FREQ=YEARLY;BYMONTH=10;BYDAY=-1SU\r
+END:STANDARD\r
+END:VTIMEZONE\r
+";
+
+#[test]
+fn weekly_meeting_keeps_its_local_time_across_daylight_saving() {
+    // Mondays 09:00-09:30 Berlin time from 2026-10-19 (CEST) into November (CET).
+    let ics = cal(&format!(
+        "{BERLIN}BEGIN:VEVENT\r
+UID:standup@example.com\r
+DTSTART;TZID=Europe/Berlin:20261019T090000\r
+DTEND;TZID=Europe/Berlin:20261019T093000\r
+RRULE:FREQ=WEEKLY;BYDAY=MO\r
+END:VEVENT\r
+"
+    ));
+    let table = [
+        ("Oct 19, CEST: 07:00 UTC", at(2026, 10, 19, 7, 10), true),
+        (
+            "Oct 19, 08:00 UTC is 10:00 CEST",
+            at(2026, 10, 19, 8, 10),
+            false,
+        ),
+        ("Oct 26, CET: 08:00 UTC", at(2026, 10, 26, 8, 10), true),
+        (
+            "Oct 26, 07:00 UTC is 08:00 CET",
+            at(2026, 10, 26, 7, 10),
+            false,
+        ),
+        ("Nov 30, CET", at(2026, 11, 30, 8, 10), true),
+    ];
+    for (what, now, want) in table {
+        assert_eq!(busy_at(&ics, now), Ok(want), "{what}");
+    }
+}
+
+#[test]
+fn monthly_ordinal_weekdays_and_month_days() {
+    let ics = cal("BEGIN:VEVENT\r
+UID:first-monday@example.com\r
+DTSTART:20261102T100000Z\r
+DTEND:20261102T110000Z\r
+RRULE:FREQ=MONTHLY;BYDAY=1MO\r
+END:VEVENT\r
+BEGIN:VEVENT\r
+UID:last-friday@example.com\r
+DTSTART:20261127T150000Z\r
+DTEND:20261127T160000Z\r
+RRULE:FREQ=MONTHLY;BYDAY=-1FR;COUNT=3\r
+END:VEVENT\r
+BEGIN:VEVENT\r
+UID:month-end@example.com\r
+DTSTART:20261130T170000Z\r
+DTEND:20261130T180000Z\r
+RRULE:FREQ=MONTHLY;BYMONTHDAY=-1\r
+END:VEVENT\r
+");
+    let table = [
+        ("first Monday of November", at(2026, 11, 2, 10, 30), true),
+        ("second Monday of November", at(2026, 11, 9, 10, 30), false),
+        ("first Monday of December", at(2026, 12, 7, 10, 30), true),
+        ("first Monday of February", at(2027, 2, 1, 10, 30), true),
+        ("last Friday of December", at(2026, 12, 25, 15, 30), true),
+        ("last Friday of January", at(2027, 1, 29, 15, 30), true),
+        ("COUNT=3 ends it", at(2027, 2, 26, 15, 30), false),
+        ("last day of February", at(2027, 2, 28, 17, 30), true),
+        ("not the 30th of December", at(2026, 12, 30, 17, 30), false),
+        ("the 31st of December", at(2026, 12, 31, 17, 30), true),
+    ];
+    for (what, now, want) in table {
+        assert_eq!(busy_at(&ics, now), Ok(want), "{what}");
+    }
+}
+
+#[test]
+fn recurrence_id_moves_or_cancels_one_occurrence() {
+    let ics = cal("BEGIN:VEVENT\r
+UID:daily-sync@example.com\r
+DTSTART:20261123T090000Z\r
+DTEND:20261123T093000Z\r
+RRULE:FREQ=DAILY;COUNT=5\r
+END:VEVENT\r
+BEGIN:VEVENT\r
+UID:daily-sync@example.com\r
+RECURRENCE-ID:20261124T090000Z\r
+DTSTART:20261124T140000Z\r
+DTEND:20261124T143000Z\r
+END:VEVENT\r
+BEGIN:VEVENT\r
+UID:daily-sync@example.com\r
+RECURRENCE-ID:20261125T090000Z\r
+DTSTART:20261125T090000Z\r
+DTEND:20261125T093000Z\r
+STATUS:CANCELLED\r
+END:VEVENT\r
+");
+    let table = [
+        ("Monday as planned", at(2026, 11, 23, 9, 10), true),
+        (
+            "Tuesday moved away from 09:00",
+            at(2026, 11, 24, 9, 10),
+            false,
+        ),
+        ("Tuesday moved to 14:00", at(2026, 11, 24, 14, 10), true),
+        ("Wednesday cancelled", at(2026, 11, 25, 9, 10), false),
+        ("Thursday as planned", at(2026, 11, 26, 9, 10), true),
+    ];
+    for (what, now, want) in table {
+        assert_eq!(busy_at(&ics, now), Ok(want), "{what}");
+    }
 }
 
 #[test]
@@ -303,11 +428,67 @@ fn durations_and_dates_convert() {
     assert_eq!(weekday(days_from_civil(2026, 11, 25)), 2, "a Wednesday");
 }
 
+#[test]
+fn absurd_numbers_are_refused_not_overflowed() {
+    let ics = cal("BEGIN:VEVENT\r
+DTSTART:20261102T090000Z\r
+DURATION:P9999999999999W\r
+END:VEVENT\r
+BEGIN:VEVENT\r
+DTSTART:20261102T090000Z\r
+DTEND:99991231T235959Z\r
+END:VEVENT\r
+BEGIN:VEVENT\r
+DTSTART:20261102T090000Z\r
+DURATION:PT1H\r
+RRULE:FREQ=YEARLY;INTERVAL=9223372036854775807\r
+END:VEVENT\r
+BEGIN:VEVENT\r
+DTSTART:20261102T090000Z\r
+DURATION:PT1H\r
+RRULE:FREQ=DAILY;INTERVAL=10000;COUNT=4294967295\r
+END:VEVENT\r
+");
+    let parsed = parse(&ics).unwrap();
+    assert_eq!(parsed.skipped, 2);
+    for now in [0, at(2026, 11, 2, 9, 30), at(9999, 12, 31, 0, 0), u64::MAX] {
+        let _ = parsed.busy_at(now);
+        let _ = parsed.next_change(now);
+    }
+    assert!(parsed.busy_at(at(2026, 11, 2, 9, 30)));
+}
+
+#[test]
+fn non_ascii_rule_parts_do_not_panic() {
+    let ics = cal(&format!(
+        "{BERLIN}BEGIN:VEVENT\r
+DTSTART:20261102T090000Z\r
+DTEND:20261102T100000Z\r
+RRULE:FREQ=MONTHLY;BYDAY=1éMO,éX\r
+END:VEVENT\r
+"
+    ));
+    let zone_rule = BERLIN.replace("BYDAY=-1SU", "BYDAY=éX");
+    let ics2 = cal(&format!(
+        "{zone_rule}BEGIN:VEVENT\r
+DTSTART;TZID=Europe/Berlin:20261102T090000\r
+DTEND;TZID=Europe/Berlin:20261102T100000\r
+END:VEVENT\r
+"
+    ));
+    assert!(busy_at(&ics, at(2026, 11, 2, 9, 30)).is_ok());
+    assert!(busy_at(&ics2, at(2026, 11, 2, 8, 30)).is_ok());
+}
+
 proptest::proptest! {
     #[test]
-    fn arbitrary_text_never_panics(body in "[A-Z:;=\\r\\n 0-9TZ,-]{0,300}", now in 0u64..4_000_000_000) {
+    fn arbitrary_text_never_panics(body in "[A-Z:;=\\r\\n 0-9TZ,é+-]{0,300}", now in 0u64..4_000_000_000) {
         let ics = format!("BEGIN:VCALENDAR\r\nBEGIN:VEVENT\r\n{body}\r\nEND:VEVENT\r\nEND:VCALENDAR\r\n");
         let _ = busy_at(&ics, now);
         let _ = next_change(&ics, now);
+        // The same text inside a zone definition and as a recurrence rule.
+        let zoned = cal(&format!("BEGIN:VTIMEZONE\r\nTZID:X\r\nBEGIN:STANDARD\r\n{body}\r\nEND:STANDARD\r\nEND:VTIMEZONE\r\nBEGIN:VEVENT\r\nDTSTART;TZID=X:20261102T090000\r\nDURATION:PT1H\r\nRRULE:{body}\r\nEND:VEVENT\r\n"));
+        let _ = busy_at(&zoned, now);
+        let _ = next_change(&zoned, now);
     }
 }

@@ -86,10 +86,7 @@ impl Zones {
     /// define (other than UTC itself).
     pub(super) fn to_utc(&self, tzid: &str, local: i64) -> Option<i64> {
         let tzid = tzid.trim();
-        if ["UTC", "GMT", "Z", "Etc/UTC", "Etc/GMT", "Etc/Zulu"]
-            .iter()
-            .any(|u| u.eq_ignore_ascii_case(tzid))
-        {
+        if is_utc(tzid) {
             return Some(local);
         }
         let zone = self.zones.iter().find(|z| z.id == tzid)?;
@@ -137,6 +134,13 @@ impl Zones {
     }
 }
 
+/// Zone names that mean UTC whether or not the calendar defines them.
+pub(super) fn is_utc(tzid: &str) -> bool {
+    ["UTC", "GMT", "Z", "Etc/UTC", "Etc/GMT", "Etc/Zulu"]
+        .iter()
+        .any(|u| u.eq_ignore_ascii_case(tzid.trim()))
+}
+
 /// `19701025T030000` (no zone) as seconds since the epoch as if UTC.
 fn local_time(v: &str) -> Option<i64> {
     let (date, time) = v.split_once(['T', 't'])?;
@@ -181,7 +185,7 @@ fn parse_yearly(v: &str) -> (Option<(u32, u8, i8)>, Option<i64>) {
         match k.trim().to_ascii_uppercase().as_str() {
             "FREQ" => yearly = val == "YEARLY",
             "BYMONTH" => month = val.parse::<u32>().ok().filter(|m| (1..=12).contains(m)),
-            "BYDAY" => {
+            "BYDAY" if val.is_ascii() => {
                 let split = val.len().saturating_sub(2);
                 let (n, wd) = val.split_at(split);
                 let nth = if n.is_empty() || n == "+" {
@@ -203,7 +207,7 @@ fn parse_yearly(v: &str) -> (Option<(u32, u8, i8)>, Option<i64>) {
 }
 
 /// The day of the month of the `nth` (`-1` = last) weekday `wd` of a month.
-fn nth_weekday(y: i64, m: u32, wd: u8, nth: i8) -> Option<u32> {
+pub(super) fn nth_weekday(y: i64, m: u32, wd: u8, nth: i8) -> Option<u32> {
     let dim = days_in_month(y, m);
     let day = if nth > 0 {
         let first = weekday(days_from_civil(y, m, 1));

@@ -55,6 +55,8 @@ pub const MAX_ELEMENTS: usize = 2_000;
 pub const MAX_TEXT_CHARS: usize = 1_000;
 /// Most activities kept from one document.
 pub const MAX_ACTIVITIES: usize = 16;
+/// Most tuple ids and contacts kept from one document.
+pub const MAX_TUPLES: usize = 16;
 
 /// The activity names RFC 4480 §3.2 defines as elements of `<rpid:activities>`.
 /// Anything else travels as `<rpid:other>text</rpid:other>`.
@@ -125,6 +127,16 @@ pub struct PidfDocument {
 /// Renders `state` (already filtered for the watcher by [`crate::access::view`]) as the
 /// presence of `entity` (`sip:user@domain`).
 pub fn render(entity: &str, state: &PersonState) -> String {
+    render_inner(entity, state, None)
+}
+
+/// [`render`] with a `<timestamp>` (RFC 3863 §4.1.7) of `now_unix` on the main tuple, for
+/// watchers that order documents by it.
+pub fn render_at(entity: &str, state: &PersonState, now_unix: u64) -> String {
+    render_inner(entity, state, Some(now_unix))
+}
+
+fn render_inner(entity: &str, state: &PersonState, now_unix: Option<u64>) -> String {
     let entity = escape(entity);
     let mut out = String::with_capacity(512);
     out.push_str("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n");
@@ -145,6 +157,9 @@ pub fn render(entity: &str, state: &PersonState) -> String {
     let note = state.note.as_deref().map(clip).map(escape);
     if let Some(note) = &note {
         out.push_str(&format!("    <note>{note}</note>\n"));
+    }
+    if let Some(now) = now_unix {
+        out.push_str(&format!("    <timestamp>{}</timestamp>\n", rfc3339(now)));
     }
     out.push_str("  </tuple>\n");
     // One more service per phone number (RFC 3863 §3.1: a tuple is a communication
@@ -217,6 +232,21 @@ fn rendered_activities(state: &PersonState) -> Vec<Activity> {
         }
     }
     out
+}
+
+/// `2026-11-25T06:00:00Z` (RFC 3339, the xs:dateTime form PIDF uses).
+fn rfc3339(unix: u64) -> String {
+    let secs = i64::try_from(unix)
+        .unwrap_or(i64::MAX / 2)
+        .min(253_402_300_799);
+    let (y, m, d) = crate::calendar::civil_from_days(secs.div_euclid(86_400));
+    let t = secs.rem_euclid(86_400);
+    format!(
+        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}Z",
+        t / 3600,
+        t % 3600 / 60,
+        t % 60
+    )
 }
 
 /// A phone number as a contact URI: `+49 30 1234567` becomes `tel:+49-30-1234567`
@@ -391,7 +421,7 @@ pub fn parse_document(body: &[u8]) -> Result<PidfDocument, PidfError> {
                         for attr in e.attributes().flatten() {
                             if attr.key.as_ref() == b"id" {
                                 if let Ok(v) = attr.unescape_value() {
-                                    if p.tuple_ids.len() < MAX_ACTIVITIES {
+                                    if p.tuple_ids.len() < MAX_TUPLES {
                                         p.tuple_ids.push(clip(&v).to_owned());
                                     }
                                 }
@@ -430,7 +460,7 @@ pub fn parse_document(body: &[u8]) -> Result<PidfDocument, PidfError> {
                     match what {
                         Collect::Basic => p.basic_open |= value.eq_ignore_ascii_case("open"),
                         Collect::Contact if !value.is_empty() => {
-                            if p.contacts.len() < MAX_ACTIVITIES {
+                            if p.contacts.len() < MAX_TUPLES {
                                 p.contacts.push(value);
                             }
                         }

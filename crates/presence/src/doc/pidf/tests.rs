@@ -309,3 +309,22 @@ fn location_and_phone_numbers_render_as_geopriv_and_extra_tuples() {
     assert!(!xml.contains("<basic>open</basic>"), "{xml}");
     assert!(!parse(xml.as_bytes()).unwrap().basic_open);
 }
+
+#[test]
+fn render_at_adds_a_utc_timestamp_to_the_main_tuple() {
+    let xml = render_at(
+        "sip:a@example.com",
+        &state(Availability::Available, &[], Some("hi")),
+        1_795_586_400,
+    );
+    assert!(
+        xml.contains(
+            "<note>hi</note>\n    <timestamp>2026-11-25T06:00:00Z</timestamp>\n  </tuple>"
+        ),
+        "{xml}"
+    );
+    assert!(parse(xml.as_bytes()).unwrap().basic_open);
+    assert!(!render("sip:a@example.com", &PersonState::offline()).contains("timestamp"));
+    assert!(render_at("sip:a@b", &PersonState::offline(), u64::MAX)
+        .contains("<timestamp>9999-12-31T23:59:59Z</timestamp>"));
+}

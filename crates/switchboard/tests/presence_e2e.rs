@@ -1,0 +1,493 @@
+//! Presence end to end through `switchboard serve` (issue 6), with real peers on loopback.
+//!
+//! - baresip (Debian's 1.0, `presence.so`) publishes and watches: alice watches bob, and
+//!   bob's manual state (`switchboard presence set`), a call to bob (a SIPp caller; bob's
+//!   baresip answers) and bob's sign-out each reach alice as a NOTIFY within a second.
+//!   The time runs from the trigger (the CLI starting, the 200 and the BYE in the
+//!   caller's trace, the SIGTERM that signs bob out) to the moment the NOTIFY shows in
+//!   alice's trace, polled every 20 ms: an upper bound on the server's own delay.
+//! - One list subscription (RFC 4662) by a user with 200 contacts, from a raw SIP-over-TCP
+//!   client: a full-state RLMI notification with 200 PIDF parts, then, when one contact
+//!   changes, a partial one with that contact alone.
+//! - Do not disturb with a team exception: a colleague's call goes to the callee's
+//!   unavailable rule (the forward target's SIPp device answers; the callee's port gets
+//!   nothing), a team member's call rings the callee's device; with no rule, 480.
+//!
+//! Every presence body is checked by parsers other than ours: `xmllint --schema` against
+//! the RFC 3863 schema and Python's `xml.etree`/`email` (`support/pidf/`).
+
+mod support;
+
+use std::net::UdpSocket;
+use std::time::{Duration, Instant};
+
+use support::calls::{device, register_with_password};
+use support::presence::{
+    check_body, check_pidf, epoch_now, seen, AuthCaller, PidfSeen, PresencePhone, Seen, SipMsg,
+    Subscribe, TcpWatcher,
+};
+use support::sipp_peer::{SippOutcome, SippPeer};
+use support::{wait_for, Server, Site};
+
+const ALICE: &str = "sip:alice@127.0.0.1";
+const BOB: &str = "sip:bob@127.0.0.1";
+const CAROL: &str = "sip:carol@127.0.0.1";
+const DAVE: &str = "sip:dave@127.0.0.1";
+const PW: &str = "pw-presence-1";
+
+/// How long a NOTIFY may take to show before the test gives up (generous; the bound that
+/// matters is asserted on the measured time).
+const NOTIFY_DEADLINE: Duration = Duration::from_secs(10);
+/// The server sends at most one NOTIFY per second per subscription; a trigger waits this
+/// long after the previous NOTIFY so the throttle does not hold the next one back.
+const THROTTLE_GAP: Duration = Duration::from_millis(1200);
+
+/// `[site]` with users (all with password [`PW`]); `extra` is appended to a user's table
+/// (TOML lines such as `access = { ... }`).
+fn site_file(users: &[(&str, &str)]) -> String {
+    let mut s = String::from("[site]\ndomains = [\"127.0.0.1\"]\n\n");
+    for (address, extra) in users {
+        s.push_str(&format!(
+            "[[site.users]]\naddress = \"{address}\"\npassword = \"{PW}\"\n{extra}\n\n"
+        ));
+    }
+    s
+}
+
+/// `switchboard presence ARGS` against the site's store; returns when the CLI is done.
+fn presence_cli(site: &Site, args: &[&str]) {
+    let mut all = vec!["presence"];
+    all.extend_from_slice(args);
+    site.cli(&all);
+}
+
+/// Watches a baresip's trace and stamps each NOTIFY when it first shows up.
+struct NotifyClock {
+    seen_at: Vec<f64>,
+}
+
+impl NotifyClock {
+    fn new() -> NotifyClock {
+        NotifyClock {
+            seen_at: Vec::new(),
+        }
+    }
+
+    fn poll(&mut self, phone: &PresencePhone) -> Vec<SipMsg> {
+        let all = phone.notifies();
+        let now = epoch_now();
+        while self.seen_at.len() < all.len() {
+            self.seen_at.push(now);
+        }
+        all
+    }
+
+    /// Waits for a NOTIFY numbered `from` or later whose PIDF (validated by other parsers)
+    /// satisfies `want`; returns its number, when it showed, and what it said.
+    fn wait(
+        &mut self,
+        phone: &PresencePhone,
+        server: &Server,
+        from: usize,
+        what: &str,
+        want: impl Fn(&PidfSeen) -> bool,
+    ) -> (usize, f64, PidfSeen) {
+        let deadline = Instant::now() + NOTIFY_DEADLINE;
+        let mut checked = from;
+        loop {
+            let all = self.poll(phone);
+            while checked < all.len() {
+                let n = &all[checked];
+                let ct = n.header("Content-Type").unwrap_or("");
+                if !n.body.is_empty() {
+                    let p = check_pidf(ct, &n.body);
+                    assert_eq!(p.entity, BOB, "a NOTIFY about someone else:\n{}", n.text());
+                    if want(&p) {
+                        return (checked, self.seen_at[checked], p);
+                    }
+                }
+                checked += 1;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "alice saw no NOTIFY with {what} within {NOTIFY_DEADLINE:?}\n\
+                 --- alice (baresip) ---\n{}\n--- server ---\n{}",
+                phone.log(),
+                server.log()
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    /// Sleeps until the throttle gap has passed since the last NOTIFY seen.
+    fn settle(&mut self, phone: &PresencePhone) {
+        self.poll(phone);
+        if let Some(last) = self.seen_at.last() {
+            let wait = THROTTLE_GAP.as_secs_f64() - (epoch_now() - last);
+            if wait > 0.0 {
+                std::thread::sleep(Duration::from_secs_f64(wait));
+            }
+        }
+        self.poll(phone);
+    }
+}
+
+fn wait_registrations(server: &Server, n: usize) {
+    wait_for(
+        &format!("{n} registrations"),
+        Duration::from_secs(30),
+        || (server.metric("sip_registrations") == Some(n as f64)).then_some(()),
+    );
+}
+
+#[test]
+fn the_checker_accepts_a_valid_pidf_and_refuses_broken_ones() {
+    let good = std::fs::read(
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/support/pidf/sample.pidf"),
+    )
+    .unwrap();
+    let p = check_pidf("application/pidf+xml", &good);
+    assert_eq!(p.entity, BOB);
+    assert_eq!(p.basic, ["open"]);
+    assert_eq!(p.activities, ["on-the-phone"]);
+    let text = String::from_utf8(good).unwrap();
+    // Outside RFC 3863's enumeration for <basic>.
+    let bad_basic = text.replace("<basic>open</basic>", "<basic>maybe</basic>");
+    let why = check_body("application/pidf+xml", bad_basic.as_bytes()).unwrap_err();
+    assert!(why.contains("xmllint"), "{why}");
+    // <presence> without the required entity attribute.
+    let no_entity = text.replace(" entity=\"sip:bob@127.0.0.1\"", "");
+    assert!(check_body("application/pidf+xml", no_entity.as_bytes()).is_err());
+    // An RFC 4662 list whose resource names a part that is not there.
+    let rlmi = "--X\r\nContent-Type: application/rlmi+xml\r\nContent-ID: <r@x>\r\n\r\n\
+                <list xmlns=\"urn:ietf:params:xml:ns:rlmi\" uri=\"sip:a-contacts@h\" version=\"0\" \
+                fullState=\"true\"><resource uri=\"sip:b@h\"><instance id=\"1\" state=\"active\" \
+                cid=\"b@x\"/></resource></list>\r\n--X--\r\n";
+    let ct = "multipart/related;type=\"application/rlmi+xml\";boundary=X";
+    let why = check_body(ct, rlmi.as_bytes()).unwrap_err();
+    assert!(why.contains("has no part"), "{why}");
+}
+
+#[test]
+fn a_baresip_watcher_sees_bobs_state_calls_and_sign_out_within_a_second() {
+    let access = format!("access = {{ \"{ALICE}\" = \"team\" }}");
+    let site = Site::new(
+        "presence-baresip",
+        &site_file(&[(ALICE, ""), (BOB, &access)]),
+    );
+    let server = site.start();
+    let mut bob = PresencePhone::start(&site, "bob", PW, &[]);
+    let alice = PresencePhone::start(&site, "alice", PW, &[BOB]);
+    wait_for("both phones registered", Duration::from_secs(30), || {
+        (bob.registered() && alice.registered()).then_some(())
+    });
+    let mut clock = NotifyClock::new();
+    let mut timings: Vec<(&str, f64)> = Vec::new();
+
+    // Bob is signed in and has published: alice sees him open.
+    let (mut last, _, _) = clock.wait(&alice, &server, 0, "bob open", PidfSeen::open);
+
+    // A manual state with a note (alice is at team level: she sees the note).
+    clock.settle(&alice);
+    let t = epoch_now();
+    presence_cli(
+        &site,
+        &["set", BOB, "--state", "away", "--note", "Back at ten"],
+    );
+    let (n, at, p) = clock.wait(&alice, &server, last + 1, "away with a note", |p| {
+        p.has("away") && p.notes > 0
+    });
+    timings.push(("presence set away", at - t));
+    assert!(
+        p.open() || p.basic.is_empty(),
+        "away is still reachable: {p:?}"
+    );
+    last = n;
+
+    clock.settle(&alice);
+    let t = epoch_now();
+    presence_cli(&site, &["set", BOB, "--clear"]);
+    let (n, at, _) = clock.wait(&alice, &server, last + 1, "away cleared", |p| {
+        !p.has("away") && p.open()
+    });
+    timings.push(("presence set --clear", at - t));
+    last = n;
+
+    // A call to bob: his baresip answers; the SIPp caller holds three seconds, hangs up.
+    clock.settle(&alice);
+    let mut caller = SippPeer::uac(
+        "presence/call_hold.xml",
+        site.sip_port,
+        &[("callee", "bob")],
+    );
+    let (n, in_call_at, _) = clock.wait(&alice, &server, last + 1, "on-the-phone", |p| {
+        p.has("on-the-phone")
+    });
+    let (n2, ended_at, _) = clock.wait(&alice, &server, n + 1, "on-the-phone cleared", |p| {
+        !p.has("on-the-phone") && p.open()
+    });
+    last = n2;
+    let call: SippOutcome = caller.finish(Duration::from_secs(60));
+    assert!(
+        call.ok,
+        "the call to bob failed:\n{}\n--- server ---\n{}",
+        call.report,
+        server.log()
+    );
+    let answered = call
+        .traced_at(false, "SIP/2.0 200")
+        .expect("the 200 in the caller's trace");
+    let hung_up = call
+        .traced_at(true, "BYE ")
+        .expect("the BYE in the caller's trace");
+    timings.push(("call answered", in_call_at - answered));
+    timings.push(("call ended", ended_at - hung_up));
+
+    // Bob signs out (SIGTERM: baresip unpublishes and unregisters).
+    clock.settle(&alice);
+    let t = epoch_now();
+    bob.sign_out();
+    let (_, at, p) = clock.wait(&alice, &server, last + 1, "bob closed", |p| !p.open());
+    timings.push(("bob signed out", at - t));
+    assert!(p.basic.iter().all(|b| b == "closed"), "{p:?}");
+    wait_for("bob's baresip to exit", Duration::from_secs(20), || {
+        bob.exited().then_some(())
+    });
+
+    eprintln!("trigger -> NOTIFY seen by alice (s): {timings:?}");
+    for (what, secs) in &timings {
+        assert!(
+            *secs < 1.0,
+            "{what}: the NOTIFY reached alice {secs:.3} s after the trigger\n\
+             --- alice ---\n{}\n--- server ---\n{}",
+            alice.log(),
+            server.log()
+        );
+    }
+}
+
+fn list_subscribe(
+    user_uri: &str,
+    call_id: &str,
+    to_tag: Option<String>,
+    expires: u32,
+) -> Subscribe {
+    let user = user_uri
+        .strip_prefix("sip:")
+        .and_then(|r| r.split_once('@'))
+        .map(|(u, _)| u)
+        .unwrap();
+    let list = format!("sip:{user}-contacts@127.0.0.1");
+    Subscribe {
+        uri: list.clone(),
+        to: list,
+        to_tag,
+        from_tag: "list-watch-1".into(),
+        call_id: call_id.into(),
+        event: "presence".into(),
+        expires,
+        extra: vec![
+            "Supported: eventlist".into(),
+            "Accept: application/pidf+xml, application/rlmi+xml, multipart/related".into(),
+        ],
+    }
+}
+
+#[test]
+fn a_list_subscription_to_200_contacts_gets_full_state_then_a_partial_notify() {
+    let members: Vec<String> = (0..200).map(|i| format!("sip:u{i:03}@127.0.0.1")).collect();
+    let contacts = format!(
+        "contacts = [{}]",
+        members
+            .iter()
+            .map(|m| format!("\"{m}\""))
+            .collect::<Vec<_>>()
+            .join(", ")
+    );
+    let mut users: Vec<(&str, &str)> = vec![(ALICE, &contacts)];
+    users.extend(members.iter().map(|m| (m.as_str(), "")));
+    let site = Site::new("presence-list", &site_file(&users));
+    let server = site.start();
+
+    let mut w = TcpWatcher::connect(&site, "alice", PW);
+    let call_id = format!("list-{}", std::process::id());
+    let ok = w.subscribe(&list_subscribe(ALICE, &call_id, None, 600));
+    assert_eq!(
+        ok.status(),
+        Some(200),
+        "{}\n--- server ---\n{}",
+        ok.text(),
+        server.log()
+    );
+    let to_tag = ok.tag("To");
+    assert!(to_tag.is_some(), "a 200 without To tag: {}", ok.text());
+
+    // RFC 6665 §4.2.1.2, RFC 4662 §5: a NOTIFY with the full state of the whole list.
+    let full = w.wait_notify(NOTIFY_DEADLINE, |_| true).unwrap_or_else(|| {
+        panic!(
+            "no NOTIFY\n{}\n--- server ---\n{}",
+            w.history(),
+            server.log()
+        )
+    });
+    assert!(
+        full.header("Require")
+            .is_some_and(|r| r.contains("eventlist")),
+        "a list NOTIFY must carry Require: eventlist (RFC 4662 §5.1): {}",
+        full.text()
+    );
+    assert!(full
+        .header("Subscription-State")
+        .is_some_and(|s| s.starts_with("active")));
+    let rlmi = match seen(&full) {
+        Ok(Seen::Rlmi(r)) => r,
+        other => panic!("not an RLMI notification: {other:?}"),
+    };
+    assert!(rlmi.full_state, "{rlmi:?}");
+    assert_eq!(rlmi.uri, "sip:alice-contacts@127.0.0.1");
+    assert_eq!(rlmi.resources, 200);
+    assert_eq!(rlmi.instances, 200, "one instance per resource");
+    assert_eq!(rlmi.parts.len(), 200);
+    let mut entities: Vec<&str> = rlmi.parts.iter().map(|p| p.entity.as_str()).collect();
+    entities.sort_unstable();
+    assert_eq!(
+        entities,
+        members.iter().map(String::as_str).collect::<Vec<_>>()
+    );
+
+    // One contact changes: a partial notification with that contact alone.
+    std::thread::sleep(THROTTLE_GAP);
+    let t = epoch_now();
+    presence_cli(&site, &["set", "sip:u007@127.0.0.1", "--state", "busy"]);
+    let partial = w
+        .wait_notify(NOTIFY_DEADLINE, |_| true)
+        .unwrap_or_else(|| panic!("no partial NOTIFY\n--- server ---\n{}", server.log()));
+    eprintln!(
+        "presence set -> partial list NOTIFY: {:.3} s",
+        partial.at - t
+    );
+    let part = match seen(&partial) {
+        Ok(Seen::Rlmi(r)) => r,
+        other => panic!("not an RLMI notification: {other:?}"),
+    };
+    assert!(!part.full_state, "{part:?}");
+    assert_eq!(
+        part.version,
+        rlmi.version + 1,
+        "RFC 4662 §5.2: versions count up by one"
+    );
+    assert_eq!(part.resources, 1, "{part:?}");
+    assert_eq!(part.parts.len(), 1);
+    assert_eq!(part.parts[0].entity, "sip:u007@127.0.0.1");
+    assert!(part.parts[0].has("busy"), "{:?}", part.parts[0]);
+    assert!(partial.at - t < 1.0, "{:.3} s", partial.at - t);
+
+    // Unsubscribe: 200 and a last NOTIFY saying the subscription is terminated.
+    let bye = w.subscribe(&list_subscribe(ALICE, &call_id, to_tag, 0));
+    assert_eq!(bye.status(), Some(200), "{}", bye.text());
+    let last = w
+        .wait_notify(NOTIFY_DEADLINE, |n| {
+            n.header("Subscription-State")
+                .is_some_and(|s| s.starts_with("terminated"))
+        })
+        .unwrap_or_else(|| panic!("no terminating NOTIFY\n{}", w.history()));
+    assert!(last.header("Subscription-State").is_some());
+}
+
+/// Bob in do-not-disturb, signed in from a UDP port; his rules and access levels as given.
+fn dnd_site(tag: &str, bob_rules: &str) -> (Site, Server, u16) {
+    let bob_extra =
+        format!("{bob_rules}\naccess = {{ \"{ALICE}\" = \"team\", \"{DAVE}\" = \"colleagues\" }}");
+    let site = Site::new(
+        tag,
+        &site_file(&[(ALICE, ""), (DAVE, ""), (CAROL, ""), (BOB, &bob_extra)]),
+    );
+    let server = site.start();
+    presence_cli(&site, &["set", BOB, "--state", "dnd"]);
+    let bob_port = register_with_password(&site, "bob", PW);
+    (site, server, bob_port)
+}
+
+/// INVITEs that reached a raw socket on `port` (a device that must not ring).
+fn invites_on(sock: &UdpSocket) -> Vec<String> {
+    sock.set_nonblocking(true).unwrap();
+    let mut buf = [0u8; 65536];
+    let mut out = Vec::new();
+    while let Ok((n, _)) = sock.recv_from(&mut buf) {
+        let text = String::from_utf8_lossy(&buf[..n]).into_owned();
+        if text.starts_with("INVITE ") {
+            out.push(text);
+        }
+    }
+    out
+}
+
+#[test]
+fn dnd_sends_a_colleagues_call_to_the_unavailable_rule_and_a_team_members_call_rings() {
+    let (site, server, bob_port) = dnd_site(
+        "presence-dnd",
+        &format!("rules = {{ forward_unavailable = \"{CAROL}\" }}"),
+    );
+
+    // Dave (colleague): the call goes to carol's device; bob's port gets no INVITE.
+    let bob_watch = UdpSocket::bind(("127.0.0.1", bob_port)).unwrap();
+    let mut carol = device(&site, "carol", PW, "dev_answer.xml");
+    wait_registrations(&server, 2);
+    let mut dave = AuthCaller::start(&site, "caller_auth.xml", "dave", PW, "bob");
+    let call = dave.finish(Duration::from_secs(90));
+    let carol_done = carol.finish(Duration::from_secs(30));
+    assert!(
+        call.ok && carol_done.ok,
+        "dave's call did not reach carol:\n{}\n{}\n--- server ---\n{}",
+        call.report,
+        carol_done.report,
+        server.log()
+    );
+    let rung = invites_on(&bob_watch);
+    assert!(
+        rung.is_empty(),
+        "bob's device rang in do-not-disturb:\n{}",
+        rung.join("\n")
+    );
+    drop(bob_watch);
+
+    // Alice (team): bob's device rings and answers; carol's gets nothing.
+    let mut bob_dev = SippPeer::uas("routing/dev_answer.xml", bob_port, &[]);
+    let carol_watch = UdpSocket::bind(("127.0.0.1", carol.port)).ok();
+    let mut alice = AuthCaller::start(&site, "caller_auth.xml", "alice", PW, "bob");
+    let call = alice.finish(Duration::from_secs(90));
+    let bob_done = bob_dev.finish(Duration::from_secs(30));
+    assert!(
+        call.ok && bob_done.ok,
+        "alice's call did not ring bob:\n{}\n{}\n--- server ---\n{}",
+        call.report,
+        bob_done.report,
+        server.log()
+    );
+    if let Some(sock) = carol_watch {
+        let rung = invites_on(&sock);
+        assert!(
+            rung.is_empty(),
+            "carol's device rang for a team call:\n{}",
+            rung.join("\n")
+        );
+    }
+}
+
+#[test]
+fn dnd_without_an_unavailable_or_offline_rule_answers_a_colleague_480() {
+    let (site, server, bob_port) = dnd_site("presence-dnd-480", "");
+    let bob_watch = UdpSocket::bind(("127.0.0.1", bob_port)).unwrap();
+    let mut dave = AuthCaller::start(&site, "caller_refused.xml", "dave", PW, "bob");
+    let call = dave.finish(Duration::from_secs(90));
+    assert!(
+        call.ok,
+        "dave did not get 480:\n{}\n--- server ---\n{}",
+        call.report,
+        server.log()
+    );
+    assert!(
+        invites_on(&bob_watch).is_empty(),
+        "bob's device rang in do-not-disturb"
+    );
+}

@@ -1,0 +1,474 @@
+//! Dialogs through `switchboard serve` end to end (issue 4): what happens after a call is
+//! answered, and where a call goes when the callee's device redirects it or the callee is
+//! not signed in.
+//!
+//! - Requests inside a dialog follow the route set the server's Record-Route built (RFC
+//!   3261 §12.2.1.1, §16.12): re-INVITE and its ACK, INFO and UPDATE from the caller, BYE
+//!   from the callee, each arriving at the other party with the server's Via on top and
+//!   no Route left, and each answered back through the server.
+//! - Deflection: a device answering 302 is followed by the server when the callee's
+//!   `follow_deflections` rule is on (History-Info with the RFC 4458 deflection cause), and
+//!   passed to the caller when it is off.
+//! - Forward when not signed in (`forward_offline`).
+//! - SIPp's built-in `uac`, which ignores Record-Route and sends its ACK and BYE to
+//!   `sip:USER@SERVER` with no Route, completes a call to SIPp's built-in `uas`.
+//!
+//! The parties are SIPp processes on loopback (`tests/sipp/routing/dlg_*.xml` and the
+//! shared `dev_*.xml`), killed by pid when dropped; every wait has a deadline.
+
+mod support;
+
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use support::calls::{call, device, register_with_password, trace, TraceMsg};
+use support::sipp_peer::{register_device, SippOutcome, SippPeer};
+use support::{free_port, wait_for, Dir, Server, Site};
+
+/// How long any party may take to finish its part (SIPp itself gives up at 90 s).
+const PARTY_DEADLINE: Duration = Duration::from_secs(120);
+
+const BOB: &str = "sip:bob@127.0.0.1";
+const CAROL: &str = "sip:carol@127.0.0.1";
+const BOB_PW: &str = "pw-bob-dlg";
+const CAROL_PW: &str = "pw-carol-dlg";
+
+fn set_rules(site: &Site, user: &str, rules: &[(&str, &str)]) {
+    let mut args = vec!["user".to_string(), "set".into(), user.into()];
+    for (name, value) in rules {
+        args.push("--rule".into());
+        args.push(format!("{name}={value}"));
+    }
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    site.cli(&args);
+}
+
+fn wait_registrations(server: &Server, n: usize) {
+    wait_for(
+        &format!("{n} registrations"),
+        Duration::from_secs(30),
+        || (server.metric("sip_registrations") == Some(n as f64)).then_some(()),
+    );
+}
+
+/// Every party's outcome, by label, with the server's log for failure messages.
+struct Outcomes<'a> {
+    server: &'a Server,
+    parties: Vec<(&'static str, SippOutcome)>,
+}
+
+impl Outcomes<'_> {
+    /// Waits for each party in turn; panics with everyone's account unless all passed.
+    fn finish<'s>(server: &'s Server, peers: Vec<(&'static str, SippPeer)>) -> Outcomes<'s> {
+        let parties = peers
+            .into_iter()
+            .map(|(label, mut p)| (label, p.finish(PARTY_DEADLINE)))
+            .collect();
+        let o = Outcomes { server, parties };
+        let failed = o.parties.iter().any(|(_, p)| !p.ok);
+        o.check(!failed, "a party failed");
+        o
+    }
+
+    fn trace(&self, label: &str) -> Vec<TraceMsg> {
+        let (_, p) = self
+            .parties
+            .iter()
+            .find(|(l, _)| *l == label)
+            .expect("a party of that name");
+        trace(&p.messages)
+    }
+
+    fn check(&self, cond: bool, what: &str) {
+        if cond {
+            return;
+        }
+        let mut s = String::new();
+        for (label, p) in &self.parties {
+            let state = if p.ok { "passed" } else { "FAILED" };
+            s.push_str(&format!("\n===== {label}: {state} =====\n{}\n", p.report));
+        }
+        panic!("{what}\n{s}\n===== server =====\n{}", self.server.log());
+    }
+}
+
+/// The requests of `method` a party received (retransmissions, which repeat the topmost
+/// Via, counted once).
+fn received<'m>(msgs: &'m [TraceMsg], method: &str) -> Vec<&'m TraceMsg> {
+    let mut seen: Vec<String> = Vec::new();
+    msgs.iter()
+        .filter(|m| m.received && m.is_request(method))
+        .filter(|m| {
+            let via = m.headers("Via").first().unwrap_or(&"").to_string();
+            let new = !seen.contains(&via);
+            seen.push(via);
+            new
+        })
+        .collect()
+}
+
+/// The CSeq number of a message.
+fn cseq(m: &TraceMsg) -> u32 {
+    m.header("CSeq")
+        .and_then(|c| c.split_whitespace().next())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(0)
+}
+
+/// A request proxied by the server (RFC 3261 §16.6 step 8, §16.12): its topmost Via is
+/// the server's UDP address, the sender's Via follows, and no Route is left (the server's
+/// own was the only one, and it popped it, §16.4).
+fn check_proxied(o: &Outcomes, m: &TraceMsg, server_port: u16, who: &str) {
+    let vias = m.headers("Via");
+    let ours = format!("SIP/2.0/UDP 127.0.0.1:{server_port};branch=z9hG4bK");
+    o.check(
+        vias.len() == 2 && vias[0].starts_with(&ours),
+        &format!(
+            "{} at {who} must have the server's Via on top of the sender's: {vias:?}",
+            m.first_line()
+        ),
+    );
+    o.check(
+        m.headers("Route").is_empty(),
+        &format!(
+            "{} at {who} still carries Route: {:?}",
+            m.first_line(),
+            m.headers("Route")
+        ),
+    );
+}
+
+/// The responses to `method` a party received, by status.
+fn statuses(msgs: &[TraceMsg], method: &str) -> Vec<u16> {
+    msgs.iter()
+        .filter(|m| m.received)
+        .filter_map(|m| m.status_for(method))
+        .collect()
+}
+
+/// A call from a SIPp caller to bob's registered SIPp device is answered; then the caller
+/// sends a re-INVITE (and its ACK), INFO and UPDATE, and bob's device hangs up with BYE.
+/// Each of these reaches the other party through the server along the route set, with
+/// the server's Via on top and the server's Route consumed, and each answer comes back:
+/// both scenarios fail unless they get every request and every 200 they wait for.
+#[test]
+fn in_dialog_requests_of_both_parties_follow_the_record_route_through_the_server() {
+    let site = Site::new("dlg-route-set", "");
+    site.add_user(BOB, BOB_PW);
+    let server = site.start();
+    let port = register_with_password(&site, "bob", BOB_PW);
+    let bob = SippPeer::uas("routing/dlg_callee.xml", port, &[]);
+    wait_registrations(&server, 1);
+    let caller = SippPeer::uac(
+        "routing/dlg_caller.xml",
+        site.sip_port,
+        &[("callee", "bob")],
+    );
+    let o = Outcomes::finish(&server, vec![("bob", bob), ("caller", caller)]);
+
+    let bob_saw = o.trace("bob");
+    let caller_saw = o.trace("caller");
+    let sp = site.sip_port;
+
+    let invites = received(&bob_saw, "INVITE");
+    o.check(
+        invites.iter().map(|m| cseq(m)).collect::<Vec<_>>() == [1, 2],
+        "bob's device must get the INVITE and then the re-INVITE (CSeq 2), once each",
+    );
+    for m in &invites {
+        check_proxied(&o, m, sp, "bob's device");
+    }
+    // The re-INVITE is not Record-Routed again: the route set is fixed by the first
+    // transaction (§12.2.1.2 leaves it alone on a target refresh; §16.6 step 4 is for
+    // requests that create a dialog).
+    o.check(
+        invites[1].headers("Record-Route").is_empty(),
+        "the re-INVITE must not be Record-Routed",
+    );
+    let acks = received(&bob_saw, "ACK");
+    o.check(
+        acks.iter().map(|m| cseq(m)).collect::<Vec<_>>() == [1, 2],
+        "bob's device must get the ACK of each INVITE",
+    );
+    for m in acks {
+        check_proxied(&o, m, sp, "bob's device");
+    }
+    for method in ["INFO", "UPDATE"] {
+        let got = received(&bob_saw, method);
+        o.check(
+            got.len() == 1,
+            &format!("bob's device must get one {method}"),
+        );
+        check_proxied(&o, got[0], sp, "bob's device");
+        // The Request-URI is bob's Contact from the 200 (the remote target, §12.2.1.1).
+        o.check(
+            got[0].first_line() == format!("{method} sip:127.0.0.1:{port} SIP/2.0"),
+            &format!("{method} Request-URI at bob: {}", got[0].first_line()),
+        );
+    }
+    o.check(
+        statuses(&caller_saw, "INVITE").contains(&200)
+            && statuses(&caller_saw, "INFO").first() == Some(&200)
+            && statuses(&caller_saw, "UPDATE").first() == Some(&200),
+        "the caller must get 200 for the re-INVITE, the INFO and the UPDATE",
+    );
+
+    let byes = received(&caller_saw, "BYE");
+    o.check(byes.len() == 1, "the caller must get bob's BYE once");
+    check_proxied(&o, byes[0], sp, "the caller");
+    o.check(
+        byes[0]
+            .first_line()
+            .starts_with("BYE sip:caller@127.0.0.1:"),
+        &format!("BYE Request-URI at the caller: {}", byes[0].first_line()),
+    );
+    o.check(
+        statuses(&bob_saw, "BYE") == [200],
+        "bob's device must get the caller's 200 for its BYE, once",
+    );
+}
+
+/// The caller's INVITE, with every final response it received.
+fn finals(msgs: &[TraceMsg]) -> Vec<u16> {
+    let mut f: Vec<u16> = statuses(msgs, "INVITE")
+        .into_iter()
+        .filter(|s| *s >= 200)
+        .collect();
+    f.dedup();
+    f
+}
+
+/// Bob follows deflections: his device answers 302 naming carol; the server, not the
+/// caller, calls carol, whose device gets the INVITE with History-Info showing bob ended
+/// by the deflection and carol reached for that cause (RFC 7044; sb-routing uses the RFC
+/// 4458 cause 480 for a deflection), and a Diversion with reason deflection. The caller
+/// is connected to carol and never sees the 302; bob's device gets the server's ACK for
+/// its 302.
+#[test]
+fn a_302_from_the_device_is_followed_when_the_user_follows_deflections() {
+    let site = Site::new("dlg-deflect-on", "");
+    site.add_user(BOB, BOB_PW);
+    site.add_user(CAROL, CAROL_PW);
+    set_rules(&site, BOB, &[("follow_deflections", "on")]);
+    let server = site.start();
+    let bob = device(&site, "bob", BOB_PW, "dev_deflect.xml");
+    let carol = device(&site, "carol", CAROL_PW, "dev_answer.xml");
+    wait_registrations(&server, 2);
+    let caller = call(&site, "bob");
+    let o = Outcomes::finish(
+        &server,
+        vec![("bob", bob), ("carol", carol), ("caller", caller)],
+    );
+
+    let caller_saw = o.trace("caller");
+    o.check(
+        finals(&caller_saw) == [200],
+        &format!(
+            "the caller must see only carol's 200: {:?}",
+            finals(&caller_saw)
+        ),
+    );
+    let carol_saw = o.trace("carol");
+    let invites = received(&carol_saw, "INVITE");
+    o.check(invites.len() == 1, "carol's device must ring once");
+    let hi = invites[0].headers("History-Info");
+    o.check(
+        hi == [
+            "<sip:bob@127.0.0.1?Reason=SIP%3Bcause%3D480>;index=1",
+            "<sip:carol@127.0.0.1;cause=480>;index=1.1;mp=1",
+        ],
+        &format!("History-Info at carol: {hi:?}"),
+    );
+    let div = invites[0].headers("Diversion");
+    o.check(
+        div == ["<sip:bob@127.0.0.1>;reason=deflection;counter=1"],
+        &format!("Diversion at carol: {div:?}"),
+    );
+    o.check(
+        received(&o.trace("bob"), "ACK").len() == 1,
+        "bob's device must get the server's ACK for its 302",
+    );
+}
+
+/// With the rule off (it is on by default: sb-routing's `Rules::default`), the 302 is
+/// the answer: the caller gets it, with carol in Contact, and carol's device never rings.
+#[test]
+fn with_the_rule_off_the_caller_gets_the_302_itself() {
+    let site = Site::new("dlg-deflect-off", "");
+    site.add_user(BOB, BOB_PW);
+    site.add_user(CAROL, CAROL_PW);
+    set_rules(&site, BOB, &[("follow_deflections", "off")]);
+    let server = site.start();
+    let bob = device(&site, "bob", BOB_PW, "dev_deflect.xml");
+    let carol_port = register_with_password(&site, "carol", CAROL_PW);
+    wait_registrations(&server, 2);
+    // Carol's port is watched by a plain socket: nothing may arrive there.
+    let carol = std::net::UdpSocket::bind(("127.0.0.1", carol_port)).expect("carol's port");
+    carol.set_nonblocking(true).unwrap();
+    let caller = SippPeer::uac(
+        "routing/dlg_call_302.xml",
+        site.sip_port,
+        &[("callee", "bob")],
+    );
+    let o = Outcomes::finish(&server, vec![("bob", bob), ("caller", caller)]);
+
+    let caller_saw = o.trace("caller");
+    o.check(
+        finals(&caller_saw) == [302],
+        &format!("the caller must get the 302: {:?}", finals(&caller_saw)),
+    );
+    let moved = caller_saw
+        .iter()
+        .find(|m| m.received && m.status_for("INVITE") == Some(302))
+        .unwrap();
+    o.check(
+        moved.header("Contact") == Some("<sip:carol@127.0.0.1>"),
+        &format!("Contact of the 302: {:?}", moved.header("Contact")),
+    );
+    let mut buf = [0u8; 4096];
+    let stray = carol
+        .recv_from(&mut buf)
+        .ok()
+        .map(|(n, _)| String::from_utf8_lossy(&buf[..n]).into_owned());
+    o.check(stray.is_none(), &format!("carol's device got: {stray:?}"));
+}
+
+/// Bob is not signed in and forwards to carol when offline: carol's device rings with
+/// History-Info naming bob (ended with the RFC 4458 "not available" cause, 404, which is
+/// what sb-routing documents for forward-offline) and carol (cause=404), and a Diversion
+/// with reason unavailable; the caller is connected to her.
+#[test]
+fn a_callee_who_is_not_signed_in_is_forwarded_with_history_info() {
+    let site = Site::new("dlg-fwd-offline", "");
+    site.add_user(BOB, BOB_PW);
+    site.add_user(CAROL, CAROL_PW);
+    set_rules(&site, BOB, &[("forward_offline", CAROL)]);
+    let server = site.start();
+    let carol = device(&site, "carol", CAROL_PW, "dev_answer.xml");
+    wait_registrations(&server, 1);
+    let caller = call(&site, "bob");
+    let o = Outcomes::finish(&server, vec![("carol", carol), ("caller", caller)]);
+
+    o.check(
+        finals(&o.trace("caller")) == [200],
+        "the caller must be connected (one 200)",
+    );
+    let carol_saw = o.trace("carol");
+    let invites = received(&carol_saw, "INVITE");
+    o.check(invites.len() == 1, "carol's device must ring once");
+    let hi = invites[0].headers("History-Info");
+    o.check(
+        hi == [
+            "<sip:bob@127.0.0.1?Reason=SIP%3Bcause%3D404>;index=1",
+            "<sip:carol@127.0.0.1;cause=404>;index=1.1;mp=1",
+        ],
+        &format!("History-Info at carol: {hi:?}"),
+    );
+    let div = invites[0].headers("Diversion");
+    o.check(
+        div == ["<sip:bob@127.0.0.1>;reason=unavailable;counter=1"],
+        &format!("Diversion at carol: {div:?}"),
+    );
+}
+
+/// SIPp's built-in scenarios, run with `-sn`, killed by pid when dropped.
+struct BuiltIn {
+    child: Child,
+    work: Dir,
+}
+
+impl BuiltIn {
+    fn start(role: &str, port: u16, extra: &[&str]) -> BuiltIn {
+        let work = Dir::new("sipp-builtin");
+        let child = Command::new("sipp")
+            .current_dir(work.path())
+            .args(["-sn", role, "-t", "u1", "-m", "1", "-nostdin"])
+            .args(["-timeout", "60s", "-timeout_error"])
+            .args(["-i", "127.0.0.1", "-p", &port.to_string()])
+            .args(["-trace_msg", "-message_file"])
+            .arg(work.path().join("messages.log"))
+            .args(["-trace_err", "-error_file"])
+            .arg(work.path().join("errors.log"))
+            .args(extra)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("run sipp (install Debian's sip-tester)");
+        BuiltIn { child, work }
+    }
+
+    /// Exit status (None if still running at the deadline, then killed) and its account.
+    fn finish(&mut self, within: Duration) -> (Option<i32>, String) {
+        let deadline = std::time::Instant::now() + within;
+        let code = loop {
+            if let Some(s) = self.child.try_wait().unwrap() {
+                break s.code();
+            }
+            if std::time::Instant::now() >= deadline {
+                let _ = self.child.kill();
+                let _ = self.child.wait();
+                break None;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        };
+        let read = |f: &str| std::fs::read_to_string(self.work.path().join(f)).unwrap_or_default();
+        let account = format!(
+            "exit {code:?}\n--- errors ---\n{}\n--- messages ---\n{}",
+            read("errors.log"),
+            read("messages.log")
+        );
+        (code, account)
+    }
+}
+
+impl Drop for BuiltIn {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// `sipp -sn uac -s bob SERVER` calls bob's registered `sipp -sn uas`. The built-in UAC
+/// ignores the server's Record-Route and sends its ACK and BYE to `sip:bob@SERVER` with
+/// no Route. The server treats them as addressed to bob (RFC 3261 §16.5: the domain is
+/// its own, so it looks bob up: `sb_proxy::RouteKind::InDialogToUser`) and relays them to
+/// bob's device, instead of sending them to itself (which ended in 482 for the BYE). Both
+/// SIPp runs exit 0, and the ACK and BYE reach the callee with the server's Via on top.
+#[test]
+fn sipps_built_in_uac_completes_a_call_to_a_registered_built_in_uas() {
+    // The built-in UAC cannot answer a 407, and its From is in our domain.
+    let site = Site::new("dlg-builtin", "[auth]\nenabled = false\n");
+    site.add_user(BOB, BOB_PW);
+    let server = site.start();
+    let port = free_port();
+    register_device(site.sip_port, "bob", port);
+    wait_registrations(&server, 1);
+    let mut uas = BuiltIn::start("uas", port, &[]);
+    // SIPp has bound its socket once the port is no longer free.
+    wait_for("the uas to bind", Duration::from_secs(30), || {
+        std::net::UdpSocket::bind(("127.0.0.1", port))
+            .is_err()
+            .then_some(())
+    });
+    let target = format!("127.0.0.1:{}", site.sip_port);
+    let mut uac = BuiltIn::start("uac", free_port(), &["-s", "bob", &target]);
+    let (uac_code, uac_account) = uac.finish(PARTY_DEADLINE);
+    let (uas_code, uas_account) = uas.finish(PARTY_DEADLINE);
+    assert!(
+        uac_code == Some(0) && uas_code == Some(0),
+        "built-in uac/uas through the server:\n===== uac =====\n{uac_account}\n\
+         ===== uas =====\n{uas_account}\n===== server =====\n{}",
+        server.log()
+    );
+    let uas_saw = trace(&std::fs::read_to_string(uas.work.path().join("messages.log")).unwrap());
+    for method in ["ACK", "BYE"] {
+        let got = received(&uas_saw, method);
+        assert!(
+            got.len() == 1
+                && got[0].headers("Via")[0]
+                    .starts_with(&format!("SIP/2.0/UDP 127.0.0.1:{};", site.sip_port)),
+            "the uas must get one {method} relayed by the server: {got:?}"
+        );
+    }
+}
