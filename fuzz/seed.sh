@@ -27,4 +27,12 @@ printf '%s' 'Digest username="alice", realm="example.com", nonce="abc", uri="sip
     > "$here/corpus/auth_header/credentials"
 printf '%s' 'Digest username*=UTF-8'"''"'J%C3%A4s%C3%B8n, realm="r", nonce="n", uri="sip:x", response="00", userhash=false' \
     > "$here/corpus/auth_header/userhash"
+# A PIDF document with RPID activities, and a calendar with a weekly meeting.
+mkdir -p "$here/corpus/presence_doc"
+cat > "$here/corpus/presence_doc/pidf" <<'XML'
+<?xml version="1.0" encoding="UTF-8"?>
+<presence xmlns="urn:ietf:params:xml:ns:pidf" xmlns:dm="urn:ietf:params:xml:ns:pidf:data-model" xmlns:rpid="urn:ietf:params:xml:ns:pidf:rpid" entity="sip:bob@example.com"><tuple id="t1"><status><basic>open</basic></status><note>In the lab</note></tuple><dm:person id="p1"><rpid:activities><rpid:on-the-phone/></rpid:activities></dm:person></presence>
+XML
+printf 'BEGIN:VCALENDAR\r\nVERSION:2.0\r\nBEGIN:VEVENT\r\nUID:1\r\nDTSTART:20270105T090000Z\r\nDTEND:20270105T100000Z\r\nRRULE:FREQ=WEEKLY;BYDAY=TU;COUNT=10\r\nSUMMARY:Team\r\nEND:VEVENT\r\nEND:VCALENDAR\r\n' \
+    > "$here/corpus/presence_doc/weekly.ics"
 echo "seeded $(ls "$here/corpus/parse" | wc -l) inputs per target in $here/corpus"

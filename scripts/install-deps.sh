@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs the system packages the tests use, from Debian's archive. Idempotent.
 set -euo pipefail
-packages=(sip-tester stunnel4 openssl ca-certificates postgresql baresip kamailio)
+packages=(sip-tester stunnel4 openssl ca-certificates postgresql baresip kamailio libxml2-utils)
 packages+=(libxml2-utils python3) # xmllint and python3 check presence documents in the e2e tests
 missing=()
 for p in "${packages[@]}"; do
