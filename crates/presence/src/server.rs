@@ -198,11 +198,22 @@ pub(crate) struct Person {
     pub(crate) manual: Option<ManualState>,
     pub(crate) in_call: bool,
     pub(crate) signed_in: bool,
+    /// The iCalendar text as given (persisted), and what it says, read once.
     pub(crate) calendar: Option<String>,
+    pub(crate) schedule: Option<crate::calendar::Calendar>,
     pub(crate) rules: Vec<AccessRule>,
     pub(crate) dialogs: Vec<DialogView>,
     /// The combined state last computed, to tell changes apart.
     pub(crate) state: Option<PersonState>,
+}
+
+impl Person {
+    /// Keeps the text and reads it once. A calendar that does not parse counts as never
+    /// busy: the user's file is theirs to fix, and presence must not fail because of it.
+    pub(crate) fn set_calendar(&mut self, ics: Option<String>) {
+        self.schedule = ics.as_deref().and_then(|t| crate::calendar::parse(t).ok());
+        self.calendar = ics;
+    }
 }
 
 /// A user's contact list, subscribable as one resource (RFC 4662).
@@ -610,7 +621,7 @@ impl PresenceServer {
     /// The person's calendar (iCalendar text; None removes it). The server wakes itself
     /// when a busy event starts or ends.
     pub fn set_calendar(&mut self, now_ms: u64, entity: &str, ics: Option<String>) {
-        self.person_mut(entity).calendar = ics;
+        self.person_mut(entity).set_calendar(ics);
         self.changed(now_ms, entity);
     }
 
