@@ -99,7 +99,7 @@ fn bytes_per_subscription() -> isize {
 }
 
 fn manual(i: u64) -> Option<ManualState> {
-    let availability = if i % 2 == 0 {
+    let availability = if i & 1 == 0 {
         Availability::Busy
     } else {
         Availability::Away
