@@ -304,6 +304,48 @@ fn in_dialog_request_with_both_double_record_route_values_pops_both() {
     assert_eq!(fwd.headers.vias().count(), 2, "one Via of ours");
 }
 
+/// A further Route naming a host (not an address) is asked as `InDialog`; the answer
+/// says where that hop is, and the request goes there with its Request-URI (the remote
+/// target) unchanged and the Route kept (§16.12 loose routing).
+#[test]
+fn in_dialog_route_to_a_named_hop_keeps_the_request_uri() {
+    let now = Instant::now();
+    let mut p = proxy();
+    let next = {
+        let mut u = sip_uri("", "gw.example.net");
+        if let Uri::Sip(s) = &mut u {
+            s.params.set("lr", None);
+        }
+        u
+    };
+    let bye = invite(Method::Bye, ua_uri("192.0.2.3"), "z9hG4bKnamed")
+        .to("bob", "example.com", Some("b1"))
+        .header(route(our_uri()))
+        .header(route(next.clone()))
+        .build();
+    p.handle_request(now, bye, Peer::udp(addr(CALLER)));
+    let (id, kind, _) = route_query(&mut p).expect("a name needs resolving");
+    assert_eq!(
+        kind,
+        RouteKind::InDialog {
+            next_hop: next.clone()
+        }
+    );
+    let hop = Target::new(next.clone(), Peer::udp(addr("192.0.2.9:5060")));
+    p.handle_route_decision(now, id, RouteDecision::Forward(Plan::parallel(vec![hop])));
+    let out = drain(&mut p);
+    let (fwd, to) = requests(&out)[0];
+    assert_eq!(to.addr, addr("192.0.2.9:5060"));
+    assert_eq!(fwd.uri, ua_uri("192.0.2.3"), "the remote target stays");
+    assert_eq!(
+        fwd.headers
+            .routes()
+            .map(|r| r.uri.clone())
+            .collect::<Vec<_>>(),
+        vec![next]
+    );
+}
+
 #[test]
 fn strict_router_upstream_is_fixed_up() {
     let now = Instant::now();
