@@ -374,8 +374,13 @@ impl PresenceServer {
                 .by_dialog
                 .get(&key)
                 .ok_or(Refusal::NoSuchSubscription)?;
-            if self.subs.get(&id).map(|s| s.package) != Some(package) {
+            let existing = self.subs.get(&id).expect("indexed by dialog");
+            if existing.package != package {
                 return Err(Refusal::BadEvent);
+            }
+            // Only the identity that created the subscription may refresh or end it.
+            if existing.watcher.as_deref() != watcher {
+                return Err(Refusal::Forbidden("Not Your Subscription".into()));
             }
             let reply = subscribe_ok(expires, &self.our_contact, tag);
             if expires == 0 {
@@ -508,7 +513,9 @@ impl PresenceServer {
         self.timers.clear(&Timer::SubscriptionExpiry(id));
         self.timers.clear(&Timer::Throttle(id));
         self.dirty.remove(&id);
-        self.in_flight.retain(|_, s| *s != id);
+        // Entries of `in_flight` for this subscription stay until their responses come
+        // (ids are never reused, and a response for a gone subscription is ignored):
+        // sweeping them here would cost a pass over every NOTIFY in flight per removal.
         // A fetch was never announced as added, so it is not announced as removed.
         if let Some(reason) = why {
             self.events.push_back(PresenceEvent::SubscriptionRemoved {
