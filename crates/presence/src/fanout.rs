@@ -58,8 +58,8 @@ impl PresenceServer {
             manual: person.and_then(|p| p.manual.clone()),
             in_call: person.is_some_and(|p| p.in_call),
             in_meeting: person
-                .and_then(|p| p.calendar.as_deref())
-                .is_some_and(|ics| glue::busy_at(ics, now_s)),
+                .and_then(|p| p.schedule.as_ref())
+                .is_some_and(|c| c.busy_at(now_s)),
             signed_in: person.is_some_and(|p| p.signed_in),
             location: None,
             phone_numbers: Vec::new(),
@@ -82,11 +82,7 @@ impl PresenceServer {
         {
             wake = Some(until);
         }
-        if let Some(next) = person
-            .calendar
-            .as_deref()
-            .and_then(|ics| glue::next_change(ics, now_s))
-        {
+        if let Some(next) = person.schedule.as_ref().and_then(|c| c.next_change(now_s)) {
             if next > now_s {
                 wake = Some(wake.map_or(next, |w| w.min(next)));
             }

@@ -1,5 +1,5 @@
 //! The document and policy functions the protocol machines call, in one place: the
-//! aggregation, access and calendar rules and the PIDF / dialog-info / RLMI documents.
+//! aggregation and access rules and the PIDF / dialog-info / RLMI documents.
 
 use crate::doc::rlmi::{Instance, InstanceState, ListView, ResourceView};
 use crate::model::{AccessLevel, AccessRule, PersonState, Published, Sources};
@@ -16,18 +16,6 @@ pub(crate) fn level_for(rules: &[AccessRule], watcher: &str, owner_domain: &str)
 
 pub(crate) fn view(s: &PersonState, level: AccessLevel) -> PersonState {
     crate::access::view(s, level)
-}
-
-/// A calendar that does not parse counts as not busy (the user's file is theirs to fix;
-/// presence must not fail because of it).
-pub(crate) fn busy_at(ics: &str, now_s: u64) -> bool {
-    let _ = (ics, now_s);
-    false
-}
-
-pub(crate) fn next_change(ics: &str, now_s: u64) -> Option<u64> {
-    let _ = (ics, now_s);
-    None
 }
 
 pub(crate) fn render_pidf(entity: &str, s: &PersonState) -> String {

@@ -198,11 +198,22 @@ pub(crate) struct Person {
     pub(crate) manual: Option<ManualState>,
     pub(crate) in_call: bool,
     pub(crate) signed_in: bool,
+    /// The iCalendar text as given (persisted), and what it says, read once.
     pub(crate) calendar: Option<String>,
+    pub(crate) schedule: Option<crate::calendar::Calendar>,
     pub(crate) rules: Vec<AccessRule>,
     pub(crate) dialogs: Vec<DialogView>,
     /// The combined state last computed, to tell changes apart.
     pub(crate) state: Option<PersonState>,
+}
+
+impl Person {
+    /// Keeps the text and reads it once. A calendar that does not parse counts as never
+    /// busy: the user's file is theirs to fix, and presence must not fail because of it.
+    pub(crate) fn set_calendar(&mut self, ics: Option<String>) {
+        self.schedule = ics.as_deref().and_then(|t| crate::calendar::parse(t).ok());
+        self.calendar = ics;
+    }
 }
 
 /// A user's contact list, subscribable as one resource (RFC 4662).
@@ -363,8 +374,13 @@ impl PresenceServer {
                 .by_dialog
                 .get(&key)
                 .ok_or(Refusal::NoSuchSubscription)?;
-            if self.subs.get(&id).map(|s| s.package) != Some(package) {
+            let existing = self.subs.get(&id).expect("indexed by dialog");
+            if existing.package != package {
                 return Err(Refusal::BadEvent);
+            }
+            // Only the identity that created the subscription may refresh or end it.
+            if existing.watcher.as_deref() != watcher {
+                return Err(Refusal::Forbidden("Not Your Subscription".into()));
             }
             let reply = subscribe_ok(expires, &self.our_contact, tag);
             if expires == 0 {
@@ -497,7 +513,9 @@ impl PresenceServer {
         self.timers.clear(&Timer::SubscriptionExpiry(id));
         self.timers.clear(&Timer::Throttle(id));
         self.dirty.remove(&id);
-        self.in_flight.retain(|_, s| *s != id);
+        // Entries of `in_flight` for this subscription stay until their responses come
+        // (ids are never reused, and a response for a gone subscription is ignored):
+        // sweeping them here would cost a pass over every NOTIFY in flight per removal.
         // A fetch was never announced as added, so it is not announced as removed.
         if let Some(reason) = why {
             self.events.push_back(PresenceEvent::SubscriptionRemoved {
@@ -610,7 +628,7 @@ impl PresenceServer {
     /// The person's calendar (iCalendar text; None removes it). The server wakes itself
     /// when a busy event starts or ends.
     pub fn set_calendar(&mut self, now_ms: u64, entity: &str, ics: Option<String>) {
-        self.person_mut(entity).calendar = ics;
+        self.person_mut(entity).set_calendar(ics);
         self.changed(now_ms, entity);
     }
 

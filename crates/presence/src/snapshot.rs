@@ -117,7 +117,7 @@ impl PresenceServer {
         for p in s.people {
             let person = self.person_mut(&p.entity);
             person.manual = p.manual;
-            person.calendar = p.calendar;
+            person.set_calendar(p.calendar);
             person.rules = p.rules;
             person.in_call = p.in_call;
             person.signed_in = p.signed_in;

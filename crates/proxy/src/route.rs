@@ -103,8 +103,9 @@ pub(crate) fn is_local_via(cfg: &ProxyConfig, via: &Via) -> bool {
 
 /// §16.4 route information preprocessing. If the Request-URI is a value we put in a
 /// Record-Route, the previous hop is a strict router (RFC 2543): the real Request-URI is
-/// the last Route value, which is removed. Then our own URI on top of the Route set is
-/// removed. Returns whether the strict-route fix-up happened.
+/// the last Route value, which is removed. Then our own URIs on top of the Route set are
+/// removed (one, or two after RFC 5658 double record-routing). Returns whether the
+/// strict-route fix-up happened.
 pub(crate) fn preprocess(cfg: &ProxyConfig, req: &mut Request) -> bool {
     let mut fixed = false;
     if is_local(cfg, &req.uri) && req.uri.as_sip().is_some_and(|u| u.user.is_none()) {
@@ -120,15 +121,19 @@ pub(crate) fn preprocess(cfg: &ProxyConfig, req: &mut Request) -> bool {
             }
         }
     }
-    let top = req
+    // Our own URIs on top: one per Record-Route we added, two when we double
+    // record-routed across transports (RFC 5658 §4, one value per side). Leaving the
+    // second would send the request to ourselves over the other transport.
+    while let Some(at) = req
         .headers
         .0
         .iter()
-        .position(|h| matches!(h, Header::Route(_)));
-    if let Some(at) = top {
-        if matches!(&req.headers.0[at], Header::Route(r) if is_local(cfg, &r.uri)) {
-            req.headers.0.remove(at);
+        .position(|h| matches!(h, Header::Route(_)))
+    {
+        if !matches!(&req.headers.0[at], Header::Route(r) if is_local(cfg, &r.uri)) {
+            break;
         }
+        req.headers.0.remove(at);
     }
     fixed
 }

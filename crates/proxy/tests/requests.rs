@@ -269,6 +269,83 @@ fn in_dialog_request_with_a_further_loose_route_goes_to_that_hop() {
     );
 }
 
+/// RFC 5658 §4: a request coming back with both of our double Record-Route values as its
+/// top Routes has both removed and goes straight to the remote target, not to ourselves
+/// over the other transport (which would add a second Via of ours).
+#[test]
+fn in_dialog_request_with_both_double_record_route_values_pops_both() {
+    let now = Instant::now();
+    let mut cfg = ProxyConfig::udp(addr(ME));
+    cfg.listen.push(sb_proxy::Listen {
+        transport: sb_sip_core::TransportKind::Tcp,
+        host: sb_sip_msg::Host::V4("192.0.2.1".parse().unwrap()),
+        port: 5060,
+    });
+    let mut p = Proxy::new(cfg, TimerConfig::default(), 1);
+    let mut tcp_side = our_uri();
+    if let Uri::Sip(s) = &mut tcp_side {
+        s.params.set("transport", Some("tcp"));
+    }
+    // The TCP caller's route set: the Record-Route values reversed (§12.1.2).
+    let reinvite = invite(Method::Invite, ua_uri("192.0.2.3"), "z9hG4bKdrr")
+        .to("bob", "example.com", Some("b1"))
+        .header(route(tcp_side))
+        .header(route(our_uri()))
+        .build();
+    let from = Peer::new(sb_sip_core::TransportKind::Tcp, addr(CALLER));
+    p.handle_request(now, reinvite, from);
+    assert!(p.poll_query().is_none(), "an IP next hop needs no lookup");
+    let out = drain(&mut p);
+    let sent = requests(&out);
+    assert_eq!(sent.len(), 1, "{out:?}");
+    let (fwd, to) = sent[0];
+    assert_eq!(to.addr, addr(CALLEE), "not to ourselves");
+    assert_eq!(fwd.headers.routes().count(), 0);
+    assert_eq!(fwd.headers.vias().count(), 2, "one Via of ours");
+}
+
+/// A further Route naming a host (not an address) is asked as `InDialog`; the answer
+/// says where that hop is, and the request goes there with its Request-URI (the remote
+/// target) unchanged and the Route kept (§16.12 loose routing).
+#[test]
+fn in_dialog_route_to_a_named_hop_keeps_the_request_uri() {
+    let now = Instant::now();
+    let mut p = proxy();
+    let next = {
+        let mut u = sip_uri("", "gw.example.net");
+        if let Uri::Sip(s) = &mut u {
+            s.params.set("lr", None);
+        }
+        u
+    };
+    let bye = invite(Method::Bye, ua_uri("192.0.2.3"), "z9hG4bKnamed")
+        .to("bob", "example.com", Some("b1"))
+        .header(route(our_uri()))
+        .header(route(next.clone()))
+        .build();
+    p.handle_request(now, bye, Peer::udp(addr(CALLER)));
+    let (id, kind, _) = route_query(&mut p).expect("a name needs resolving");
+    assert_eq!(
+        kind,
+        RouteKind::InDialog {
+            next_hop: next.clone()
+        }
+    );
+    let hop = Target::new(next.clone(), Peer::udp(addr("192.0.2.9:5060")));
+    p.handle_route_decision(now, id, RouteDecision::Forward(Plan::parallel(vec![hop])));
+    let out = drain(&mut p);
+    let (fwd, to) = requests(&out)[0];
+    assert_eq!(to.addr, addr("192.0.2.9:5060"));
+    assert_eq!(fwd.uri, ua_uri("192.0.2.3"), "the remote target stays");
+    assert_eq!(
+        fwd.headers
+            .routes()
+            .map(|r| r.uri.clone())
+            .collect::<Vec<_>>(),
+        vec![next]
+    );
+}
+
 #[test]
 fn strict_router_upstream_is_fixed_up() {
     let now = Instant::now();

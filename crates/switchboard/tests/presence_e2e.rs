@@ -43,7 +43,7 @@ const NOTIFY_DEADLINE: Duration = Duration::from_secs(10);
 const THROTTLE_GAP: Duration = Duration::from_millis(1200);
 
 /// `[site]` with users (all with password [`PW`]); `extra` is appended to a user's table
-/// (TOML lines such as `access = { ... }`).
+/// (TOML lines such as `rules = { ... }`).
 fn site_file(users: &[(&str, &str)]) -> String {
     let mut s = String::from("[site]\ndomains = [\"127.0.0.1\"]\n\n");
     for (address, extra) in users {
@@ -170,12 +170,13 @@ fn the_checker_accepts_a_valid_pidf_and_refuses_broken_ones() {
 
 #[test]
 fn a_baresip_watcher_sees_bobs_state_calls_and_sign_out_within_a_second() {
-    let access = format!("access = {{ \"{ALICE}\" = \"team\" }}");
-    let site = Site::new(
-        "presence-baresip",
-        &site_file(&[(ALICE, ""), (BOB, &access)]),
-    );
+    let site = Site::new("presence-baresip", &site_file(&[(ALICE, ""), (BOB, "")]));
     let server = site.start();
+    // Alice is at team level with bob: she sees his notes.
+    presence_cli(
+        &site,
+        &["access", BOB, "--watcher", ALICE, "--level", "team"],
+    );
     let mut bob = PresencePhone::start(&site, "bob", PW, &[]);
     let alice = PresencePhone::start(&site, "alice", PW, &[BOB]);
     wait_for("both phones registered", Duration::from_secs(30), || {
@@ -296,18 +297,15 @@ fn list_subscribe(
 #[test]
 fn a_list_subscription_to_200_contacts_gets_full_state_then_a_partial_notify() {
     let members: Vec<String> = (0..200).map(|i| format!("sip:u{i:03}@127.0.0.1")).collect();
-    let contacts = format!(
-        "contacts = [{}]",
-        members
-            .iter()
-            .map(|m| format!("\"{m}\""))
-            .collect::<Vec<_>>()
-            .join(", ")
-    );
-    let mut users: Vec<(&str, &str)> = vec![(ALICE, &contacts)];
+    let mut users: Vec<(&str, &str)> = vec![(ALICE, "")];
     users.extend(members.iter().map(|m| (m.as_str(), "")));
     let site = Site::new("presence-list", &site_file(&users));
     let server = site.start();
+    let mut args = vec!["contacts", ALICE];
+    for m in &members {
+        args.extend(["--add", m.as_str()]);
+    }
+    presence_cli(&site, &args);
 
     let mut w = TcpWatcher::connect(&site, "alice", PW);
     let call_id = format!("list-{}", std::process::id());
@@ -396,13 +394,19 @@ fn a_list_subscription_to_200_contacts_gets_full_state_then_a_partial_notify() {
 
 /// Bob in do-not-disturb, signed in from a UDP port; his rules and access levels as given.
 fn dnd_site(tag: &str, bob_rules: &str) -> (Site, Server, u16) {
-    let bob_extra =
-        format!("{bob_rules}\naccess = {{ \"{ALICE}\" = \"team\", \"{DAVE}\" = \"colleagues\" }}");
     let site = Site::new(
         tag,
-        &site_file(&[(ALICE, ""), (DAVE, ""), (CAROL, ""), (BOB, &bob_extra)]),
+        &site_file(&[(ALICE, ""), (DAVE, ""), (CAROL, ""), (BOB, bob_rules)]),
     );
     let server = site.start();
+    presence_cli(
+        &site,
+        &["access", BOB, "--watcher", ALICE, "--level", "team"],
+    );
+    presence_cli(
+        &site,
+        &["access", BOB, "--watcher", DAVE, "--level", "colleagues"],
+    );
     presence_cli(&site, &["set", BOB, "--state", "dnd"]);
     let bob_port = register_with_password(&site, "bob", PW);
     (site, server, bob_port)

@@ -64,6 +64,11 @@ impl Outcomes<'_> {
             .into_iter()
             .map(|(label, mut p)| (label, p.finish(PARTY_DEADLINE)))
             .collect();
+        Outcomes::of(server, parties)
+    }
+
+    /// [`Outcomes::finish`] for parties that already ended.
+    fn of<'s>(server: &'s Server, parties: Vec<(&'static str, SippOutcome)>) -> Outcomes<'s> {
         let o = Outcomes { server, parties };
         let failed = o.parties.iter().any(|(_, p)| !p.ok);
         o.check(!failed, "a party failed");
@@ -118,9 +123,9 @@ fn cseq(m: &TraceMsg) -> u32 {
 /// A request proxied by the server (RFC 3261 §16.6 step 8, §16.12): its topmost Via is
 /// the server's UDP address, the sender's Via follows, and no Route is left (the server's
 /// own was the only one, and it popped it, §16.4).
-fn check_proxied(o: &Outcomes, m: &TraceMsg, server_port: u16, who: &str) {
+fn check_proxied(o: &Outcomes, m: &TraceMsg, server_via: &str, who: &str) {
     let vias = m.headers("Via");
-    let ours = format!("SIP/2.0/UDP 127.0.0.1:{server_port};branch=z9hG4bK");
+    let ours = format!("{server_via};branch=z9hG4bK");
     o.check(
         vias.len() == 2 && vias[0].starts_with(&ours),
         &format!(
@@ -153,22 +158,45 @@ fn statuses(msgs: &[TraceMsg], method: &str) -> Vec<u16> {
 /// both scenarios fail unless they get every request and every 200 they wait for.
 #[test]
 fn in_dialog_requests_of_both_parties_follow_the_record_route_through_the_server() {
-    let site = Site::new("dlg-route-set", "");
+    dialog_through_the_server("dlg-route-set", "u1");
+}
+
+/// The same dialog with the caller on TCP and bob's device on UDP: the server
+/// Record-Routes twice (RFC 5658 §4: one value per transport) and, when a request comes
+/// back with both values as Route, consumes both rather than sending the request to
+/// itself over the other transport; each party still sees exactly one server Via.
+#[test]
+fn in_dialog_requests_cross_from_tcp_to_udp_with_double_record_route() {
+    dialog_through_the_server("dlg-route-set-tcp", "t1");
+}
+
+/// Runs dlg_caller.xml over `caller_transport` (SIPp's `-t`: u1 or t1) against
+/// dlg_callee.xml on bob's registered UDP port, and checks what each party received.
+fn dialog_through_the_server(tag: &str, caller_transport: &str) {
+    let site = Site::new(tag, "");
     site.add_user(BOB, BOB_PW);
     let server = site.start();
     let port = register_with_password(&site, "bob", BOB_PW);
-    let bob = SippPeer::uas("routing/dlg_callee.xml", port, &[]);
+    let mut bob = SippPeer::uas("routing/dlg_callee.xml", port, &[]);
     wait_registrations(&server, 1);
-    let caller = SippPeer::uac(
-        "routing/dlg_caller.xml",
-        site.sip_port,
-        &[("callee", "bob")],
+    let target = format!("127.0.0.1:{}", site.sip_port);
+    let script = support::scenario("routing/dlg_caller.xml");
+    let mut caller = Background::start(
+        &["-sf", script.to_str().unwrap(), "-t", caller_transport],
+        free_port(),
+        &["-key", "callee", "bob", &target],
     );
-    let o = Outcomes::finish(&server, vec![("bob", bob), ("caller", caller)]);
+    let bob_done = bob.finish(PARTY_DEADLINE);
+    let caller_done = caller.finish(PARTY_DEADLINE);
+    let o = Outcomes::of(&server, vec![("bob", bob_done), ("caller", caller_done)]);
 
     let bob_saw = o.trace("bob");
     let caller_saw = o.trace("caller");
-    let sp = site.sip_port;
+    let at_bob = format!("SIP/2.0/UDP 127.0.0.1:{}", site.sip_port);
+    let at_caller = match caller_transport {
+        "t1" => format!("SIP/2.0/TCP 127.0.0.1:{}", site.sip_port),
+        _ => at_bob.clone(),
+    };
 
     let invites = received(&bob_saw, "INVITE");
     o.check(
@@ -176,7 +204,7 @@ fn in_dialog_requests_of_both_parties_follow_the_record_route_through_the_server
         "bob's device must get the INVITE and then the re-INVITE (CSeq 2), once each",
     );
     for m in &invites {
-        check_proxied(&o, m, sp, "bob's device");
+        check_proxied(&o, m, &at_bob, "bob's device");
     }
     // The re-INVITE is not Record-Routed again: the route set is fixed by the first
     // transaction (§12.2.1.2 leaves it alone on a target refresh; §16.6 step 4 is for
@@ -191,7 +219,7 @@ fn in_dialog_requests_of_both_parties_follow_the_record_route_through_the_server
         "bob's device must get the ACK of each INVITE",
     );
     for m in acks {
-        check_proxied(&o, m, sp, "bob's device");
+        check_proxied(&o, m, &at_bob, "bob's device");
     }
     for method in ["INFO", "UPDATE"] {
         let got = received(&bob_saw, method);
@@ -199,7 +227,7 @@ fn in_dialog_requests_of_both_parties_follow_the_record_route_through_the_server
             got.len() == 1,
             &format!("bob's device must get one {method}"),
         );
-        check_proxied(&o, got[0], sp, "bob's device");
+        check_proxied(&o, got[0], &at_bob, "bob's device");
         // The Request-URI is bob's Contact from the 200 (the remote target, §12.2.1.1).
         o.check(
             got[0].first_line() == format!("{method} sip:127.0.0.1:{port} SIP/2.0"),
@@ -215,7 +243,7 @@ fn in_dialog_requests_of_both_parties_follow_the_record_route_through_the_server
 
     let byes = received(&caller_saw, "BYE");
     o.check(byes.len() == 1, "the caller must get bob's BYE once");
-    check_proxied(&o, byes[0], sp, "the caller");
+    check_proxied(&o, byes[0], &at_caller, "the caller");
     o.check(
         byes[0]
             .first_line()
@@ -371,19 +399,24 @@ fn a_callee_who_is_not_signed_in_is_forwarded_with_history_info() {
     );
 }
 
-/// SIPp's built-in scenarios, run with `-sn`, killed by pid when dropped.
-struct BuiltIn {
+/// A SIPp run in the background (a scenario file or a built-in one, any transport),
+/// killed by pid when dropped.
+struct Background {
     child: Child,
     work: Dir,
+    port: u16,
 }
 
-impl BuiltIn {
-    fn start(role: &str, port: u16, extra: &[&str]) -> BuiltIn {
-        let work = Dir::new("sipp-builtin");
+impl Background {
+    /// `sipp SCENARIO -m 1 ... -i 127.0.0.1 -p PORT EXTRA`; `scenario` holds `-sf FILE` or
+    /// `-sn NAME`, and `-t` unless UDP.
+    fn start(scenario: &[&str], port: u16, extra: &[&str]) -> Background {
+        let work = Dir::new("sipp-bg");
         let child = Command::new("sipp")
             .current_dir(work.path())
-            .args(["-sn", role, "-t", "u1", "-m", "1", "-nostdin"])
-            .args(["-timeout", "60s", "-timeout_error"])
+            .env("TZ", "UTC")
+            .args(scenario)
+            .args(["-m", "1", "-nostdin", "-timeout", "90s", "-timeout_error"])
             .args(["-i", "127.0.0.1", "-p", &port.to_string()])
             .args(["-trace_msg", "-message_file"])
             .arg(work.path().join("messages.log"))
@@ -392,18 +425,18 @@ impl BuiltIn {
             .args(extra)
             .stdin(Stdio::null())
             .stdout(Stdio::null())
-            .stderr(Stdio::null())
+            .stderr(std::fs::File::create(work.path().join("stderr.log")).unwrap())
             .spawn()
             .expect("run sipp (install Debian's sip-tester)");
-        BuiltIn { child, work }
+        Background { child, work, port }
     }
 
-    /// Exit status (None if still running at the deadline, then killed) and its account.
-    fn finish(&mut self, within: Duration) -> (Option<i32>, String) {
+    /// Waits for the run to end (killed at the deadline) and reports like a [`SippPeer`].
+    fn finish(&mut self, within: Duration) -> SippOutcome {
         let deadline = std::time::Instant::now() + within;
-        let code = loop {
+        let status = loop {
             if let Some(s) = self.child.try_wait().unwrap() {
-                break s.code();
+                break Some(s);
             }
             if std::time::Instant::now() >= deadline {
                 let _ = self.child.kill();
@@ -413,16 +446,23 @@ impl BuiltIn {
             std::thread::sleep(Duration::from_millis(50));
         };
         let read = |f: &str| std::fs::read_to_string(self.work.path().join(f)).unwrap_or_default();
-        let account = format!(
-            "exit {code:?}\n--- errors ---\n{}\n--- messages ---\n{}",
+        let messages = read("messages.log");
+        let report = format!(
+            "SIPp on port {}: {}\n--- errors ---\n{}\n--- stderr ---\n{}\n--- messages ---\n{messages}",
+            self.port,
+            status.map_or_else(|| format!("still running after {within:?}, killed"), |s| format!("exit {:?}", s.code())),
             read("errors.log"),
-            read("messages.log")
+            read("stderr.log"),
         );
-        (code, account)
+        SippOutcome {
+            ok: status.is_some_and(|s| s.success()),
+            report,
+            messages,
+        }
     }
 }
 
-impl Drop for BuiltIn {
+impl Drop for Background {
     fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
@@ -444,7 +484,7 @@ fn sipps_built_in_uac_completes_a_call_to_a_registered_built_in_uas() {
     let port = free_port();
     register_device(site.sip_port, "bob", port);
     wait_registrations(&server, 1);
-    let mut uas = BuiltIn::start("uas", port, &[]);
+    let mut uas = Background::start(&["-sn", "uas"], port, &[]);
     // SIPp has bound its socket once the port is no longer free.
     wait_for("the uas to bind", Duration::from_secs(30), || {
         std::net::UdpSocket::bind(("127.0.0.1", port))
@@ -452,23 +492,15 @@ fn sipps_built_in_uac_completes_a_call_to_a_registered_built_in_uas() {
             .then_some(())
     });
     let target = format!("127.0.0.1:{}", site.sip_port);
-    let mut uac = BuiltIn::start("uac", free_port(), &["-s", "bob", &target]);
-    let (uac_code, uac_account) = uac.finish(PARTY_DEADLINE);
-    let (uas_code, uas_account) = uas.finish(PARTY_DEADLINE);
-    assert!(
-        uac_code == Some(0) && uas_code == Some(0),
-        "built-in uac/uas through the server:\n===== uac =====\n{uac_account}\n\
-         ===== uas =====\n{uas_account}\n===== server =====\n{}",
-        server.log()
-    );
-    let uas_saw = trace(&std::fs::read_to_string(uas.work.path().join("messages.log")).unwrap());
+    let mut uac = Background::start(&["-sn", "uac"], free_port(), &["-s", "bob", &target]);
+    let uac_done = uac.finish(PARTY_DEADLINE);
+    let uas_done = uas.finish(PARTY_DEADLINE);
+    let o = Outcomes::of(&server, vec![("uac", uac_done), ("uas", uas_done)]);
+    let uas_saw = o.trace("uas");
+    let ours = format!("SIP/2.0/UDP 127.0.0.1:{}", site.sip_port);
     for method in ["ACK", "BYE"] {
         let got = received(&uas_saw, method);
-        assert!(
-            got.len() == 1
-                && got[0].headers("Via")[0]
-                    .starts_with(&format!("SIP/2.0/UDP 127.0.0.1:{};", site.sip_port)),
-            "the uas must get one {method} relayed by the server: {got:?}"
-        );
+        o.check(got.len() == 1, &format!("the uas must get one {method}"));
+        check_proxied(&o, got[0], &ours, "the uas");
     }
 }

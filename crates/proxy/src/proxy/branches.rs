@@ -110,7 +110,11 @@ impl Proxy {
             return;
         };
         let mut req = c.request.clone();
-        req.uri = target.uri.clone();
+        // Inside a dialog with a Route left, the target only names the next hop (the top
+        // Route, resolved): the Request-URI is the remote target and stays (§16.12).
+        if !(c.in_dialog && req.headers.routes().next().is_some()) {
+            req.uri = target.uri.clone();
+        }
         let mf = if forked {
             c.max_forwards.min(self.cfg.fork_max_forwards)
         } else {

@@ -703,6 +703,9 @@ impl AuthCaller {
             .args(["-i", "127.0.0.1", "-p", &port.to_string()])
             .args(["-s", user, "-au", user, "-ap", password])
             .args(["-key", "callee", callee])
+            // SIPp digests over `sip:` + this; by default it would use the server's
+            // address, not the Request-URI the server checks (RFC 3261 §22.4).
+            .args(["-auth_uri", &format!("{callee}@127.0.0.1")])
             .args(["-trace_msg", "-message_file"])
             .arg(work.path().join("messages.log"))
             .args(["-trace_err", "-error_file"])
