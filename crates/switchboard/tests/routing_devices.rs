@@ -173,7 +173,15 @@ fn caller_finals(caller: &[TraceMsg]) -> Vec<(u16, String)> {
 }
 
 fn assert_one_answer(o: &Outcomes, expected_tag: impl Fn(&str) -> bool, who: &str) {
-    let finals = caller_finals(&o.trace("caller"));
+    let caller = o.trace("caller");
+    // The server answers the INVITE itself before anything else (RFC 3261 §16.2), so the
+    // caller stops retransmitting while the devices ring.
+    let first = caller.iter().find(|m| m.received).map(TraceMsg::first_line);
+    o.check(
+        first == Some("SIP/2.0 100 Trying"),
+        &format!("the caller's first answer must be 100 Trying, not {first:?}"),
+    );
+    let finals = caller_finals(&caller);
     let mut distinct = finals.clone();
     distinct.dedup();
     o.check(
