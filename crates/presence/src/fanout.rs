@@ -236,10 +236,11 @@ impl PresenceServer {
                 Some((PIDF_CONTENT_TYPE.to_string(), body.as_bytes().to_vec()))
             }
             Package::Dialog => {
+                let level = self.level(&entity, watcher.as_deref());
                 let dialogs = self
                     .people
                     .get(&entity)
-                    .map(|p| p.dialogs.clone())
+                    .map(|p| glue::dialogs_for(&p.dialogs, level))
                     .unwrap_or_default();
                 let sub = self.subs.get_mut(&id)?;
                 let Feed::Dialog { version, last } = &mut sub.feed else {

@@ -37,6 +37,28 @@ pub(crate) fn render_dialog_info(
     crate::doc::dialog_info::render(entity, version, full, dialogs).into_bytes()
 }
 
+/// What a watcher at `level` may see of a person's dialogs. The dialog identifiers
+/// (Call-ID and tags) let a phone pick up or join the call (RFC 4235 §4.1.3), and the
+/// identities say who is talking to whom, so only team and personal watchers get them;
+/// colleagues and public watchers see that a line is busy or ringing (a busy lamp), and
+/// a blocked watcher sees an idle line.
+pub(crate) fn dialogs_for(dialogs: &[DialogView], level: AccessLevel) -> Vec<DialogView> {
+    match level {
+        AccessLevel::Blocked => Vec::new(),
+        AccessLevel::Team | AccessLevel::Personal => dialogs.to_vec(),
+        AccessLevel::Public | AccessLevel::Colleagues => dialogs
+            .iter()
+            .map(|d| DialogView {
+                direction: (level == AccessLevel::Colleagues)
+                    .then_some(d.direction)
+                    .flatten(),
+                duration_secs: None,
+                ..DialogView::new(d.id.clone(), d.state)
+            })
+            .collect(),
+    }
+}
+
 /// What a partial dialog-info document carries to move a watcher from `before` to `after`.
 pub(crate) fn dialog_changes(before: &[DialogView], after: &[DialogView]) -> Vec<DialogView> {
     crate::doc::dialog_info::changes(before, after)

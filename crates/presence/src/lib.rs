@@ -21,6 +21,7 @@ mod fanout;
 mod glue;
 pub mod notify;
 pub mod publish;
+mod reply;
 pub mod server;
 pub mod snapshot;
 pub mod subscribe;

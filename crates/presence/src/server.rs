@@ -28,7 +28,9 @@ use serde::{Deserialize, Serialize};
 use crate::glue::{self, DialogView};
 use crate::model::{AccessLevel, AccessRule, ManualState, PersonState};
 use crate::notify::{other, NotifierDialog, SubState, TerminatedReason};
-use crate::publish::{Limits, Publications, PublishOutcome, PIDF_CONTENT_TYPE};
+use crate::publish::{Limits, Publications, PublishOutcome};
+use crate::reply::{ok, subscribe_ok};
+pub use crate::reply::{Refusal, Reply};
 use crate::subscribe::{DialogKey, Feed, Package, SubscribeRequest, Subscription, SubscriptionId};
 use crate::throttle::Throttle;
 use crate::timers::{Timer, Timers};
@@ -59,82 +61,6 @@ impl Default for PresenceConfig {
             notify_min_interval_ms: 1_000,
             max_subscriptions_per_watcher: 1_000,
             our_contact: "sip:127.0.0.1:5060".into(),
-        }
-    }
-}
-
-/// What to answer a PUBLISH or SUBSCRIBE with. The shell builds the response from the
-/// request (Via, From, To, Call-ID, CSeq), adds `headers`, and for SUBSCRIBE puts `to_tag`
-/// on the To header.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Reply {
-    pub status: u16,
-    /// A reason phrase other than the default for `status`.
-    pub reason: Option<String>,
-    pub headers: Vec<Header>,
-    /// The dialog's local tag (a SUBSCRIBE's 2xx).
-    pub to_tag: Option<String>,
-}
-
-/// Why a request was refused; [`Reply::from`] maps each to its status and headers.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[non_exhaustive]
-pub enum Refusal {
-    #[error("bad request: {0}")]
-    BadRequest(String),
-    #[error("forbidden: {0}")]
-    Forbidden(String),
-    #[error("body is not application/pidf+xml")]
-    UnsupportedMediaType,
-    #[error("no publication with that entity tag")]
-    ConditionalRequestFailed,
-    #[error("the list needs Supported: eventlist")]
-    EventListRequired,
-    #[error("interval too brief, at least {0} s")]
-    IntervalTooBrief(u32),
-    #[error("no such subscription")]
-    NoSuchSubscription,
-    #[error("event package not supported here")]
-    BadEvent,
-}
-
-impl From<&Refusal> for Reply {
-    fn from(r: &Refusal) -> Reply {
-        let mut headers = Vec::new();
-        let (status, reason) = match r {
-            Refusal::BadRequest(why) => {
-                // The detail goes in a Warning, the status line stays standard.
-                headers.push(other(
-                    "Warning",
-                    format!("399 switchboard \"{}\"", why.replace('"', "'")),
-                ));
-                (400, None)
-            }
-            Refusal::Forbidden(why) => (403, Some(why.clone())),
-            Refusal::UnsupportedMediaType => {
-                headers.push(other("Accept", PIDF_CONTENT_TYPE.to_string()));
-                (415, None)
-            }
-            Refusal::ConditionalRequestFailed => (412, None),
-            Refusal::EventListRequired => {
-                headers.push(Header::Require("eventlist".into()));
-                (421, None)
-            }
-            Refusal::IntervalTooBrief(min) => {
-                headers.push(Header::MinExpires(*min));
-                (423, None)
-            }
-            Refusal::NoSuchSubscription => (481, None),
-            Refusal::BadEvent => {
-                headers.push(other("Allow-Events", "presence, dialog".to_string()));
-                (489, None)
-            }
-        };
-        Reply {
-            status,
-            reason,
-            headers,
-            to_tag: None,
         }
     }
 }
@@ -543,29 +469,6 @@ impl PresenceServer {
     }
 }
 
-fn ok(headers: Vec<Header>) -> Reply {
-    Reply {
-        status: 200,
-        reason: None,
-        headers,
-        to_tag: None,
-    }
-}
-
-fn subscribe_ok(expires: u32, contact: &Uri, tag: &str) -> Reply {
-    Reply {
-        status: 200,
-        reason: None,
-        headers: vec![
-            Header::Expires(expires),
-            Header::Contact(sb_sip_msg::ContactValue::Addr(sb_sip_msg::NameAddr::new(
-                contact.clone(),
-            ))),
-        ],
-        to_tag: Some(tag.to_string()),
-    }
-}
-
 pub(crate) fn new_feed(p: Package) -> Feed {
     match p {
         Package::Presence => Feed::Presence { last: None },
@@ -637,6 +540,7 @@ impl PresenceServer {
         self.person_mut(entity).rules = rules;
         // The state itself is unchanged, but what each watcher may see is not.
         self.mark_watchers(entity);
+        self.mark_dialog_watchers(entity);
         self.flush(now_ms);
     }
 
@@ -715,22 +619,19 @@ impl PresenceServer {
     /// The dialogs of `entity` for `Event: dialog` watchers (RFC 4235).
     pub fn set_dialogs(&mut self, now_ms: u64, entity: &str, dialogs: Vec<DialogView>) {
         self.person_mut(entity).dialogs = dialogs;
-        let ids: Vec<SubscriptionId> = self
-            .watchers
-            .get(entity)
-            .into_iter()
-            .flatten()
-            .copied()
-            .collect();
-        for id in ids {
-            if let Some(sub) = self.subs.get_mut(&id) {
+        self.mark_dialog_watchers(entity);
+        self.flush(now_ms);
+    }
+
+    fn mark_dialog_watchers(&mut self, entity: &str) {
+        for id in self.watchers.get(entity).into_iter().flatten() {
+            if let Some(sub) = self.subs.get_mut(id) {
                 if sub.package == Package::Dialog {
                     sub.throttle.dirty = true;
-                    self.dirty.insert(id);
+                    self.dirty.insert(*id);
                 }
             }
         }
-        self.flush(now_ms);
     }
 
     // ---- getters -------------------------------------------------------------------------

@@ -87,3 +87,58 @@ fn presence_changes_do_not_wake_dialog_watchers_and_vice_versa() {
     assert_eq!(n.len(), 1);
     assert_eq!(header(&n[0], "Event"), Some("dialog"));
 }
+
+#[test]
+fn dialog_identifiers_reach_team_watchers_only() {
+    use sb_presence::model::{AccessLevel, AccessRule, WatcherMatch};
+    let mut s = server();
+    let team = "sip:tina@example.com";
+    let blocked = "sip:mallory@example.com";
+    s.set_access_rules(
+        T0,
+        BOB,
+        vec![
+            AccessRule {
+                watcher: WatcherMatch::User(team.into()),
+                level: AccessLevel::Team,
+            },
+            AccessRule {
+                watcher: WatcherMatch::User(blocked.into()),
+                level: AccessLevel::Blocked,
+            },
+        ],
+    );
+    let mut subs = [
+        Sub::new(team, BOB, "dt").event("dialog"),
+        Sub::new(ALICE, BOB, "dc").event("dialog"),
+        Sub::new(blocked, BOB, "db").event("dialog"),
+    ];
+    let who = [team, ALICE, blocked];
+    for (sub, w) in subs.iter_mut().zip(who) {
+        assert_eq!(sub.send(&mut s, T0, 3_600, Some(w)).status, 200);
+    }
+    drain(&mut s, T0);
+    let mut call = DialogView::new("call-9", DialogState::Confirmed);
+    call.call_id = Some("abc@phone".into());
+    call.local_tag = Some("lt".into());
+    call.remote_tag = Some("rt".into());
+    call.remote_identity = Some("sip:customer@elsewhere.test".into());
+    s.set_dialogs(T0 + 10_000, BOB, vec![call]);
+    let n = drain(&mut s, T0 + 10_000);
+    let by = |cid: &str| {
+        n.iter()
+            .find(|n| n.request.headers.call_id().unwrap().as_str() == cid)
+            .map(body)
+    };
+    let team_doc = by("dt").unwrap();
+    assert!(
+        team_doc.contains("call-id=\"abc@phone\"") && team_doc.contains("customer@elsewhere.test")
+    );
+    let colleague_doc = by("dc").unwrap();
+    assert!(colleague_doc.contains(">confirmed</state>"), "a busy lamp");
+    assert!(!colleague_doc.contains("abc@phone") && !colleague_doc.contains("customer@"));
+    assert!(
+        by("db").is_none(),
+        "a blocked watcher's line stays idle: nothing to send"
+    );
+}
