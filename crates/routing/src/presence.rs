@@ -10,7 +10,7 @@
 //! |---|---|---|
 //! | do not disturb | passes DND (team or personal level) | rings as usual |
 //! | do not disturb | anyone else | `forward_unavailable`, else `forward_offline`, else 480 "do not disturb" |
-//! | in a call | anyone | `forward_busy`, else 486 Busy Here, without ringing |
+//! | in a call (with or without DND) | anyone DND lets through | `forward_busy`, else 486 Busy Here, without ringing |
 //! | anything else | anyone | rings as usual |
 //!
 //! `forward_all` still comes first: a user who forwards every call wants that whatever

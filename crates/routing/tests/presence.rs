@@ -32,7 +32,7 @@ const BOB_RINGS: &str =
 fn presence_decides_per_state_caller_and_rules() {
     // (bob's presence, caller, bob's rules, what happens)
     type Rules = &'static [(&'static str, &'static str)];
-    let cases: [(&str, &str, Rules, &str); 11] = [
+    let cases: [(&str, &str, Rules, &str); 13] = [
         ("available", "alice", &[], BOB_RINGS),
         ("dnd", "alice", &[], "480 do not disturb"),
         ("dnd", "carol", &[], BOB_RINGS), // carol is on bob's team
@@ -65,6 +65,8 @@ fn presence_decides_per_state_caller_and_rules() {
         ),
         ("in_call", "alice", &[], "486 Busy Here"),
         ("in_call", "carol", &[], "486 Busy Here"), // the team passes DND, not a busy line
+        ("dnd_in_call", "carol", &[], "486 Busy Here"),
+        ("dnd_in_call", "alice", &[], "480 do not disturb"),
         (
             "in_call",
             "alice",
@@ -90,6 +92,10 @@ fn presence_decides_per_state_caller_and_rules() {
         let facts = match state {
             "dnd" => PresenceFacts::do_not_disturb(),
             "in_call" => PresenceFacts::in_a_call(),
+            "dnd_in_call" => PresenceFacts {
+                in_call: true,
+                ..PresenceFacts::do_not_disturb()
+            },
             other => PresenceFacts::shown(other),
         };
         d.presence.insert(id("bob"), facts);

@@ -22,7 +22,7 @@ use crate::config::Config;
 const PAGE_SIZE: u32 = 1000;
 
 /// The rule names a user may set (the settings `sb_routing::apply_settings` reads).
-pub const RULE_NAMES: [&str; 11] = [
+pub const RULE_NAMES: [&str; 12] = [
     "site",
     "dial_plan",
     "voice_policy",
@@ -30,6 +30,7 @@ pub const RULE_NAMES: [&str; 11] = [
     "forward_all",
     "forward_busy",
     "forward_offline",
+    "forward_unavailable",
     "forward_unanswered",
     "forward_unanswered_secs",
     "simultaneous_ring",

@@ -4,6 +4,7 @@
 mod config;
 mod directory;
 mod lint;
+mod presence_cmd;
 mod provision;
 mod route_cmd;
 mod serve;
@@ -32,6 +33,10 @@ enum Command {
     User(provision::user_cmd::UserArgs),
     /// Call routing tools: `route explain` shows how a call would be routed, step by step.
     Route(route_cmd::RouteArgs),
+    /// Presence: show a user's state (as a watcher would see it), set it by hand, and
+    /// provision access levels, contact lists and calendars. Exit status: 0 done, 1 input
+    /// refused, 2 usage or I/O error.
+    Presence(presence_cmd::PresenceArgs),
     /// The `[site]` section of the configuration: domains, users and numbers.
     Site {
         #[command(subcommand)]
@@ -78,6 +83,7 @@ fn main() -> ExitCode {
         } => ExitCode::from(provision::user_cmd::run_site_apply(args)),
         Command::User(args) => ExitCode::from(provision::user_cmd::run(args)),
         Command::Route(args) => ExitCode::from(route_cmd::run(args)),
+        Command::Presence(args) => ExitCode::from(presence_cmd::run(args)),
         Command::Serve(args) => match serve::run(args) {
             Ok(()) => ExitCode::SUCCESS,
             Err(e) => {

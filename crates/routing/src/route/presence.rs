@@ -18,11 +18,7 @@ impl Cx<'_> {
                 effect: effect.to_string(),
             });
         };
-        if facts.dnd && facts.caller_passes_dnd {
-            note(self, "the caller passes do not disturb: ring");
-            return None;
-        }
-        if facts.dnd {
+        if facts.dnd && !facts.caller_passes_dnd {
             let target = u
                 .rules
                 .forward_unavailable
@@ -51,7 +47,11 @@ impl Cx<'_> {
                 }
             });
         }
-        note(self, "no effect: ring");
+        if facts.dnd {
+            note(self, "the caller passes do not disturb: ring");
+        } else {
+            note(self, "no effect: ring");
+        }
         None
     }
 }

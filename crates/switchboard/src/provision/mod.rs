@@ -10,6 +10,7 @@
 //! algorithm (MD5 and SHA-256, RFC 8760 §3) for the realm of the user's domain.
 
 pub mod import;
+pub mod presence_site;
 pub mod rules;
 pub mod site;
 pub mod spec;

@@ -16,6 +16,7 @@ use sb_store::{
 };
 use serde::Deserialize;
 
+use super::presence_site::PresenceSpec;
 use super::spec::{self, FieldError, Secret, UserSpec};
 
 /// `[site]`: what the store must contain.
@@ -68,6 +69,14 @@ pub struct SiteUser {
     /// "sip:carol@example.com", forward_unanswered_secs = 10 }`. Given, it is the user's
     /// whole rule set (rules not listed are cleared); left out, stored rules stay.
     pub rules: Option<BTreeMap<String, RuleValue>>,
+    /// The user's contact list (presence): `["sip:bob@example.com", ...]`, in order.
+    /// Given, it is the whole list; left out, the stored list stays.
+    pub contacts: Option<Vec<String>>,
+    /// Presence access levels by watcher: `{ "sip:boss@example.com" = "team",
+    /// "example.com" = "colleagues", "everyone" = "public" }`. Given, it is the whole set.
+    pub access: Option<BTreeMap<String, String>>,
+    /// An iCalendar file path or http(s) URL for "in a meeting"; `""` clears it.
+    pub calendar: Option<String>,
 }
 
 /// A rule's value in the site file: text, or a number or boolean written bare.
@@ -105,6 +114,9 @@ impl fmt::Debug for SiteUser {
             .field("line_uri", &self.line_uri)
             .field("enabled", &self.enabled)
             .field("rules", &self.rules)
+            .field("contacts", &self.contacts)
+            .field("access", &self.access)
+            .field("calendar", &self.calendar)
             .finish()
     }
 }
@@ -168,6 +180,8 @@ pub struct Summary {
     /// Credential rows (two per password: MD5 and SHA-256).
     pub credentials: Counts,
     pub numbers: Counts,
+    /// Presence settings (contact lists, access rule sets, calendars).
+    pub presence: Counts,
     /// Users in the store that the file does not list; kept, not removed.
     pub not_in_file: Vec<SipAddress>,
 }
@@ -175,9 +189,15 @@ pub struct Summary {
 impl Summary {
     /// Whether the apply changed anything.
     pub fn changed_anything(&self) -> bool {
-        [self.domains, self.users, self.credentials, self.numbers]
-            .iter()
-            .any(|c| c.added + c.changed > 0)
+        [
+            self.domains,
+            self.users,
+            self.credentials,
+            self.numbers,
+            self.presence,
+        ]
+        .iter()
+        .any(|c| c.added + c.changed > 0)
     }
 }
 
@@ -188,6 +208,9 @@ impl fmt::Display for Summary {
             "site: domains {}; users {}; credentials {}; numbers {}",
             self.domains, self.users, self.credentials, self.numbers
         )?;
+        if self.presence != Counts::default() {
+            write!(f, "; presence {}", self.presence)?;
+        }
         if !self.not_in_file.is_empty() {
             const SHOWN: usize = 5;
             let names: Vec<&str> = self
@@ -220,6 +243,7 @@ enum Kind {
     User,
     Credential,
     Number,
+    Presence,
 }
 
 /// Applies the site file to the store in one batch: all of it or nothing. Users' rules
@@ -257,12 +281,21 @@ pub async fn apply_site_routed(
     }
 
     let mut specs: Vec<(String, UserSpec)> = Vec::new();
+    let mut presence: Vec<(String, SipAddress, PresenceSpec)> = Vec::new();
     let mut seen_address: HashMap<SipAddress, usize> = HashMap::new();
     let mut seen_number: HashMap<sb_store::E164, String> = HashMap::new();
     for (i, u) in site.users.iter().enumerate() {
         let entry = format!("site.users[{i}]");
         match parse_user(u, &domains, &stored_domains, site.auth_realm.as_deref()) {
             Ok(spec) => {
+                match super::presence_site::parse(&spec.address, u) {
+                    Ok(p) if p.is_empty() => {}
+                    Ok(p) => presence.push((entry.clone(), spec.address.clone(), p)),
+                    Err(e) => {
+                        refuse(entry, e);
+                        continue;
+                    }
+                }
                 if let Some(first) = seen_address.insert(spec.address.clone(), i) {
                     refuse(
                         entry,
@@ -363,6 +396,13 @@ pub async fn apply_site_routed(
         labels.push((entry, Kind::Number));
         changes.push(Change::AssignNumber(n));
     }
+    // After users and numbers: presence rows refer to their owner.
+    for (entry, owner, p) in &presence {
+        for c in p.changes(owner) {
+            labels.push((entry.clone(), Kind::Presence));
+            changes.push(c);
+        }
+    }
 
     let outcomes = match store.apply_batch(changes).await {
         Ok(o) => o,
@@ -378,6 +418,7 @@ pub async fn apply_site_routed(
             Kind::User => summary.users.count(outcome),
             Kind::Credential => summary.credentials.count(outcome),
             Kind::Number => summary.numbers.count(outcome),
+            Kind::Presence => summary.presence.count(outcome),
         }
     }
     summary.not_in_file = users_not_listed(store, &seen_address).await?;
