@@ -23,8 +23,8 @@ use std::time::{Duration, Instant};
 
 use support::calls::{device, register_with_password};
 use support::presence::{
-    check_body, check_pidf, epoch_now, seen, AuthCaller, PidfSeen, PresencePhone, Seen, SipMsg,
-    Subscribe, TcpWatcher,
+    check_body, check_pidf, epoch_now, seen, AuthCaller, DialogSeen, PidfSeen, PresencePhone, Seen,
+    SipMsg, Subscribe, TcpWatcher,
 };
 use support::sipp_peer::{SippOutcome, SippPeer};
 use support::{wait_for, Server, Site};
@@ -390,6 +390,119 @@ fn a_list_subscription_to_200_contacts_gets_full_state_then_a_partial_notify() {
         })
         .unwrap_or_else(|| panic!("no terminating NOTIFY\n{}", w.history()));
     assert!(last.header("Subscription-State").is_some());
+}
+
+fn dialog_of(n: &SipMsg) -> Option<DialogSeen> {
+    match seen(n) {
+        Ok(Seen::Dialog(d)) => Some(d),
+        _ => None,
+    }
+}
+
+#[test]
+fn a_dialog_subscription_lights_the_busy_lamp_while_bob_is_in_a_call() {
+    let site = Site::new("presence-dialog", &site_file(&[(ALICE, ""), (BOB, "")]));
+    let server = site.start();
+    presence_cli(
+        &site,
+        &["access", BOB, "--watcher", ALICE, "--level", "team"],
+    );
+    let mut w = TcpWatcher::connect(&site, "alice", PW);
+    let sub = Subscribe {
+        uri: BOB.into(),
+        to: BOB.into(),
+        to_tag: None,
+        from_tag: "blf-1".into(),
+        call_id: format!("blf-{}", std::process::id()),
+        event: "dialog".into(),
+        expires: 600,
+        extra: vec!["Accept: application/dialog-info+xml".into()],
+    };
+    let ok = w.subscribe(&sub);
+    assert_eq!(
+        ok.status(),
+        Some(200),
+        "{}\n--- server ---\n{}",
+        ok.text(),
+        server.log()
+    );
+    // RFC 4235 §3.10: the first NOTIFY carries the full state: bob is in no dialog.
+    let first = w.wait_notify(NOTIFY_DEADLINE, |_| true).unwrap_or_else(|| {
+        panic!(
+            "no NOTIFY\n{}\n--- server ---\n{}",
+            w.history(),
+            server.log()
+        )
+    });
+    let d = dialog_of(&first).unwrap_or_else(|| panic!("not dialog-info: {:?}", seen(&first)));
+    assert_eq!(d.entity, BOB);
+    assert_eq!(d.state, "full");
+    assert!(!d.dialogs.iter().any(|s| s == "confirmed"), "{d:?}");
+
+    // A call to bob's SIPp device, held three seconds by the caller.
+    let mut dev = device(&site, "bob", PW, "dev_answer.xml");
+    wait_registrations(&server, 1);
+    std::thread::sleep(THROTTLE_GAP);
+    let mut caller = SippPeer::uac(
+        "presence/call_hold.xml",
+        site.sip_port,
+        &[("callee", "bob")],
+    );
+    let lit = w
+        .wait_notify(NOTIFY_DEADLINE, |n| {
+            dialog_of(n).is_some_and(|d| d.dialogs.iter().any(|s| s == "confirmed"))
+        })
+        .unwrap_or_else(|| {
+            panic!(
+                "no confirmed dialog\n{}\n--- server ---\n{}",
+                w.history(),
+                server.log()
+            )
+        });
+    let dark = w
+        .wait_notify(NOTIFY_DEADLINE, |n| {
+            dialog_of(n).is_some_and(|d| !d.dialogs.iter().any(|s| s == "confirmed"))
+        })
+        .unwrap_or_else(|| {
+            panic!(
+                "the dialog never ended\n{}\n--- server ---\n{}",
+                w.history(),
+                server.log()
+            )
+        });
+    let call = caller.finish(Duration::from_secs(60));
+    let dev_done = dev.finish(Duration::from_secs(30));
+    assert!(
+        call.ok && dev_done.ok,
+        "the call to bob failed:\n{}\n{}\n--- server ---\n{}",
+        call.report,
+        dev_done.report,
+        server.log()
+    );
+    let answered = call.traced_at(false, "SIP/2.0 200").expect("the 200");
+    let hung_up = call.traced_at(true, "BYE ").expect("the BYE");
+    eprintln!(
+        "dialog NOTIFY after the 200: {:.3} s, after the BYE: {:.3} s",
+        lit.at - answered,
+        dark.at - hung_up
+    );
+    assert!(lit.at - answered < 1.0, "{:.3} s", lit.at - answered);
+    assert!(dark.at - hung_up < 1.0, "{:.3} s", dark.at - hung_up);
+
+    // Every NOTIFY was valid dialog-info, versions counting up by one (RFC 4235 §4.1).
+    let versions: Vec<u32> = w
+        .notifies
+        .iter()
+        .map(|n| {
+            dialog_of(n)
+                .unwrap_or_else(|| panic!("invalid: {:?}", seen(n)))
+                .version
+        })
+        .collect();
+    assert!(
+        versions.windows(2).all(|v| v[1] == v[0] + 1),
+        "versions {versions:?}"
+    );
 }
 
 /// Bob in do-not-disturb, signed in from a UDP port; his rules and access levels as given.

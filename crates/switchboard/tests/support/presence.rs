@@ -65,11 +65,23 @@ pub struct RlmiSeen {
     pub parts: Vec<PidfSeen>,
 }
 
+/// What the independent parser made of an RFC 4235 dialog-info document.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DialogSeen {
+    pub entity: String,
+    pub version: u32,
+    /// `full` or `partial`.
+    pub state: String,
+    /// The state of each dialog, in document order (`confirmed`, `terminated`...).
+    pub dialogs: Vec<String>,
+}
+
 /// A presence body as other parsers see it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Seen {
     Pidf(PidfSeen),
     Rlmi(RlmiSeen),
+    Dialog(DialogSeen),
 }
 
 fn field<'a>(words: &[&'a str], key: &str) -> &'a str {
@@ -117,11 +129,20 @@ pub fn check_body(content_type: &str, body: &[u8]) -> Result<Seen, String> {
         ));
     }
     let mut rlmi: Option<RlmiSeen> = None;
+    let mut dialog: Option<DialogSeen> = None;
     let mut pidfs = Vec::new();
     for line in text.lines() {
         let words: Vec<&str> = line.split_whitespace().collect();
         match words.first() {
             Some(&"pidf") => pidfs.push(pidf_line(&words)),
+            Some(&"dialog") => {
+                dialog = Some(DialogSeen {
+                    entity: words.get(1).copied().unwrap_or("").to_string(),
+                    version: field(&words, "version").parse().unwrap_or(u32::MAX),
+                    state: field(&words, "state").to_string(),
+                    dialogs: list(field(&words, "dialogs")),
+                })
+            }
             Some(&"rlmi") => {
                 rlmi = Some(RlmiSeen {
                     uri: words.get(1).copied().unwrap_or("").to_string(),
@@ -134,6 +155,9 @@ pub fn check_body(content_type: &str, body: &[u8]) -> Result<Seen, String> {
             }
             _ => {}
         }
+    }
+    if let Some(d) = dialog {
+        return Ok(Seen::Dialog(d));
     }
     match rlmi {
         Some(mut r) => {

@@ -7,6 +7,9 @@ application/pidf+xml: the document must validate against the RFC 3863 schema bes
 script (xmllint --schema) and parse with xml.etree; the RPID activities (RFC 4480) must
 sit in the RFC 4479 person element, in their own namespaces.
 
+application/dialog-info+xml (RFC 4235): the namespace, the required attributes, and
+every dialog's id and state.
+
 multipart/related (RFC 4662 §5): Python's email package splits the parts; the root part
 (the `start` parameter, else the first) must be RLMI (application/rlmi+xml), every
 resource instance that names a cid must have a part with that Content-ID, and every
@@ -15,6 +18,7 @@ PIDF part is checked as above.
 Prints one line per document, for the test to compare:
   pidf ENTITY basic=open,closed activities=busy,on-the-phone notes=N
   rlmi URI version=N full=true|false resources=N instances=N
+  dialog ENTITY version=N state=full|partial dialogs=confirmed,terminated
 Exits 1 with a reason on the first violation.
 """
 import email
@@ -29,6 +33,7 @@ PIDF = "urn:ietf:params:xml:ns:pidf"
 DM = "urn:ietf:params:xml:ns:pidf:data-model"
 RPID = "urn:ietf:params:xml:ns:pidf:rpid"
 RLMI = "urn:ietf:params:xml:ns:rlmi"
+DIALOG = "urn:ietf:params:xml:ns:dialog-info"
 HERE = os.path.dirname(os.path.abspath(__file__))
 
 
@@ -130,6 +135,34 @@ def multipart(content_type, body):
         pidf(p.get_payload(decode=True))
 
 
+def dialog_info(xml_bytes):
+    """RFC 4235 §4: <dialog-info version state entity> with <dialog id><state>...</state>."""
+    root = ET.fromstring(xml_bytes)
+    if root.tag != "{%s}dialog-info" % DIALOG:
+        fail("root element is %s, not dialog-info" % root.tag)
+    for attr in ("version", "state", "entity"):
+        if root.get(attr) is None:
+            fail("dialog-info without %s (RFC 4235 §4.1)" % attr)
+    if root.get("state") not in ("full", "partial"):
+        fail("dialog-info state %s" % root.get("state"))
+    if not root.get("version").isdigit():
+        fail("dialog-info version %s" % root.get("version"))
+    states = []
+    for d in root.findall("{%s}dialog" % DIALOG):
+        if not d.get("id"):
+            fail("dialog without id (RFC 4235 §4.1.1)")
+        st = d.find("{%s}state" % DIALOG)
+        if st is None or st.text.strip() not in (
+            "trying", "proceeding", "early", "confirmed", "terminated"
+        ):
+            fail("dialog %s without a valid state" % d.get("id"))
+        states.append(st.text.strip())
+    print(
+        "dialog %s version=%s state=%s dialogs=%s"
+        % (root.get("entity"), root.get("version"), root.get("state"), ",".join(states))
+    )
+
+
 def main():
     content_type, path = sys.argv[1], sys.argv[2]
     with open(path, "rb") as f:
@@ -137,6 +170,8 @@ def main():
     kind = content_type.split(";")[0].strip().lower()
     if kind == "application/pidf+xml":
         pidf(body)
+    elif kind == "application/dialog-info+xml":
+        dialog_info(body)
     elif kind == "multipart/related":
         multipart(content_type, body)
     else:
