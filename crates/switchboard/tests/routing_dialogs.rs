@@ -266,7 +266,8 @@ fn finals(msgs: &[TraceMsg]) -> Vec<u16> {
     f
 }
 
-/// Bob follows deflections: his device answers 302 naming carol; the server, not the
+/// Bob follows deflections (`switchboard user set --rule follow_deflections=on`; also
+/// the default): his device answers 302 naming carol; the server, not the
 /// caller, calls carol, whose device gets the INVITE with History-Info showing bob ended
 /// by the deflection and carol reached for that cause (RFC 7044; sb-routing uses the RFC
 /// 4458 cause 480 for a deflection), and a Diversion with reason deflection. The caller
@@ -318,14 +319,21 @@ fn a_302_from_the_device_is_followed_when_the_user_follows_deflections() {
     );
 }
 
-/// With the rule off (it is on by default: sb-routing's `Rules::default`), the 302 is
-/// the answer: the caller gets it, with carol in Contact, and carol's device never rings.
+/// With the rule off in the site file (`rules = { follow_deflections = "off" }`; it is
+/// on by default, sb-routing's `Rules::default`), the 302 is the answer: the caller gets it, with carol in Contact, and carol's device never rings.
 #[test]
 fn with_the_rule_off_the_caller_gets_the_302_itself() {
-    let site = Site::new("dlg-deflect-off", "");
-    site.add_user(BOB, BOB_PW);
-    site.add_user(CAROL, CAROL_PW);
-    set_rules(&site, BOB, &[("follow_deflections", "off")]);
+    // The rule comes from the site file (`rules = { ... }`, applied to the store by
+    // `serve` at start).
+    let site = Site::new(
+        "dlg-deflect-off",
+        &format!(
+            "[site]\ndomains = [\"127.0.0.1\"]\n\n\
+             [[site.users]]\naddress = \"{BOB}\"\npassword = \"{BOB_PW}\"\n\
+             rules = {{ follow_deflections = \"off\" }}\n\n\
+             [[site.users]]\naddress = \"{CAROL}\"\npassword = \"{CAROL_PW}\"\n"
+        ),
+    );
     let server = site.start();
     let bob = device(&site, "bob", BOB_PW, "dev_deflect.xml");
     let carol_port = register_with_password(&site, "carol", CAROL_PW);
