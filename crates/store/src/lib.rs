@@ -1,5 +1,7 @@
-//! The store: provisioning data (domains, users, digest credentials, numbers) and
-//! registrar bindings, in an embedded SQLite file or a shared PostgreSQL database.
+//! The store: provisioning data (domains, users, digest credentials, numbers), registrar
+//! bindings, and presence rows (manual states, access rules, contact lists, calendars,
+//! and the live publications, subscriptions and in-call flags; see [`presence`]), in an
+//! embedded SQLite file or a shared PostgreSQL database.
 //!
 //! The server, the CLI and the importer all talk to a [`Store`] (a trait object, so the
 //! backend is picked at start from configuration). Both backends run the same SQL and

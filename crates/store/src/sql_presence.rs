@@ -145,13 +145,17 @@ macro_rules! impl_presence_store {
             }
 
             /// Applies one presence provisioning change inside the caller's transaction.
-            pub(super) async fn presence_change(conn: &mut Conn, change: &Change) -> Result<Outcome> {
+            pub(super) async fn presence_change(
+                conn: &mut Conn,
+                change: &Change,
+            ) -> Result<Outcome> {
                 match change {
                     Change::SetManualPresence(m) => {
                         m.validate()?;
                         require_user(conn, &m.user).await?;
-                        let sql =
-                            format!("SELECT {MANUAL_COLUMNS} FROM presence_manual WHERE address = $1");
+                        let sql = format!(
+                            "SELECT {MANUAL_COLUMNS} FROM presence_manual WHERE address = $1"
+                        );
                         let old = sqlx::query(&sql)
                             .bind(m.user.as_str())
                             .fetch_optional(&mut *conn)
@@ -160,7 +164,8 @@ macro_rules! impl_presence_store {
                             .map(manual_from_row)
                             .transpose()?;
                         let same = old.as_ref().is_some_and(|o| {
-                            (&o.availability, &o.note, o.until) == (&m.availability, &m.note, m.until)
+                            (&o.availability, &o.note, o.until)
+                                == (&m.availability, &m.note, m.until)
                         });
                         if same {
                             return Ok(Outcome::Unchanged);
@@ -379,7 +384,8 @@ macro_rules! impl_presence_store {
                 }
 
                 async fn list_manual_presence(&self) -> Result<Vec<ManualPresence>> {
-                    let sql = format!("SELECT {MANUAL_COLUMNS} FROM presence_manual ORDER BY address");
+                    let sql =
+                        format!("SELECT {MANUAL_COLUMNS} FROM presence_manual ORDER BY address");
                     sqlx::query(&sql)
                         .fetch_all(&self.pool)
                         .await?
@@ -445,8 +451,9 @@ macro_rules! impl_presence_store {
                     sqlx::query(
                         "INSERT INTO presence_publications \
                          (entity, etag, expires_at, body, updated_at) VALUES ($1, $2, $3, $4, $5) \
-                         ON CONFLICT (entity, etag) DO UPDATE SET expires_at = excluded.expires_at, \
-                         body = excluded.body, updated_at = excluded.updated_at",
+                         ON CONFLICT (entity, etag) DO UPDATE SET \
+                         expires_at = excluded.expires_at, body = excluded.body, \
+                         updated_at = excluded.updated_at",
                     )
                     .bind(p.entity.as_str())
                     .bind(&p.etag)
@@ -459,7 +466,11 @@ macro_rules! impl_presence_store {
                     Ok(())
                 }
 
-                async fn remove_publication(&self, entity: &SipAddress, etag: &str) -> Result<bool> {
+                async fn remove_publication(
+                    &self,
+                    entity: &SipAddress,
+                    etag: &str,
+                ) -> Result<bool> {
                     let done = sqlx::query(
                         "DELETE FROM presence_publications WHERE entity = $1 AND etag = $2",
                     )
