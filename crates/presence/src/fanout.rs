@@ -21,7 +21,8 @@ use crate::timers::Timer;
 /// Documents rendered once per flush and shared by every watcher at the same level.
 #[derive(Default)]
 pub(crate) struct RenderCache {
-    views: HashMap<(String, AccessLevel), (Arc<PersonState>, Arc<String>)>,
+    /// entity → level → (view, PIDF); looked up by `&str` so a hit allocates nothing.
+    views: HashMap<String, HashMap<AccessLevel, (Arc<PersonState>, Arc<String>)>>,
 }
 
 impl PresenceServer {
@@ -188,7 +189,6 @@ impl PresenceServer {
         }
         // A final NOTIFY goes out even without a document (the list is gone).
         let body = body.unwrap_or_default();
-        let our_contact = self.our_contact.clone();
         let Some(sub) = self.subs.get_mut(&id) else {
             return;
         };
@@ -196,7 +196,9 @@ impl PresenceServer {
             expires_s: sub.remaining_s(now_ms),
         });
         let (ctype, bytes) = body;
-        let request = sub.dialog.next_notify(&our_contact, state, &ctype, bytes);
+        let request = sub
+            .dialog
+            .next_notify(&self.our_contact, state, &ctype, bytes);
         sub.throttle.sent(now_ms);
         self.next_id += 1;
         let nid = NotifyId(self.next_id);
@@ -329,8 +331,7 @@ impl PresenceServer {
         cache: &mut RenderCache,
     ) -> (Arc<PersonState>, Arc<String>) {
         let level = self.level(entity, watcher);
-        let key = (entity.to_string(), level);
-        if let Some(hit) = cache.views.get(&key) {
+        if let Some(hit) = cache.views.get(entity).and_then(|m| m.get(&level)) {
             return hit.clone();
         }
         let state = match self.people.get(entity).and_then(|p| p.state.clone()) {
@@ -340,7 +341,11 @@ impl PresenceServer {
         let view = glue::view(&state, level);
         let body = glue::render_pidf(entity, &view);
         let out = (Arc::new(view), Arc::new(body));
-        cache.views.insert(key, out.clone());
+        cache
+            .views
+            .entry(entity.to_string())
+            .or_default()
+            .insert(level, out.clone());
         out
     }
 }

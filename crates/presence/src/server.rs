@@ -10,6 +10,34 @@
 //! ([`PresenceServer::poll_timeout`]). It never reads a clock, never touches a socket or a
 //! store, and never panics on peer input.
 //!
+//! ```
+//! use sb_presence::model::{Availability, ManualState};
+//! use sb_presence::{PresenceConfig, PresenceServer};
+//! # use sb_sip_msg::{parse_datagram, Message};
+//! # let Message::Request(subscribe) = parse_datagram(b"SUBSCRIBE sip:bob@example.com SIP/2.0\r\n\
+//! # Via: SIP/2.0/UDP 192.0.2.1;branch=z9hG4bK1\r\nFrom: <sip:alice@example.com>;tag=a\r\n\
+//! # To: <sip:bob@example.com>\r\nCall-ID: s1\r\nCSeq: 1 SUBSCRIBE\r\nEvent: presence\r\n\
+//! # Contact: <sip:alice@192.0.2.1>\r\nExpires: 600\r\nContent-Length: 0\r\n\r\n").unwrap()
+//! # else { panic!() };
+//! let mut presence = PresenceServer::new(PresenceConfig::default());
+//! let now = 1_700_000_000_000; // Unix milliseconds from the caller's clock
+//! // At start: presence.restore(now, snapshot_from_the_store);
+//! let bob = "sip:bob@example.com";
+//! presence.set_manual(now, bob, Some(ManualState {
+//!     availability: Availability::Busy, note: None, until: None }));
+//! let reply = presence.handle_subscribe(now, &subscribe, bob, Some("sip:alice@example.com"), 1);
+//! assert_eq!(reply.status, 200); // send it first, with reply.headers and To tag reply.to_tag
+//! while let Some(notify) = presence.poll_notify() {
+//!     // Add a Via and send notify.request on connection notify.flow; when its transaction
+//!     // ends: presence.handle_notify_response(now, notify.id, status).
+//!     presence.handle_notify_response(now, notify.id, 200);
+//! }
+//! while let Some(_event) = presence.poll_event() { /* metrics; persist presence.snapshot() */ }
+//! // Arm a timer for presence.poll_timeout(); when it fires call presence.handle_timeout(now)
+//! // and drain the outputs again.
+//! assert_eq!(presence.poll_timeout(), Some(now + 600_000));
+//! ```
+//!
 //! Ordering: send the returned reply first, then the NOTIFYs. RFC 6665 §4.2.1.2 wants the
 //! NOTIFY that follows a SUBSCRIBE's 200 "immediately", and a subscriber that sees the
 //! NOTIFY before the 200 must cope, but most phones behave better in wire order.

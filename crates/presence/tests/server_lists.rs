@@ -53,7 +53,7 @@ fn rlmi(n: &sb_presence::OutgoingNotify) -> Rlmi {
 }
 
 fn list_sub() -> Sub {
-    Sub::new(ALICE, LIST, "l-1").header("Supported: eventlist")
+    Sub::new(ALICE, LIST, "l-1").header("Supported: path, eventlist")
 }
 
 #[test]
