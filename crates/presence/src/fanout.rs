@@ -18,11 +18,14 @@ use crate::server::{
 use crate::subscribe::{Feed, Package, Subscription, SubscriptionId};
 use crate::timers::Timer;
 
+/// One watcher level's view of a person and its PIDF, shared between watchers.
+type Rendered = (Arc<PersonState>, Arc<String>);
+
 /// Documents rendered once per flush and shared by every watcher at the same level.
 #[derive(Default)]
 pub(crate) struct RenderCache {
     /// entity → level → (view, PIDF); looked up by `&str` so a hit allocates nothing.
-    views: HashMap<String, HashMap<AccessLevel, (Arc<PersonState>, Arc<String>)>>,
+    views: HashMap<String, HashMap<AccessLevel, Rendered>>,
 }
 
 impl PresenceServer {
@@ -329,7 +332,7 @@ impl PresenceServer {
         entity: &str,
         watcher: Option<&str>,
         cache: &mut RenderCache,
-    ) -> (Arc<PersonState>, Arc<String>) {
+    ) -> Rendered {
         let level = self.level(entity, watcher);
         if let Some(hit) = cache.views.get(entity).and_then(|m| m.get(&level)) {
             return hit.clone();
