@@ -3,8 +3,9 @@
 //! not signed in.
 //!
 //! - Requests inside a dialog follow the route set the server's Record-Route built (RFC
-//!   3261 §12.2.1.1, §16.12): re-INVITE and its ACK, INFO and UPDATE from the caller, BYE
-//!   from the callee, each arriving at the other party with the server's Via on top and
+//!   3261 §12.2.1.1, §16.12): re-INVITE and its ACK, INFO, UPDATE and REFER from the
+//!   caller, NOTIFY and BYE from the callee, over UDP and with the caller on TCP (RFC 5658
+//!   double Record-Route), each arriving at the other party with the server's Via on top and
 //!   no Route left, and each answered back through the server.
 //! - Deflection: a device answering 302 is followed by the server when the callee's
 //!   `follow_deflections` rule is on (History-Info with the RFC 4458 deflection cause), and
@@ -152,7 +153,8 @@ fn statuses(msgs: &[TraceMsg], method: &str) -> Vec<u16> {
 }
 
 /// A call from a SIPp caller to bob's registered SIPp device is answered; then the caller
-/// sends a re-INVITE (and its ACK), INFO and UPDATE, and bob's device hangs up with BYE.
+/// sends a re-INVITE (and its ACK), INFO, UPDATE and REFER, bob's device reports on the
+/// REFER with NOTIFY (RFC 3515) and hangs up with BYE.
 /// Each of these reaches the other party through the server along the route set, with
 /// the server's Via on top and the server's Route consumed, and each answer comes back:
 /// both scenarios fail unless they get every request and every 200 they wait for.
@@ -239,6 +241,22 @@ fn dialog_through_the_server(tag: &str, caller_transport: &str) {
             && statuses(&caller_saw, "INFO").first() == Some(&200)
             && statuses(&caller_saw, "UPDATE").first() == Some(&200),
         "the caller must get 200 for the re-INVITE, the INFO and the UPDATE",
+    );
+
+    // The transfer request reaches bob; his NOTIFY about it reaches the caller.
+    let refers = received(&bob_saw, "REFER");
+    o.check(refers.len() == 1, "bob's device must get one REFER");
+    check_proxied(&o, refers[0], &at_bob, "bob's device");
+    o.check(
+        statuses(&caller_saw, "REFER").first() == Some(&202),
+        "the caller must get bob's 202 for the REFER",
+    );
+    let notifies = received(&caller_saw, "NOTIFY");
+    o.check(notifies.len() == 1, "the caller must get bob's NOTIFY once");
+    check_proxied(&o, notifies[0], &at_caller, "the caller");
+    o.check(
+        statuses(&bob_saw, "NOTIFY") == [200],
+        "bob's device must get the caller's 200 for its NOTIFY, once",
     );
 
     let byes = received(&caller_saw, "BYE");
