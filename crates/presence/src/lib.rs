@@ -35,4 +35,4 @@ pub use server::{
     Refusal, RemoveReason, Reply,
 };
 pub use snapshot::{PersonRecord, PresenceSnapshot, PublicationRecord, SubscriptionRecord};
-pub use subscribe::{Package, SubscriptionId};
+pub use subscribe::{entity_key, Package, SubscriptionId};

@@ -312,6 +312,8 @@ impl PresenceServer {
                 Package::List
             }
             "presence" => Package::Presence,
+            // A list has no dialogs of its own (RFC 4662 lists are per event package).
+            "dialog" if self.lists.contains_key(entity) => return Err(Refusal::BadEvent),
             "dialog" => Package::Dialog,
             _ => return Err(Refusal::BadEvent),
         };

@@ -153,6 +153,24 @@ impl SubscribeRequest {
     }
 }
 
+/// The key a resource is known by: `sip:user@host` with the host in lower case and no
+/// port, parameters or headers (RFC 3261 §10.3 step 5 for the canonical address of
+/// record). Use it for the `entity` of PUBLISH and SUBSCRIBE and for every `set_*` call,
+/// so a Request-URI `sip:Bob@Example.COM:5060;transport=tcp` reaches `sip:Bob@example.com`.
+/// `None` for a URI without a user part or of another scheme.
+pub fn entity_key(uri: &Uri) -> Option<String> {
+    let Uri::Sip(s) = uri else { return None };
+    let user = s.user.as_deref().filter(|u| !u.is_empty())?;
+    let host = match &s.host {
+        sb_sip_msg::Host::Domain(d) => d.to_ascii_lowercase(),
+        other => other.to_string(),
+    };
+    Some(format!(
+        "{}:{user}@{host}",
+        if s.secure { "sips" } else { "sip" }
+    ))
+}
+
 /// Dialog key for in-dialog SUBSCRIBEs: Call-ID, our tag, the subscriber's tag.
 pub(crate) type DialogKey = (String, String, String);
 
@@ -168,5 +186,20 @@ impl Subscription {
     /// Seconds left, rounded up, for `Subscription-State: active;expires=` and Expires.
     pub(crate) fn remaining_s(&self, now_ms: u64) -> u64 {
         self.expires_at_ms.saturating_sub(now_ms).div_ceil(1000)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn entity_key_drops_port_params_and_host_case() {
+        let uri: Uri = "sip:Bob@Example.COM:5060;transport=tcp".parse().unwrap();
+        assert_eq!(entity_key(&uri).as_deref(), Some("sip:Bob@example.com"));
+        let host_only: Uri = "sip:example.com".parse().unwrap();
+        assert_eq!(entity_key(&host_only), None);
+        let tel: Uri = "tel:+15551234".parse().unwrap();
+        assert_eq!(entity_key(&tel), None);
     }
 }

@@ -136,6 +136,11 @@ fn list_subscriptions_need_eventlist_and_the_owner() {
         .header("Supported: eventlist")
         .send(&mut s, T0, 600, None);
     assert_eq!(r.status, 403);
+    let r = Sub::new(ALICE, LIST, "l-dialog")
+        .event("dialog")
+        .header("Supported: eventlist")
+        .send(&mut s, T0, 600, Some(ALICE));
+    assert_eq!(r.status, 489, "a list has no dialog package");
 }
 
 #[test]
