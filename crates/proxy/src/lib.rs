@@ -69,8 +69,9 @@
 //! It reads no clock, opens no socket, resolves no name and never awaits: next hops in a
 //! [`Target`] are already resolved, and in-dialog next hops that are not IP literals come
 //! out as queries too, as do in-dialog requests addressed to a user at the proxy's own
-//! address with no route set ([`RouteKind::InDialogToUser`]). Peer input never panics; a request that cannot be proxied gets the
-//! §16.3 status (416, 420, 482, 483) and a [`ProxyEvent::Rejected`].
+//! address with no route set ([`RouteKind::InDialogToUser`]). Peer input never panics;
+//! a request that cannot be proxied gets the §16.3 status (416, 420, 482, 483) and a
+//! [`ProxyEvent::Rejected`].
 
 mod context;
 mod proxy;

@@ -338,7 +338,8 @@ fn a_302_from_the_device_is_followed_when_the_user_follows_deflections() {
 }
 
 /// With the rule off in the site file (`rules = { follow_deflections = "off" }`; it is
-/// on by default, sb-routing's `Rules::default`), the 302 is the answer: the caller gets it, with carol in Contact, and carol's device never rings.
+/// on by default, sb-routing's `Rules::default`), the 302 is the answer: the caller
+/// gets it, with carol in Contact, and carol's device never rings.
 #[test]
 fn with_the_rule_off_the_caller_gets_the_302_itself() {
     // The rule comes from the site file (`rules = { ... }`, applied to the store by
@@ -473,10 +474,14 @@ impl Background {
         };
         let read = |f: &str| std::fs::read_to_string(self.work.path().join(f)).unwrap_or_default();
         let messages = read("messages.log");
+        let ended = match status {
+            Some(s) => format!("exit {:?}", s.code()),
+            None => format!("still running after {within:?}, killed"),
+        };
         let report = format!(
-            "SIPp on port {}: {}\n--- errors ---\n{}\n--- stderr ---\n{}\n--- messages ---\n{messages}",
+            "SIPp on port {}: {ended}\n--- errors ---\n{}\n--- stderr ---\n{}\n\
+             --- messages ---\n{messages}",
             self.port,
-            status.map_or_else(|| format!("still running after {within:?}, killed"), |s| format!("exit {:?}", s.code())),
             read("errors.log"),
             read("stderr.log"),
         );
