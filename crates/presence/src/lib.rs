@@ -31,8 +31,8 @@ mod timers;
 pub use glue::DialogView;
 pub use notify::TerminatedReason;
 pub use server::{
-    ContactList, NotifyId, OutgoingNotify, PresenceConfig, PresenceEvent, PresenceServer,
-    Refusal, RemoveReason, Reply,
+    ConfigError, ContactList, NotifyId, OutgoingNotify, PresenceConfig, PresenceEvent,
+    PresenceServer, Refusal, RemoveReason, Reply,
 };
 pub use snapshot::{PersonRecord, PresenceSnapshot, PublicationRecord, SubscriptionRecord};
 pub use subscribe::{entity_key, Package, SubscriptionId};

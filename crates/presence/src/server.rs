@@ -93,6 +93,37 @@ impl Default for PresenceConfig {
     }
 }
 
+/// A [`PresenceConfig`] that cannot work.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum ConfigError {
+    #[error("min_expires {min} is above max_expires {max}")]
+    ExpiresRange { min: u32, max: u32 },
+    #[error("default_expires {0} is outside min_expires..=max_expires")]
+    DefaultExpires(u32),
+    #[error("our_contact {0:?} is not a SIP URI")]
+    Contact(String),
+}
+
+impl PresenceConfig {
+    /// Checks the configuration once at start, so [`PresenceServer::new`] need not fail.
+    pub fn check(&self) -> Result<(), ConfigError> {
+        if self.min_expires > self.max_expires {
+            return Err(ConfigError::ExpiresRange {
+                min: self.min_expires,
+                max: self.max_expires,
+            });
+        }
+        if !(self.min_expires..=self.max_expires).contains(&self.default_expires) {
+            return Err(ConfigError::DefaultExpires(self.default_expires));
+        }
+        match self.our_contact.parse::<Uri>() {
+            Ok(Uri::Sip(_)) => Ok(()),
+            _ => Err(ConfigError::Contact(self.our_contact.clone())),
+        }
+    }
+}
+
 /// One NOTIFY on its way out.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Copy)]
 pub struct NotifyId(pub u64);
@@ -203,7 +234,7 @@ pub struct PresenceServer {
 
 impl PresenceServer {
     /// A server with no people, publications or subscriptions. An unparseable
-    /// `our_contact` falls back to `sip:127.0.0.1` (configuration is checked by the shell).
+    /// `our_contact` falls back to `sip:127.0.0.1`: call [`PresenceConfig::check`] first.
     pub fn new(cfg: PresenceConfig) -> Self {
         let our_contact = cfg
             .our_contact

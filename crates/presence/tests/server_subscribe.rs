@@ -337,3 +337,17 @@ fn manual_state_with_an_end_time_clears_on_its_own() {
         Availability::Available
     );
 }
+
+#[test]
+fn configuration_is_checked() {
+    assert_eq!(config().check(), Ok(()));
+    let mut c = config();
+    c.min_expires = 10_000;
+    assert!(c.check().is_err());
+    let mut c = config();
+    c.default_expires = 10;
+    assert!(c.check().is_err());
+    let mut c = config();
+    c.our_contact = "not a uri".into();
+    assert!(c.check().is_err());
+}
