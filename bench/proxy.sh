@@ -295,8 +295,8 @@ bench_proxy() {
         echo "$CALL_RATES calls/s, $CALL_SECONDS s each, calls held ${CALL_HOLD_MS} ms."
         echo "Kamailio: tm, rr, usrloc in memory (db_mode 0), lookup(\"location\") and t_relay."
         echo "Switchboard: serve with [auth] enabled = false and bob provisioned by [site]."
-        echo "Both SIPps run on the load core, so they saturate before a server does; CPU per"
-        echo "call is the figure that separates the servers."
+        echo "Both SIPps share the load core, which caps the rates this harness can offer; CPU"
+        echo "per call is the figure that separates the servers."
         local n
         for n in "${PROXY_NOTES[@]}"; do
             echo
