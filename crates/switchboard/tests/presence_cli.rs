@@ -617,3 +617,51 @@ fn the_site_file_provisions_contacts_access_and_calendar() {
     assert!(!access.contains("everyone"), "{access}");
     assert!(access.contains("team"), "{access}");
 }
+
+#[path = "../../store/tests/support/postgres.rs"]
+mod postgres;
+
+/// The same commands on PostgreSQL (a throw-away server on loopback; skipped loudly
+/// without PostgreSQL, required under `CI=true`).
+#[test]
+fn presence_commands_on_postgres() {
+    let url = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap()
+        .block_on(postgres::database_for("presence_cli"));
+    let Some(url) = url else {
+        return;
+    };
+    let env = Env::postgres(&url);
+    env.site_apply(SITE).expect(0);
+    env.run(&[
+        "presence",
+        "set",
+        ALICE,
+        "--state",
+        "dnd",
+        "--note",
+        "on a deadline",
+    ])
+    .expect(0);
+    env.run(&[
+        "presence",
+        "contacts",
+        ALICE,
+        "--remove",
+        "sip:bob@example.com",
+    ])
+    .expect(0);
+    let out = show(&env, &[]);
+    assert!(out.contains("availability: do not disturb"), "{out}");
+    assert!(out.contains("contacts:     1 (list"), "{out}");
+    let boss = show(&env, &["--as", "sip:boss@example.com"]);
+    assert!(
+        boss.contains("on a deadline") && boss.contains("rings"),
+        "{boss}"
+    );
+    let stranger = show(&env, &["--as", "sip:max@partner.example"]);
+    assert!(!stranger.contains("on a deadline"), "{stranger}");
+    assert!(!env.data().join("switchboard.db").exists());
+}
