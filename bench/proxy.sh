@@ -15,7 +15,7 @@ CALL_HOLD_MS=${SB_BENCH_CALL_HOLD_MS:-1000}
 # server, to see whether the cost of a call stays flat as calls accumulate.
 STEADY_RATE=${SB_BENCH_STEADY_RATE:-600}
 STEADY_WINDOWS=${SB_BENCH_STEADY_WINDOWS:-6}
-# Calls a UAC waits for an expected response before it gives the call up as failed: the
+# How long a UAC waits for an expected response before it gives the call up as failed: the
 # INVITE's Timer B is 32 s (RFC 3261 §17.1.1.2), but the bench would then wait as long on
 # every stuck call, and a proxy that takes 16 s to answer has failed the call anyway.
 CALL_RECV_TIMEOUT_MS=16000
@@ -37,7 +37,7 @@ register_callee() {
         >"$WORK/$tag-register.log" 2>&1
 }
 
-# Starts the SIPp UAS on $UAS_PORT; its statistics and errors go to $WORK/$1-*.
+# Starts the SIPp UAS on $UAS_PORT; its screen and errors go to $WORK/$1.uas*.
 start_uas() {
     local tag=$1
     taskset -c "$SIPP_CORE" sipp -sf "$HERE/sipp/call-uas.xml" -t u1 -nostdin \
