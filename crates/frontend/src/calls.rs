@@ -74,10 +74,18 @@ pub(crate) struct Calls {
     followups: HashMap<String, Followup>,
 }
 
-/// A directory view: users and numbers from the snapshot, devices from the registrar.
+/// What the front end knows live: the registrar's devices and, with presence, the
+/// callee's state as it bears on a call from a caller.
+pub(crate) struct Live<'a> {
+    pub(crate) bindings: &'a dyn Fn(&Aor) -> Vec<Binding>,
+    pub(crate) presence: &'a dyn Fn(&UserId, &Caller) -> Option<sb_routing::PresenceFacts>,
+}
+
+/// A directory view: users and numbers from the snapshot, devices and presence live.
 struct LiveDirectory<'a> {
     snapshot: &'a MemoryDirectory,
     bindings: &'a dyn Fn(&Aor) -> Vec<Binding>,
+    presence: &'a dyn Fn(&UserId, &Caller) -> Option<sb_routing::PresenceFacts>,
 }
 
 impl Directory for LiveDirectory<'_> {
@@ -89,6 +97,9 @@ impl Directory for LiveDirectory<'_> {
     }
     fn extension_owner(&self, main: &E164, ext: &str) -> Option<NumberOwner> {
         self.snapshot.extension_owner(main, ext)
+    }
+    fn presence(&self, callee: &UserId, caller: &Caller) -> Option<sb_routing::PresenceFacts> {
+        (self.presence)(callee, caller)
     }
     fn contacts(&self, id: &UserId) -> Vec<Contact> {
         (self.bindings)(&aor_of(id))
@@ -158,14 +169,16 @@ impl Calls {
         now: Instant,
         req: &Request,
         caller: &Caller,
-        bindings: &dyn Fn(&Aor) -> Vec<Binding>,
+        live: &Live<'_>,
     ) -> (RouteDecision, sb_routing::Routed) {
         self.expire(now);
+        let bindings = live.bindings;
         let table = self.settings.table.clone();
         let facts = RequestFacts::from_request(req, caller, &table);
         let dir = LiveDirectory {
             snapshot: &self.directory,
             bindings,
+            presence: live.presence,
         };
         let routed = sb_routing::route(&facts, caller, &dir, &table);
         let callee = callee_of(&routed.decision);
@@ -225,9 +238,12 @@ impl Calls {
             return keep_best();
         };
         let table = self.settings.table.clone();
+        // A deflection is the user's own choice on their device: presence does not apply.
+        let no_presence = |_: &UserId, _: &Caller| None;
         let dir = LiveDirectory {
             snapshot: &self.directory,
             bindings,
+            presence: &no_presence,
         };
         let routed = sb_routing::follow_deflection(
             &f.facts,

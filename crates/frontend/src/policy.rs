@@ -387,7 +387,14 @@ impl Frontend {
         };
         let services = self.services.as_ref();
         let bindings = |aor: &Aor| services.map_or_else(Vec::new, |s| s.registrar.bindings(aor));
-        let (decision, routed) = calls.route_new(now, req, &caller, &bindings);
+        let glue = self.presence.as_ref();
+        let presence =
+            |callee: &UserId, caller: &Caller| glue.map(|p| p.facts(callee.as_str(), caller));
+        let live = crate::calls::Live {
+            bindings: &bindings,
+            presence: &presence,
+        };
+        let (decision, routed) = calls.route_new(now, req, &caller, &live);
         self.events_routed(&routed);
         self.routes.push_back((key, decision));
     }

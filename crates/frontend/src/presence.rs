@@ -12,6 +12,7 @@ use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
 use sb_presence::doc::dialog_info::{DialogState, Direction, StateEvent};
+use sb_presence::model::Availability;
 use sb_presence::{DialogView, NotifyId, OutgoingNotify, PresenceConfig, PresenceServer};
 use sb_routing::UserId;
 use sb_sip_core::{Peer, TransportKind};
@@ -276,6 +277,39 @@ impl PresenceGlue {
             .values()
             .flat_map(|c| c.parties.iter())
             .any(|(w, v)| w == who && v.state == DialogState::Confirmed)
+    }
+
+    /// The callee's presence as it bears on a call from `caller` (presence-based routing):
+    /// do not disturb unless the caller's access level passes it, in a call.
+    pub(crate) fn facts(
+        &self,
+        callee: &str,
+        caller: &sb_routing::Caller,
+    ) -> sb_routing::PresenceFacts {
+        let ms = self.last_ms;
+        // The callee's own view: every field their state has.
+        let state = self.server.state_for(ms, callee, Some(callee));
+        let dnd = state.availability == Availability::DoNotDisturb;
+        let caller_passes_dnd = match caller {
+            sb_routing::Caller::User(u) => {
+                sb_presence::access::passes_dnd(self.server.access_level(callee, u.as_str()))
+            }
+            _ => false,
+        };
+        let shown = if state.in_call {
+            format!(
+                "{} (in a call)",
+                state.availability.as_str().replace('_', " ")
+            )
+        } else {
+            state.availability.as_str().replace('_', " ")
+        };
+        sb_routing::PresenceFacts {
+            shown,
+            dnd,
+            in_call: state.in_call,
+            caller_passes_dnd,
+        }
     }
 
     /// Calls presence is following (for a gauge that must return to zero).

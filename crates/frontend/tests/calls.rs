@@ -407,3 +407,63 @@ fn forward_unanswered_sets_the_group_timer_and_forwards_only_on_timeout() {
     let hi = header_text(&t.add_headers, "History-Info").join(", ");
     assert!(hi.contains("cause=408") || hi.contains("cause=480"), "{hi}");
 }
+
+#[test]
+fn do_not_disturb_sends_callers_to_the_unavailable_rule_except_the_team() {
+    use sb_presence::model::{AccessLevel, AccessRule, Availability, ManualState, WatcherMatch};
+    let mut r = rig(&[("forward_unavailable", "sip:carol@example.com")]);
+    r.fe.enable_presence(sb_presence::PresenceConfig::default());
+    r.register(
+        "bob",
+        "sip:bob@192.0.2.1:5060",
+        src(Transport::Udp, "203.0.113.1:40000"),
+    );
+    r.register(
+        "carol",
+        "sip:carol@192.0.2.3:5060",
+        src(Transport::Udp, "203.0.113.3:40000"),
+    );
+    let t0 = r.t0;
+    r.fe.with_presence_server(t0, |p, ms| {
+        p.set_manual(
+            ms,
+            "sip:bob@example.com",
+            Some(ManualState {
+                availability: Availability::DoNotDisturb,
+                note: None,
+                until: None,
+            }),
+        );
+        p.set_access_rules(
+            ms,
+            "sip:bob@example.com",
+            vec![AccessRule {
+                watcher: WatcherMatch::User("sip:gina@example.com".into()),
+                level: AccessLevel::Team,
+            }],
+        );
+    })
+    .expect("presence is on");
+    // alice is a colleague: DND sends her to carol, bob's phone does not ring.
+    let p = plan(r.call(
+        &invite("sip:alice@example.com", "sip:bob@example.com", "h1"),
+        caller_src(),
+    ));
+    let uris: Vec<String> = p.groups[0]
+        .targets
+        .iter()
+        .map(|t| t.uri.to_string())
+        .collect();
+    assert_eq!(uris, ["sip:carol@192.0.2.3:5060"]);
+    // gina is on bob's team: her call rings bob.
+    let p = plan(r.call(
+        &invite("sip:gina@example.com", "sip:bob@example.com", "h2"),
+        caller_src(),
+    ));
+    let uris: Vec<String> = p.groups[0]
+        .targets
+        .iter()
+        .map(|t| t.uri.to_string())
+        .collect();
+    assert_eq!(uris, ["sip:bob@192.0.2.1:5060"]);
+}

@@ -114,7 +114,11 @@ fn forward_when_unanswered_cancels_the_ringing_devices_and_asks() {
     for n in [2, 3] {
         let dev = sim.nodes[n].uas();
         assert_eq!(dev.got_cancels.len(), 1, "device {n}");
-        let why: Vec<&str> = dev.got_cancels[0].headers.other("Reason").collect();
+        let why: Vec<&str> = dev.got_cancels[0]
+            .headers
+            .other("Reason")
+            .map(str::trim)
+            .collect();
         assert_eq!(why, vec!["SIP;cause=408;text=\"Unanswered\""], "device {n}");
         assert_eq!(dev.finals_sent, vec![487], "device {n}");
     }

@@ -264,6 +264,7 @@ impl Proxy {
 pub(super) fn reason_header(cause: u16, text: &str) -> Header {
     Header::Other(OtherHeader {
         name: "Reason".into(),
-        value: format!("SIP;cause={cause};text=\"{text}\""),
+        // Values are printed as written after the colon: the space is ours.
+        value: format!(" SIP;cause={cause};text=\"{text}\""),
     })
 }
