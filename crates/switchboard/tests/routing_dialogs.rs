@@ -5,8 +5,9 @@
 //! - Requests inside a dialog follow the route set the server's Record-Route built (RFC
 //!   3261 §12.2.1.1, §16.12): re-INVITE and its ACK, INFO, UPDATE and REFER from the
 //!   caller, NOTIFY and BYE from the callee, over UDP and with the caller on TCP (RFC 5658
-//!   double Record-Route), each arriving at the other party with the server's Via on top and
-//!   no Route left, and each answered back through the server.
+//!   double Record-Route), each arriving at the other party with the server's Via on top
+//!   and no Route left, and each answered back through the server; to a baresip phone
+//!   signed in over TCP, over the connection it registered on.
 //! - Deflection: a device answering 302 is followed by the server when the callee's
 //!   `follow_deflections` rule is on (History-Info with the RFC 4458 deflection cause), and
 //!   passed to the caller when it is off.
@@ -15,13 +16,14 @@
 //!   `sip:USER@SERVER` with no Route, completes a call to SIPp's built-in `uas`.
 //!
 //! The parties are SIPp processes on loopback (`tests/sipp/routing/dlg_*.xml` and the
-//! shared `dev_*.xml`), killed by pid when dropped; every wait has a deadline.
+//! shared `dev_*.xml`) and baresip, killed by pid when dropped; every wait has a deadline.
 
 mod support;
 
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
+use support::baresip::{Answer, Baresip, Tr};
 use support::calls::{call, device, register_with_password, trace, TraceMsg};
 use support::sipp_peer::{register_device, SippOutcome, SippPeer};
 use support::{free_port, wait_for, Dir, Server, Site};
@@ -271,6 +273,64 @@ fn dialog_through_the_server(tag: &str, caller_transport: &str) {
     o.check(
         statuses(&bob_saw, "BYE") == [200],
         "bob's device must get the caller's 200 for its BYE, once",
+    );
+}
+
+/// Bob's phone is baresip signed in over TCP; it answers at once. The SIPp caller's
+/// ACK, re-INVITE (and its ACK), INFO and BYE reach the phone through the server along
+/// the route set, over the connection the phone registered on (RFC 5626 §5.3: behind a
+/// NAT nothing could connect to its Contact), and the phone answers each.
+#[test]
+fn a_phone_on_tcp_gets_the_callers_in_dialog_requests_over_its_own_connection() {
+    let site = Site::new("dlg-baresip-tcp", "");
+    site.add_user(BOB, BOB_PW);
+    let server = site.start();
+    let phone = Baresip::start(&site, "bob", BOB_PW, Tr::Tcp, Answer::Auto);
+    phone.wait_registered(Duration::from_secs(30));
+    wait_registrations(&server, 1);
+    let caller = SippPeer::uac(
+        "routing/dlg_caller_hangs_up.xml",
+        site.sip_port,
+        &[("callee", "bob")],
+    );
+    let o = Outcomes::finish(&server, vec![("caller", caller)]);
+    let fail = |what: String| -> ! {
+        panic!(
+            "{what}\n===== baresip =====\n{}\n===== server =====\n{}",
+            phone.log(),
+            server.log()
+        )
+    };
+
+    let registered_on = phone.sent(|m| m.is_request("REGISTER"))[0].local.clone();
+    let server_addr = format!("127.0.0.1:{}", site.sip_port);
+    for (method, n) in [("INVITE", 2), ("ACK", 2), ("INFO", 1), ("BYE", 1)] {
+        let got = phone.received(|m| m.is_request(method));
+        // Retransmissions over TCP are not expected; count what arrived.
+        if got.len() != n {
+            fail(format!("baresip got {} {method} (want {n})", got.len()));
+        }
+        for m in &got {
+            if m.peer != server_addr || m.local != registered_on {
+                fail(format!(
+                    "{} reached baresip from {} on {}, not from the server ({server_addr}) on \
+                     the connection it registered on ({registered_on})",
+                    m.first_line(),
+                    m.peer,
+                    m.local
+                ));
+            }
+        }
+    }
+    for method in ["INVITE", "INFO", "BYE"] {
+        let answered = phone.sent(|m| m.is_response(200, method)).len();
+        if answered == 0 {
+            fail(format!("baresip did not answer {method} with 200"));
+        }
+    }
+    o.check(
+        statuses(&o.trace("caller"), "INFO").first() == Some(&200),
+        "the caller must get the phone's 200 for INFO",
     );
 }
 
