@@ -278,6 +278,43 @@ pub async fn gather(
     Ok((sources, gathered))
 }
 
+/// The presence of every user whose state can change how a call to them is routed (a
+/// manual state, a call, a calendar, a publication), as a call from `caller` meets it,
+/// from the store alone: for `route explain`, which has no presence server to ask. Users
+/// with none of these are available or offline, which routing does not act on.
+pub async fn routing_presence(
+    store: &dyn Store,
+    caller: &SipAddress,
+    now: i64,
+) -> anyhow::Result<Vec<(SipAddress, PresenceFacts)>> {
+    let mut who = std::collections::BTreeSet::new();
+    who.extend(
+        store
+            .list_manual_presence()
+            .await?
+            .into_iter()
+            .map(|m| m.user),
+    );
+    who.extend(store.list_in_call().await?.into_iter().map(|f| f.address));
+    who.extend(store.list_calendars().await?.into_iter().map(|c| c.owner));
+    who.extend(
+        store
+            .list_publications(None)
+            .await?
+            .into_iter()
+            .map(|p| p.entity),
+    );
+    let mut out = Vec::with_capacity(who.len());
+    for user in who {
+        let (sources, g) = gather(store, &user, now).await?;
+        let state = sb_presence::aggregate::aggregate(&sources, unix_u64(now));
+        let rules = access_rules(&g.row.access);
+        let level = sb_presence::access::level_for(&rules, caller.as_str(), user.host());
+        out.push((user, routing_facts(&state, level)));
+    }
+    Ok(out)
+}
+
 fn unix_u64(t: i64) -> u64 {
     u64::try_from(t).unwrap_or(0)
 }

@@ -130,6 +130,10 @@ async fn explain(
                 .push(contact);
         }
     }
+    // Presence as the store holds it (the server asks its presence server instead).
+    for (who, p) in crate::presence_cmd::routing_presence(store, &caller, now).await? {
+        dir.presence.insert(user_id(&who), p);
+    }
     let facts = RequestFacts::new(request_uri, "route-explain");
     Ok(route(&facts, &Caller::User(user_id(&caller)), &dir, &table))
 }

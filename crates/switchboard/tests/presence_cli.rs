@@ -665,3 +665,39 @@ fn presence_commands_on_postgres() {
     assert!(!stranger.contains("on a deadline"), "{stranger}");
     assert!(!env.data().join("switchboard.db").exists());
 }
+
+#[test]
+fn route_explain_shows_the_presence_it_used() {
+    let env = env_with_alice();
+    env.run(&["presence", "set", "sip:bob@example.com", "--state", "dnd"])
+        .expect(0);
+    let explain =
+        |from: &str| env.run(&["route", "explain", "--from", from, "sip:bob@example.com"]);
+    let r = explain(ALICE).expect(1);
+    assert!(
+        r.stdout
+            .contains("presence   sip:bob@example.com: do not disturb -> unavailable"),
+        "{r:?}"
+    );
+    assert!(r.stderr.contains("480 do not disturb"), "{r:?}");
+
+    // A team member gets through do not disturb (bob has no device, so 480 still, but
+    // for that reason).
+    env.run(&[
+        "presence",
+        "access",
+        "sip:bob@example.com",
+        "--watcher",
+        ALICE,
+        "--level",
+        "team",
+    ])
+    .expect(0);
+    let r = explain(ALICE).expect(1);
+    assert!(
+        r.stdout
+            .contains("do not disturb -> the caller passes do not disturb: ring"),
+        "{r:?}"
+    );
+    assert!(r.stderr.contains("is not signed in"), "{r:?}");
+}
