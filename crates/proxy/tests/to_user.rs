@@ -261,3 +261,67 @@ fn an_unanswered_lookup_ends_in_the_route_timeout_status() {
     assert_eq!(back.len(), 1, "{out:?}");
     assert_eq!(back[0].0.status, StatusCode::SERVICE_UNAVAILABLE);
 }
+
+#[test]
+fn a_bye_to_two_devices_relays_the_dialogs_200_not_the_other_devices_481() {
+    let now = Instant::now();
+    let mut p = proxy();
+    let bye = in_dialog(Method::Bye, uri_at("bob", ME), "z9hG4bKbye5").build();
+    p.handle_request(now, bye, Peer::udp(addr(CALLER)));
+    let (id, _, _) = the_query(&mut p);
+    p.handle_route_decision(now, id, devices(&[("bob", DESK), ("bob", PHONE)]));
+    let out = drain(&mut p);
+    let sent = requests(&out);
+    assert_eq!(sent.len(), 2, "{out:?}");
+    let to = |at: &str| sent.iter().find(|(_, p)| p.addr == addr(at)).unwrap().0;
+
+    // The phone holds no such dialog (§12.2.2): 481. The desk holds it: 200.
+    let no_dialog = response_to(to(PHONE), StatusCode::CALL_DOES_NOT_EXIST, Some("b1"));
+    p.handle_response(now, no_dialog, Peer::udp(addr(PHONE)));
+    assert!(
+        responses(&drain(&mut p)).is_empty(),
+        "a 481 waits while another branch may still answer 2xx (§16.7 step 6)"
+    );
+    let ok = response_to(to(DESK), StatusCode::OK, Some("b1"));
+    p.handle_response(now, ok, Peer::udp(addr(DESK)));
+    let out = drain(&mut p);
+    let back = responses(&out);
+    assert_eq!(back.len(), 1, "{out:?}");
+    assert_eq!(back[0].0.status, StatusCode::OK);
+    assert_eq!(back[0].1.addr, addr(CALLER));
+}
+
+#[test]
+fn a_reinvite_to_a_user_at_our_address_gets_100_at_once_and_the_devices_200() {
+    let now = Instant::now();
+    let mut p = proxy();
+    let reinvite = in_dialog(Method::Invite, uri_at("bob", ME), "z9hG4bKre1").build();
+    p.handle_request(now, reinvite, Peer::udp(addr(CALLER)));
+    let out = drain(&mut p);
+    let early = responses(&out);
+    assert_eq!(early.len(), 1, "{out:?}");
+    assert_eq!(
+        early[0].0.status,
+        StatusCode::TRYING,
+        "§16.2: 100 while we look"
+    );
+    let (id, kind, _) = the_query(&mut p);
+    assert!(matches!(kind, RouteKind::InDialogToUser { .. }), "{kind:?}");
+    p.handle_route_decision(now, id, devices(&[("bob", DESK)]));
+    let out = drain(&mut p);
+    let (fwd, to) = requests(&out)[0];
+    assert_eq!(to.addr, addr(DESK));
+    assert_eq!(fwd.method, Method::Invite);
+    assert_eq!(
+        fwd.headers.record_routes().count(),
+        0,
+        "no Record-Route in a dialog"
+    );
+    let ok = response_to(fwd, StatusCode::OK, Some("b1"));
+    p.handle_response(now, ok, Peer::udp(addr(DESK)));
+    let out = drain(&mut p);
+    let back = responses(&out);
+    assert_eq!(back.len(), 1, "{out:?}");
+    assert_eq!(back[0].0.status, StatusCode::OK);
+    assert_eq!(back[0].1.addr, addr(CALLER));
+}
