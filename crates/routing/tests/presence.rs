@@ -223,3 +223,67 @@ fn forward_unavailable_is_read_from_settings_and_validated() {
         .to_string();
     assert!(e.contains("forward unavailable"), "{e}");
 }
+
+/// Every combination of presence, caller and rules: a callee who is busy, or in do not
+/// disturb for this caller, never has a device rung (nor their simultaneous ring or PBX
+/// line); one who is neither rings exactly as without presence; the trace names the state
+/// once unless forward all took the call first.
+#[test]
+fn no_combination_rings_a_callee_who_should_not_ring() {
+    let t = table();
+    for bits in 0u32..1 << 8 {
+        let bit = |i: u32| bits & (1 << i) != 0;
+        let (dnd, in_call, passes) = (bit(0), bit(1), bit(2));
+        let mut d = directory();
+        set_rules(&mut d, "dave", |r| {
+            if bit(3) {
+                r.forward_all = Some(target("sip:erin@example.com"));
+            }
+            if bit(4) {
+                r.forward_unavailable = Some(target("sip:carol@example.com"));
+            }
+            if bit(5) {
+                r.forward_offline = Some(target("sip:carol@example.com"));
+            }
+            if bit(6) {
+                r.forward_busy = Some(target("sip:erin@example.com"));
+            }
+            if bit(7) {
+                r.simultaneous_ring = Some(target("sip:bob@example.com"));
+            }
+        });
+        let alice = Caller::User(id("alice"));
+        let without = route(&facts("sip:dave@example.com"), &alice, &d, &t);
+        d.presence.insert(
+            id("dave"),
+            PresenceFacts {
+                shown: "some state".into(),
+                dnd,
+                in_call,
+                caller_passes_dnd: passes,
+            },
+        );
+        let r = route(&facts("sip:dave@example.com"), &alice, &d, &t);
+        let case = format!("bits {bits:08b}\n{}", r.trace);
+        let rings_dave = match &r.decision {
+            Decision::Deliver(dl) => dl.branches.iter().any(|b| {
+                matches!(&b.kind, BranchKind::Endpoint { user } if *user == id("dave"))
+                    || matches!(&b.kind, BranchKind::Pbx { .. })
+                    || matches!(&b.kind, BranchKind::SimultaneousRingEndpoint { of, .. } if *of == id("dave"))
+            }),
+            Decision::Reject { .. } => false,
+        };
+        let held = in_call || (dnd && !passes);
+        if bit(3) {
+            assert_eq!(r.decision, without.decision, "forward all first: {case}");
+            assert!(presence_lines(&r).is_empty(), "{case}");
+            continue;
+        }
+        assert_eq!(presence_lines(&r).len(), 1, "{case}");
+        if held {
+            assert!(!rings_dave, "{case}");
+        } else {
+            assert_eq!(r.decision, without.decision, "{case}");
+        }
+    }
+}
