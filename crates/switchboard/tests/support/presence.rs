@@ -406,14 +406,25 @@ impl TcpWatcher {
     /// Sends an out-of-dialog or in-dialog SUBSCRIBE and returns its final response,
     /// answering one digest challenge. NOTIFYs that arrive meanwhile are kept.
     pub fn subscribe(&mut self, s: &Subscribe) -> SipMsg {
+        self.request("SUBSCRIBE", s, None)
+    }
+
+    /// A PUBLISH (RFC 3903) of `pidf` (None: no body, a refresh or removal) with the
+    /// headers of `s` (Event, Expires, extra lines such as `SIP-If-Match`); its final
+    /// response, one digest challenge answered.
+    pub fn publish(&mut self, s: &Subscribe, pidf: Option<&str>) -> SipMsg {
+        self.request("PUBLISH", s, pidf.map(|b| ("application/pidf+xml", b)))
+    }
+
+    fn request(&mut self, method: &str, s: &Subscribe, body: Option<(&str, &str)>) -> SipMsg {
         let mut auth: Option<(String, String)> = None;
         for _ in 0..2 {
             self.cseq += 1;
             let branch = format!("z9hG4bK-sub-{}-{}", std::process::id(), super::unique());
             let mut text = format!(
-                "SUBSCRIBE {uri} SIP/2.0\r\nVia: SIP/2.0/TCP {local};branch={branch};rport\r\n\
+                "{method} {uri} SIP/2.0\r\nVia: SIP/2.0/TCP {local};branch={branch};rport\r\n\
                  Max-Forwards: 70\r\nFrom: <sip:{user}@127.0.0.1>;tag={ftag}\r\nTo: <{to}>{ttag}\r\n\
-                 Call-ID: {cid}\r\nCSeq: {cseq} SUBSCRIBE\r\n\
+                 Call-ID: {cid}\r\nCSeq: {cseq} {method}\r\n\
                  Contact: <sip:{user}@{local};transport=tcp>\r\nEvent: {event}\r\nExpires: {exp}\r\n",
                 uri = s.uri,
                 local = self.local,
@@ -433,14 +444,20 @@ impl TcpWatcher {
             if let Some((name, value)) = &auth {
                 text.push_str(&format!("{name}: {value}\r\n"));
             }
-            text.push_str("Content-Length: 0\r\n\r\n");
+            match body {
+                Some((ct, b)) => text.push_str(&format!(
+                    "Content-Type: {ct}\r\nContent-Length: {}\r\n\r\n{b}",
+                    b.len()
+                )),
+                None => text.push_str("Content-Length: 0\r\n\r\n"),
+            }
             self.send_raw(&text);
             let resp = loop {
                 let msg = self.next(Duration::from_secs(10)).unwrap_or_else(|| {
-                    panic!("no answer to SUBSCRIBE {}:\n{}", s.uri, self.history())
+                    panic!("no answer to {method} {}:\n{}", s.uri, self.history())
                 });
                 if msg.status().is_some_and(|c| c >= 200)
-                    && msg.header("CSeq").is_some_and(|c| c.contains("SUBSCRIBE"))
+                    && msg.header("CSeq").is_some_and(|c| c.ends_with(method))
                 {
                     break msg;
                 }
@@ -457,7 +474,10 @@ impl TcpWatcher {
                             Ok(AuthValue::Digest(c)) => c,
                             other => panic!("not a digest challenge: {other:?}"),
                         };
-                    auth = Some((give.to_string(), self.credentials(&challenge, &s.uri)));
+                    auth = Some((
+                        give.to_string(),
+                        self.credentials(&challenge, method, &s.uri),
+                    ));
                 }
                 _ => return resp,
             }
@@ -465,7 +485,7 @@ impl TcpWatcher {
         unreachable!("the loop returns on the second answer")
     }
 
-    fn credentials(&self, c: &sb_sip_auth::Challenge, uri: &str) -> String {
+    fn credentials(&self, c: &sb_sip_auth::Challenge, method: &str, uri: &str) -> String {
         let ha1 = Ha1::compute(
             sb_sip_auth::Algorithm::Md5,
             &self.user,
@@ -479,7 +499,7 @@ impl TcpWatcher {
             nc: "00000001",
             cnonce: &cnonce,
         });
-        let response = request_digest(&ha1, &c.nonce, parts, "SUBSCRIBE", uri);
+        let response = request_digest(&ha1, &c.nonce, parts, method, uri);
         let creds = Credentials {
             username: self.user.clone(),
             realm: c.realm.clone(),
@@ -526,7 +546,7 @@ impl TcpWatcher {
     }
 }
 
-/// The parameters of one SUBSCRIBE.
+/// The parameters of one SUBSCRIBE (or PUBLISH: `event`, `expires`, `extra`).
 pub struct Subscribe {
     pub uri: String,
     pub to: String,
@@ -564,9 +584,15 @@ pub struct PhoneMsg {
 }
 
 impl PresencePhone {
-    /// Starts baresip as `user@127.0.0.1` over UDP, publishing every `pubint` seconds and
-    /// watching `buddies` (full SIP URIs); it answers calls by itself.
-    pub fn start(site: &Site, user: &str, password: &str, buddies: &[&str]) -> PresencePhone {
+    /// Starts baresip as `user@127.0.0.1` over UDP, watching `buddies` (full SIP URIs) and,
+    /// when `publish`, publishing its own state (`pubint=600`); it answers calls by itself.
+    pub fn start(
+        site: &Site,
+        user: &str,
+        password: &str,
+        buddies: &[&str],
+        publish: bool,
+    ) -> PresencePhone {
         let dir = Dir::new("baresip-presence");
         let port = free_port();
         let config = format!(
@@ -584,9 +610,10 @@ impl PresencePhone {
         );
         std::fs::write(dir.path().join("config"), config).unwrap();
         let account = format!(
-            "<sip:{user}@127.0.0.1;transport=udp>;auth_pass={password};regint=600;pubint=600;\
+            "<sip:{user}@127.0.0.1;transport=udp>;auth_pass={password};regint=600;pubint={pubint};\
              answermode=auto;outbound=\"sip:127.0.0.1:{server};transport=udp\"\n",
             server = site.sip_port,
+            pubint = if publish { 600 } else { 0 },
         );
         std::fs::write(dir.path().join("accounts"), account).unwrap();
         let contacts: String = buddies
@@ -665,6 +692,16 @@ impl PresencePhone {
             }
         }
         out
+    }
+
+    /// Whether a PUBLISH of its own was accepted with an entity tag (RFC 3903 §4.1).
+    pub fn published(&self) -> bool {
+        self.messages().iter().any(|m| {
+            m.received
+                && m.msg.status() == Some(200)
+                && m.msg.header("CSeq").is_some_and(|c| c.ends_with("PUBLISH"))
+                && m.msg.header("SIP-ETag").is_some()
+        })
     }
 
     /// Whether a REGISTER of its own with a non-zero expiry was accepted.
