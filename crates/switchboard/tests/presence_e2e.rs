@@ -407,7 +407,7 @@ fn a_list_subscription_to_200_contacts_gets_full_state_then_a_partial_notify() {
     assert!(
         full.header("Require")
             .is_some_and(|r| r.contains("eventlist")),
-        "a list NOTIFY must carry Require: eventlist (RFC 4662 §5.1): {}",
+        "a list NOTIFY must carry Require: eventlist (RFC 4662): {}",
         full.text()
     );
     assert!(full

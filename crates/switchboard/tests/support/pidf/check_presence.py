@@ -125,7 +125,8 @@ def multipart(content_type, body):
     for p in parts:
         if p is root:
             continue
-        # RFC 4662 §5.2: every body part carries its own Content-Type and Content-ID.
+        # RFC 4662 §5: every body part carries its own Content-Type, and a Content-ID the
+        # RLMI instance names in its cid.
         if p.get("Content-Type") is None:
             fail("a part without Content-Type (Content-ID %s)" % p.get("Content-ID"))
         if p.get("Content-ID") is None:
