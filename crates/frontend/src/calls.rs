@@ -72,6 +72,8 @@ pub(crate) struct Calls {
     pub(crate) settings: CallSettings,
     pub(crate) directory: Arc<MemoryDirectory>,
     followups: HashMap<String, Followup>,
+    /// Follow-ups by creation, oldest first, so expiry never scans the whole map.
+    order: std::collections::VecDeque<(Instant, String)>,
 }
 
 /// What the front end knows live: the registrar's devices and, with presence, the
@@ -132,6 +134,7 @@ impl Calls {
             settings,
             directory: Arc::new(MemoryDirectory::default()),
             followups: HashMap::new(),
+            order: std::collections::VecDeque::new(),
         }
     }
 
@@ -355,6 +358,7 @@ impl Calls {
             0
         };
         if followups || d.follow_deflections {
+            self.order.push_back((now, call_key(req)));
             self.followups.insert(
                 call_key(req),
                 Followup {
@@ -419,11 +423,42 @@ impl Calls {
         }
     }
 
+    /// Drops follow-ups older than [`FOLLOWUP_TTL`] (calls whose final answer we never
+    /// saw go upstream), oldest first.
     fn expire(&mut self, now: Instant) {
-        if self.followups.len() > 1024 {
-            self.followups
-                .retain(|_, f| now.duration_since(f.created) < FOLLOWUP_TTL);
+        while let Some((created, _)) = self.order.front() {
+            if now.saturating_duration_since(*created) < FOLLOWUP_TTL {
+                break;
+            }
+            let (created, key) = self.order.pop_front().expect("front exists");
+            if self
+                .followups
+                .get(&key)
+                .is_some_and(|f| f.created == created)
+            {
+                self.followups.remove(&key);
+            }
         }
+        // Keys forgotten early leave stale entries in `order`; keep it bounded by them.
+        if self.order.len() > 2 * self.followups.len() + 1024 {
+            let live = &self.followups;
+            self.order
+                .retain(|(c, k)| live.get(k).is_some_and(|f| f.created == *c));
+        }
+    }
+
+    /// The call's final answer went upstream: nothing will ask for its follow-ups again.
+    pub(crate) fn finished(&mut self, resp: &sb_sip_msg::Response) {
+        if self.followups.is_empty() {
+            return;
+        }
+        let call_id = resp.headers.call_id().map(|c| c.as_str()).unwrap_or("");
+        let branch = resp
+            .headers
+            .top_via()
+            .and_then(|v| v.branch())
+            .unwrap_or("");
+        self.followups.remove(&format!("{call_id}\u{0}{branch}"));
     }
 
     /// Follow-ups kept (calls that may still forward or deflect).

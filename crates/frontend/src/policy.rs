@@ -375,6 +375,14 @@ impl Frontend {
         self.routes.pop_front()
     }
 
+    /// A final response to an INVITE the proxy sent upstream: that call's follow-ups
+    /// (forward when unanswered or busy, deflection) are done with.
+    pub fn call_answered(&mut self, resp: &Response) {
+        if let Some(c) = self.calls.as_mut() {
+            c.finished(resp);
+        }
+    }
+
     /// Calls whose follow-ups (forward unanswered or busy, deflection) are kept.
     pub fn calls_with_followups(&self) -> usize {
         self.calls.as_ref().map_or(0, Calls::followups)

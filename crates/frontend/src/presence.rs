@@ -287,8 +287,7 @@ impl PresenceGlue {
         caller: &sb_routing::Caller,
     ) -> sb_routing::PresenceFacts {
         let ms = self.last_ms;
-        // The callee's own view: every field their state has.
-        let state = self.server.state_for(ms, callee, Some(callee));
+        let state = self.server.state(ms, callee);
         let dnd = state.availability == Availability::DoNotDisturb;
         let caller_passes_dnd = match caller {
             sb_routing::Caller::User(u) => {

@@ -467,3 +467,24 @@ fn do_not_disturb_sends_callers_to_the_unavailable_rule_except_the_team() {
         .collect();
     assert_eq!(uris, ["sip:bob@192.0.2.1:5060"]);
 }
+
+#[test]
+fn an_answered_call_leaves_no_follow_ups_behind() {
+    let mut r = rig(&[("forward_busy", "sip:carol@example.com")]);
+    r.register(
+        "bob",
+        "sip:bob@192.0.2.1:5060",
+        src(Transport::Udp, "203.0.113.1:40000"),
+    );
+    let req = invite("sip:x@elsewhere.net", "sip:bob@example.com", "k1");
+    plan(r.call(&req, caller_src()));
+    assert_eq!(r.fe.calls_with_followups(), 1);
+    // The 200 the proxy relays upstream carries the caller's Via on top.
+    let ok = sb_frontend::response_to(&req, StatusCode::OK, Some("callee"));
+    r.fe.call_answered(&ok);
+    assert_eq!(
+        r.fe.calls_with_followups(),
+        0,
+        "kept for a call that is over"
+    );
+}

@@ -140,7 +140,8 @@ fn is_loose(route: &NameAddr) -> bool {
 pub(crate) fn other(name: &str, value: String) -> Header {
     Header::Other(OtherHeader {
         name: name.to_string(),
-        value,
+        // Values are printed as written after the colon: the customary space is ours.
+        value: format!(" {value}"),
     })
 }
 

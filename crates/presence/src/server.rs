@@ -697,6 +697,12 @@ impl PresenceServer {
 
     // ---- getters -------------------------------------------------------------------------
 
+    /// The combined state of `entity` with nothing filtered out: what the server itself
+    /// decides with (presence-based routing), never what a watcher is shown.
+    pub fn state(&self, now_ms: u64, entity: &str) -> PersonState {
+        self.compute(now_ms, entity)
+    }
+
     /// The combined state of `entity` as `watcher` may see it (`None`: a stranger).
     pub fn state_for(&self, now_ms: u64, entity: &str, watcher: Option<&str>) -> PersonState {
         let state = self.compute(now_ms, entity);

@@ -511,6 +511,12 @@ impl Core for ServerCore {
 
     fn poll_transmit(&mut self) -> Option<Transmit> {
         if let Some(t) = self.proxy.as_mut().and_then(Proxy::poll_transmit) {
+            if let Message::Response(r) = &t.message {
+                let invite = r.headers.cseq().is_some_and(|c| c.method == Method::Invite);
+                if invite && r.status.is_final() {
+                    self.fe.call_answered(r);
+                }
+            }
             return Some(Transmit {
                 peer: t.to,
                 message: t.message,
