@@ -405,5 +405,5 @@ pub fn received(messages: &str) -> Vec<String> {
 pub mod baresip;
 pub mod calls;
 pub mod kamailio;
-pub mod sipp_peer;
 pub mod presence;
+pub mod sipp_peer;
