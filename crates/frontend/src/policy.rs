@@ -136,6 +136,29 @@ impl Frontend {
         Some(r)
     }
 
+    /// Presence's live state (publications, subscriptions with their peers) to save.
+    pub fn presence_export(
+        &self,
+    ) -> Option<(
+        sb_presence::PresenceSnapshot,
+        std::collections::HashMap<u64, sb_sip_core::Peer>,
+    )> {
+        self.presence.as_ref().map(PresenceGlue::export)
+    }
+
+    /// Restores what [`Frontend::presence_export`] saved before a restart.
+    pub fn presence_import(
+        &mut self,
+        now: Instant,
+        snapshot: sb_presence::PresenceSnapshot,
+        peers: &std::collections::HashMap<u64, sb_sip_core::Peer>,
+    ) {
+        if let Some(p) = self.presence.as_mut() {
+            p.import(now, snapshot, peers);
+        }
+        self.pump_presence();
+    }
+
     /// A message the proxy received (for presence: calls starting and ending).
     pub fn observe_proxied(&mut self, now: Instant, msg: &sb_sip_msg::Message) {
         let Some(p) = self.presence.as_mut() else {

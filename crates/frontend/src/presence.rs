@@ -311,6 +311,46 @@ impl PresenceGlue {
         }
     }
 
+    /// Publications and subscriptions as they stand, each subscription with the peer its
+    /// NOTIFYs go to (the flow ids are this process's own), for the store.
+    pub(crate) fn export(&self) -> (sb_presence::PresenceSnapshot, HashMap<u64, Peer>) {
+        let mut snap = self.server.snapshot();
+        // Provisioning lives in the store already; only live state goes back.
+        snap.people.clear();
+        snap.lists.clear();
+        let peers = snap
+            .subscriptions
+            .iter()
+            .filter_map(|s| self.flows.get(&s.flow).map(|p| (s.flow, *p)))
+            .collect();
+        (snap, peers)
+    }
+
+    /// Loads what [`PresenceGlue::export`] saved (after a restart): the subscriptions'
+    /// peers get flow ids of this process.
+    pub(crate) fn import(
+        &mut self,
+        now: Instant,
+        mut snap: sb_presence::PresenceSnapshot,
+        peers: &HashMap<u64, Peer>,
+    ) {
+        snap.subscriptions.retain(|s| peers.contains_key(&s.flow));
+        for s in snap.subscriptions.iter_mut() {
+            let peer = peers[&s.flow];
+            s.flow = match self.flow_of.get(&peer) {
+                Some(f) => *f,
+                None => {
+                    self.next_flow += 1;
+                    self.flows.insert(self.next_flow, peer);
+                    self.flow_of.insert(peer, self.next_flow);
+                    self.next_flow
+                }
+            };
+        }
+        let ms = self.ms(now);
+        self.server.restore(ms, snap);
+    }
+
     /// Calls presence is following (for a gauge that must return to zero).
     pub(crate) fn calls(&self) -> usize {
         self.calls.len()

@@ -129,3 +129,193 @@ impl PresenceProvisioning {
         }
     }
 }
+
+// ---- live state: publications and subscriptions survive a restart --------------------
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+
+use sb_presence::{PresenceSnapshot, PublicationRecord, SubscriptionRecord};
+use sb_sip_core::{Peer, TransportKind};
+
+/// A subscription row's `dialog` column: the server's record and where its NOTIFYs go.
+#[derive(serde::Serialize, serde::Deserialize)]
+struct SavedSubscription {
+    record: SubscriptionRecord,
+    transport: String,
+    addr: SocketAddr,
+}
+
+fn transport_name(t: TransportKind) -> &'static str {
+    match t {
+        TransportKind::Udp => "udp",
+        TransportKind::Tcp => "tcp",
+        TransportKind::Tls => "tls",
+        TransportKind::Ws => "ws",
+        TransportKind::Wss => "wss",
+    }
+}
+
+fn transport_from(s: &str) -> Option<TransportKind> {
+    Some(match s {
+        "udp" => TransportKind::Udp,
+        "tcp" => TransportKind::Tcp,
+        "tls" => TransportKind::Tls,
+        "ws" => TransportKind::Ws,
+        "wss" => TransportKind::Wss,
+        _ => return None,
+    })
+}
+
+/// Publications and subscriptions the store holds, as a snapshot to restore.
+pub async fn load_live(
+    store: &dyn Store,
+) -> anyhow::Result<(PresenceSnapshot, HashMap<u64, Peer>)> {
+    let mut snap = PresenceSnapshot::default();
+    let mut peers = HashMap::new();
+    for p in store
+        .list_publications(None)
+        .await
+        .context("cannot read presence publications")?
+    {
+        match serde_json::from_str::<PublicationRecord>(&p.body) {
+            Ok(r) => snap.publications.push(r),
+            Err(e) => tracing::warn!(etag = %p.etag, error = %e, "unreadable stored publication"),
+        }
+    }
+    for s in store
+        .list_subscriptions(None)
+        .await
+        .context("cannot read presence subscriptions")?
+    {
+        match serde_json::from_str::<SavedSubscription>(&s.dialog) {
+            Ok(saved) => {
+                let Some(t) = transport_from(&saved.transport) else {
+                    continue;
+                };
+                peers.insert(saved.record.flow, Peer::new(t, saved.addr));
+                snap.next_id = snap.next_id.max(saved.record.id + 1);
+                snap.subscriptions.push(saved.record);
+            }
+            Err(e) => tracing::warn!(id = %s.id, error = %e, "unreadable stored subscription"),
+        }
+    }
+    Ok((snap, peers))
+}
+
+/// Writes what changed in the live state since the last save.
+#[derive(Default)]
+pub struct Saver {
+    publications: HashMap<String, String>,
+    subscriptions: HashMap<String, String>,
+}
+
+impl Saver {
+    /// A saver that knows what the store already holds (what [`load_live`] read).
+    pub fn knowing(snap: &PresenceSnapshot, peers: &HashMap<u64, Peer>) -> Saver {
+        let mut s = Saver::default();
+        for (key, row) in publication_rows(snap) {
+            s.publications.insert(key, row.body);
+        }
+        for (key, row) in subscription_rows(snap, peers) {
+            s.subscriptions.insert(key, row.dialog);
+        }
+        s
+    }
+
+    pub async fn save(
+        &mut self,
+        store: &dyn Store,
+        snap: &PresenceSnapshot,
+        peers: &HashMap<u64, Peer>,
+    ) -> anyhow::Result<()> {
+        let pubs: HashMap<String, sb_store::Publication> = publication_rows(snap).collect();
+        for (etag, row) in &pubs {
+            if self.publications.get(etag) != Some(&row.body) {
+                store.put_publication(row, None).await?;
+                self.publications.insert(etag.clone(), row.body.clone());
+            }
+        }
+        let gone: Vec<String> = self
+            .publications
+            .keys()
+            .filter(|k| !pubs.contains_key(*k))
+            .cloned()
+            .collect();
+        for etag in gone {
+            if let Some(body) = self.publications.remove(&etag) {
+                if let Ok(r) = serde_json::from_str::<PublicationRecord>(&body) {
+                    if let Ok(entity) = SipAddress::parse(&r.entity) {
+                        store.remove_publication(&entity, &etag).await?;
+                    }
+                }
+            }
+        }
+        let subs: HashMap<String, sb_store::Subscription> =
+            subscription_rows(snap, peers).collect();
+        for (id, row) in &subs {
+            if self.subscriptions.get(id) != Some(&row.dialog) {
+                store.put_subscription(row).await?;
+                self.subscriptions.insert(id.clone(), row.dialog.clone());
+            }
+        }
+        let gone: Vec<String> = self
+            .subscriptions
+            .keys()
+            .filter(|k| !subs.contains_key(*k))
+            .cloned()
+            .collect();
+        for id in gone {
+            store.remove_subscription(&id).await?;
+            self.subscriptions.remove(&id);
+        }
+        Ok(())
+    }
+}
+
+fn publication_rows(
+    snap: &PresenceSnapshot,
+) -> impl Iterator<Item = (String, sb_store::Publication)> + '_ {
+    snap.publications.iter().filter_map(|p| {
+        let entity = SipAddress::parse(&p.entity).ok()?;
+        let body = serde_json::to_string(p).ok()?;
+        let secs = (p.expires_at_ms / 1000) as i64;
+        Some((
+            p.etag.clone(),
+            sb_store::Publication {
+                entity,
+                etag: p.etag.clone(),
+                expires_at: secs,
+                body,
+                updated_at: secs,
+            },
+        ))
+    })
+}
+
+fn subscription_rows<'a>(
+    snap: &'a PresenceSnapshot,
+    peers: &'a HashMap<u64, Peer>,
+) -> impl Iterator<Item = (String, sb_store::Subscription)> + 'a {
+    snap.subscriptions.iter().filter_map(move |s| {
+        let peer = peers.get(&s.flow)?;
+        let entity = SipAddress::parse(&s.entity).ok()?;
+        let saved = SavedSubscription {
+            record: s.clone(),
+            transport: transport_name(peer.transport).into(),
+            addr: peer.addr,
+        };
+        let id = s.id.to_string();
+        Some((
+            id.clone(),
+            sb_store::Subscription {
+                id,
+                entity,
+                watcher: s.watcher.clone().unwrap_or_else(|| "anonymous".into()),
+                event: s.package.clone(),
+                dialog: serde_json::to_string(&saved).ok()?,
+                expires_at: (s.expires_at_ms / 1000) as i64,
+            },
+        ))
+    })
+}

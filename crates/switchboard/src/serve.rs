@@ -160,10 +160,19 @@ async fn serve(config: Config, data: PathBuf) -> anyhow::Result<()> {
         .await?
         .with_store(store.clone());
     let proxy_config = proxy_config(&config, server.local_addrs())?;
+    let mut presence_saver = None;
     if config.presence.enabled {
+        // Publications and subscriptions from before a restart, then provisioning.
+        let (live, peers) = presence_load::load_live(store.as_ref()).await?;
+        let restored = live.subscriptions.len();
+        presence_saver = Some(Arc::new(tokio::sync::Mutex::new(
+            presence_load::Saver::knowing(&live, &peers),
+        )));
         let fe = server.core_mut().frontend_mut();
         fe.enable_presence(presence_config(&config, &proxy_config));
+        fe.presence_import(clock.at, live, &peers);
         fe.with_presence_server(clock.at, |p, ms| presence_provisioning.apply(p, ms));
+        tracing::info!(subscriptions = restored, "presence restored");
     }
     server.core_mut().set_proxy(sb_proxy::Proxy::new(
         proxy_config,
@@ -202,6 +211,9 @@ async fn serve(config: Config, data: PathBuf) -> anyhow::Result<()> {
         http.as_ref().map(|h| h.0),
         hint.as_deref(),
     );
+    let saver_task = presence_saver
+        .clone()
+        .map(|saver| tokio::spawn(save_presence(store.clone(), saver, server.control_handle())));
     let watcher = tokio::spawn(watch_generation(
         store.clone(),
         config.clone(),
@@ -224,6 +236,16 @@ async fn serve(config: Config, data: PathBuf) -> anyhow::Result<()> {
     });
     let core = server.run().await;
     watcher.abort();
+    if let Some(task) = saver_task {
+        task.abort();
+    }
+    // The last state, so a restart picks up the subscriptions where they were.
+    if let (Some(saver), Some((snap, peers))) = (presence_saver, core.frontend().presence_export())
+    {
+        if let Err(e) = saver.lock().await.save(store.as_ref(), &snap, &peers).await {
+            tracing::warn!(error = %e, "cannot save presence state at exit");
+        }
+    }
     tracing::info!(
         registrations = core.frontend().registrations(),
         "event loop stopped"
@@ -632,4 +654,27 @@ fn primary_ip(v6: bool) -> std::net::IpAddr {
         } else {
             std::net::IpAddr::V4(std::net::Ipv4Addr::LOCALHOST)
         })
+}
+
+/// Saves presence's live state (publications, subscriptions) to the store every two
+/// seconds, writing only what changed.
+async fn save_presence(
+    store: Arc<dyn Store>,
+    saver: Arc<tokio::sync::Mutex<presence_load::Saver>>,
+    control: sb_runtime::ControlHandle<ServerCore>,
+) {
+    let mut tick = tokio::time::interval(Duration::from_secs(2));
+    loop {
+        tick.tick().await;
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        control.send(move |core: &mut ServerCore, _| {
+            let _ = tx.send(core.frontend().presence_export());
+        });
+        let Ok(Some((snap, peers))) = rx.await else {
+            return;
+        };
+        if let Err(e) = saver.lock().await.save(store.as_ref(), &snap, &peers).await {
+            tracing::warn!(error = %e, "cannot save presence state");
+        }
+    }
 }
