@@ -1,4 +1,4 @@
-//! Calls: who is calling, where the call goes ([`sb_routing::route`]), and the plan the
+//! Calls: who is calling, where the call goes ([`sb_routing::route()`]), and the plan the
 //! forking proxy carries out ([`sb_proxy::Plan`]). Sans-IO like the rest of the front end:
 //! the directory of users and numbers is a snapshot the shell installs
 //! ([`crate::Frontend::set_directory`]), registered devices are the registrar's own bindings,

@@ -299,7 +299,7 @@ impl Frontend {
 
     /// A request the proxy asks a route for (RFC 3261 §16.5), under `key`. Requests from
     /// a trunk's address are the trunk's; requests from our users are authenticated
-    /// first (407); then [`sb_routing::route`] decides. The decision comes out of
+    /// first (407); then [`sb_routing::route()`] decides. The decision comes out of
     /// [`Frontend::poll_route`] under `key`, now or after a store query.
     pub fn handle_proxied_at(&mut self, now: Instant, key: ReqKey, req: &Request, source: Source) {
         let Some(calls) = self.calls.as_ref() else {

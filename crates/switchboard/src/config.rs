@@ -75,7 +75,7 @@ pub struct ProxySection {
     pub timer_c_s: u64,
     /// A trunk that sends nothing at all for this long is passed over for the next one.
     pub trunk_answer_timeout_ms: u64,
-    /// The host put in Via and Record-Route when a listener is bound to 0.0.0.0 or [::]:
+    /// The host put in Via and Record-Route when a listener is bound to `0.0.0.0` or `[::]`:
     /// the address or name clients and trunks reach this server by.
     pub advertise: Option<String>,
 }
