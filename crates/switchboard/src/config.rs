@@ -49,6 +49,8 @@ pub struct PresenceSection {
     pub notify_min_interval_ms: u64,
     /// Most subscriptions one watcher may hold.
     pub max_subscriptions_per_watcher: usize,
+    /// How often users' calendars (files and URLs) are read again, seconds.
+    pub calendar_refresh_s: u64,
 }
 
 impl Default for PresenceSection {
@@ -60,6 +62,7 @@ impl Default for PresenceSection {
             default_expires: 3_600,
             notify_min_interval_ms: 1_000,
             max_subscriptions_per_watcher: 1_000,
+            calendar_refresh_s: 300,
         }
     }
 }
@@ -381,6 +384,10 @@ impl Config {
         anyhow::ensure!(
             pr.min_expires <= pr.default_expires && pr.default_expires <= pr.max_expires,
             "presence: need min_expires <= default_expires <= max_expires"
+        );
+        anyhow::ensure!(
+            pr.calendar_refresh_s > 0,
+            "presence.calendar_refresh_s must be positive"
         );
         anyhow::ensure!(
             pr.max_subscriptions_per_watcher > 0,

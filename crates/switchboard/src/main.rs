@@ -3,6 +3,7 @@
 
 mod config;
 mod directory;
+mod http_get;
 mod lint;
 mod presence_cmd;
 mod provision;

@@ -221,7 +221,6 @@ pub struct Gathered {
 /// Everything the store holds about `user`'s presence at `now`, as the presence core's
 /// aggregation input. The server builds the same from its live state; this is the
 /// store's view (what survives a restart), so `presence show` works without a server.
-/// A calendar URL is not fetched here (the server does that).
 pub async fn gather(
     store: &dyn Store,
     user: &SipAddress,
@@ -242,18 +241,23 @@ pub async fn gather(
     let manual = row.manual.as_ref().and_then(manual_state);
     let (in_meeting, calendar_now) = match row.calendar.as_deref() {
         None => (false, None),
-        Some(src) if src.contains("://") => (
-            false,
-            Some("a URL: the server fetches it; not read here".to_owned()),
-        ),
-        Some(path) => match std::fs::read_to_string(path) {
-            Ok(ics) => match sb_presence::calendar::busy_at(&ics, unix_u64(now)) {
-                Ok(true) => (true, Some("busy now".to_owned())),
-                Ok(false) => (false, Some("free now".to_owned())),
+        Some(src) => {
+            let text = if src.contains("://") {
+                crate::http_get::get_text(src, 4 << 20, std::time::Duration::from_secs(15))
+                    .await
+                    .map_err(|e| format!("{e:#}"))
+            } else {
+                std::fs::read_to_string(src).map_err(|e| e.to_string())
+            };
+            match text {
+                Ok(ics) => match sb_presence::calendar::busy_at(&ics, unix_u64(now)) {
+                    Ok(true) => (true, Some("busy now".to_owned())),
+                    Ok(false) => (false, Some("free now".to_owned())),
+                    Err(e) => (false, Some(format!("unreadable: {e}"))),
+                },
                 Err(e) => (false, Some(format!("unreadable: {e}"))),
-            },
-            Err(e) => (false, Some(format!("unreadable: {e}"))),
-        },
+            }
+        }
     };
     let devices = store
         .list_bindings(user)

@@ -89,7 +89,7 @@ pub async fn load(store: &dyn Store, users: &[String]) -> anyhow::Result<Presenc
         .await
         .context("cannot read calendar sources")?
     {
-        match read_calendar(&c.source) {
+        match read_calendar(&c.source).await {
             Ok(ics) => {
                 p.calendars.insert(c.owner.to_string(), Some(ics));
             }
@@ -101,15 +101,39 @@ pub async fn load(store: &dyn Store, users: &[String]) -> anyhow::Result<Presenc
     Ok(p)
 }
 
-/// A calendar file's text. URLs are not fetched by this build: export the calendar to a
-/// file the server can read (a periodic download by cron, for example).
-fn read_calendar(source: &str) -> anyhow::Result<String> {
+/// The largest calendar read or fetched.
+const CALENDAR_MAX: usize = 4 << 20;
+
+/// A calendar's text, from a file or an http(s) URL.
+async fn read_calendar(source: &str) -> anyhow::Result<String> {
     if source.starts_with("http://") || source.starts_with("https://") {
-        anyhow::bail!("calendar URLs are not fetched by this server; give a file path");
+        return crate::http_get::get_text(source, CALENDAR_MAX, std::time::Duration::from_secs(15))
+            .await;
     }
-    let text = std::fs::read_to_string(source).with_context(|| format!("cannot read {source}"))?;
-    anyhow::ensure!(text.len() <= 4 << 20, "larger than 4 MiB");
+    let text = tokio::fs::read_to_string(source)
+        .await
+        .with_context(|| format!("cannot read {source}"))?;
+    anyhow::ensure!(text.len() <= CALENDAR_MAX, "larger than 4 MiB");
     Ok(text)
+}
+
+/// Every user's calendar read again (files change and URLs are live): owner → text.
+/// A calendar that cannot be read keeps its last known text (`None` is not sent).
+pub async fn read_calendars(store: &dyn Store) -> anyhow::Result<Vec<(String, String)>> {
+    let mut out = Vec::new();
+    for c in store
+        .list_calendars()
+        .await
+        .context("cannot read calendar sources")?
+    {
+        match read_calendar(&c.source).await {
+            Ok(ics) => out.push((c.owner.to_string(), ics)),
+            Err(e) => {
+                tracing::warn!(owner = %c.owner, source = %c.source, error = %e, "calendar not refreshed")
+            }
+        }
+    }
+    Ok(out)
 }
 
 impl PresenceProvisioning {
@@ -178,8 +202,18 @@ pub async fn load_live(
         .await
         .context("cannot read presence publications")?
     {
-        match serde_json::from_str::<PublicationRecord>(&p.body) {
-            Ok(r) => snap.publications.push(r),
+        match sb_presence::doc::pidf::parse(p.body.as_bytes()) {
+            Ok(doc) => snap.publications.push(PublicationRecord {
+                etag: p.etag.clone(),
+                entity: p.entity.to_string(),
+                doc: sb_presence::model::Published {
+                    received_at: u64::try_from(p.updated_at).unwrap_or(0),
+                    ..doc
+                },
+                expires_at_ms: u64::try_from(p.expires_at)
+                    .unwrap_or(0)
+                    .saturating_mul(1000),
+            }),
             Err(e) => tracing::warn!(etag = %p.etag, error = %e, "unreadable stored publication"),
         }
     }
@@ -244,10 +278,11 @@ impl Saver {
             .collect();
         for etag in gone {
             if let Some(body) = self.publications.remove(&etag) {
-                if let Ok(r) = serde_json::from_str::<PublicationRecord>(&body) {
-                    if let Ok(entity) = SipAddress::parse(&r.entity) {
-                        store.remove_publication(&entity, &etag).await?;
-                    }
+                let entity = sb_presence::doc::pidf::parse_document(body.as_bytes())
+                    .ok()
+                    .and_then(|d| SipAddress::parse(&d.entity).ok());
+                if let Some(entity) = entity {
+                    store.remove_publication(&entity, &etag).await?;
                 }
             }
         }
@@ -278,19 +313,71 @@ fn publication_rows(
 ) -> impl Iterator<Item = (String, sb_store::Publication)> + '_ {
     snap.publications.iter().filter_map(|p| {
         let entity = SipAddress::parse(&p.entity).ok()?;
-        let body = serde_json::to_string(p).ok()?;
-        let secs = (p.expires_at_ms / 1000) as i64;
         Some((
             p.etag.clone(),
             sb_store::Publication {
                 entity,
                 etag: p.etag.clone(),
-                expires_at: secs,
-                body,
-                updated_at: secs,
+                expires_at: (p.expires_at_ms / 1000) as i64,
+                body: published_pidf(&p.entity, &p.doc),
+                updated_at: p.doc.received_at as i64,
             },
         ))
     })
+}
+
+/// What a device published, as a PIDF document again (RFC 3863 with RFC 4480 activities):
+/// the store keeps documents, which `presence show` and a restarted server both read.
+fn published_pidf(entity: &str, d: &sb_presence::model::Published) -> String {
+    let esc = |t: &str| {
+        t.replace('&', "&amp;")
+            .replace('<', "&lt;")
+            .replace('>', "&gt;")
+            .replace('"', "&quot;")
+    };
+    let mut x = format!(
+        "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<presence xmlns=\"urn:ietf:params:xml:ns:pidf\" \
+         xmlns:dm=\"urn:ietf:params:xml:ns:pidf:data-model\" \
+         xmlns:rpid=\"urn:ietf:params:xml:ns:pidf:rpid\" entity=\"{}\">\n",
+        esc(entity)
+    );
+    let ids: Vec<String> = if d.tuple_ids.is_empty() {
+        vec!["t".into()]
+    } else {
+        d.tuple_ids.clone()
+    };
+    for (i, id) in ids.iter().enumerate() {
+        x.push_str(&format!(
+            "<tuple id=\"{}\"><status><basic>{}</basic></status>",
+            esc(id),
+            if d.basic_open { "open" } else { "closed" }
+        ));
+        if let Some(c) = d.contacts.get(i) {
+            x.push_str(&format!("<contact>{}</contact>", esc(c)));
+        }
+        x.push_str("</tuple>\n");
+    }
+    x.push_str("<dm:person id=\"p\">");
+    if !d.activities.is_empty() {
+        x.push_str("<rpid:activities>");
+        for a in &d.activities {
+            match a {
+                sb_presence::model::Activity::Other(t) => {
+                    x.push_str(&format!("<rpid:other>{}</rpid:other>", esc(t)))
+                }
+                a => x.push_str(&format!("<rpid:{}/>", a.element_name())),
+            }
+        }
+        x.push_str("</rpid:activities>");
+    }
+    if d.idle {
+        x.push_str("<rpid:user-input>idle</rpid:user-input>");
+    }
+    if let Some(n) = &d.note {
+        x.push_str(&format!("<dm:note>{}</dm:note>", esc(n)));
+    }
+    x.push_str("</dm:person>\n</presence>\n");
+    x
 }
 
 fn subscription_rows<'a>(
@@ -318,4 +405,35 @@ fn subscription_rows<'a>(
             },
         ))
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use sb_presence::model::{Activity, Published};
+
+    #[test]
+    fn a_stored_publication_reads_back_as_what_was_published() {
+        let d = Published {
+            basic_open: true,
+            activities: vec![
+                Activity::OnThePhone,
+                Activity::Other("lunch & learn".into()),
+            ],
+            note: Some("Back at <3>".into()),
+            idle: true,
+            tuple_ids: vec!["a1".into(), "b2".into()],
+            contacts: vec!["sip:bob@192.0.2.1".into()],
+            received_at: 0,
+        };
+        let xml = published_pidf("sip:bob@example.com", &d);
+        let back = sb_presence::doc::pidf::parse(xml.as_bytes()).unwrap();
+        assert_eq!(back.basic_open, d.basic_open);
+        assert_eq!(back.activities, d.activities);
+        assert_eq!(back.note, d.note);
+        assert_eq!(back.idle, d.idle);
+        assert_eq!(back.tuple_ids, d.tuple_ids);
+        let doc = sb_presence::doc::pidf::parse_document(xml.as_bytes()).unwrap();
+        assert_eq!(doc.entity, "sip:bob@example.com");
+    }
 }

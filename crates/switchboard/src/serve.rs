@@ -214,6 +214,13 @@ async fn serve(config: Config, data: PathBuf) -> anyhow::Result<()> {
     let saver_task = presence_saver
         .clone()
         .map(|saver| tokio::spawn(save_presence(store.clone(), saver, server.control_handle())));
+    let calendars = config.presence.enabled.then(|| {
+        tokio::spawn(refresh_calendars(
+            store.clone(),
+            Duration::from_secs(config.presence.calendar_refresh_s),
+            server.control_handle(),
+        ))
+    });
     let watcher = tokio::spawn(watch_generation(
         store.clone(),
         config.clone(),
@@ -236,6 +243,9 @@ async fn serve(config: Config, data: PathBuf) -> anyhow::Result<()> {
     });
     let core = server.run().await;
     watcher.abort();
+    if let Some(task) = calendars {
+        task.abort();
+    }
     if let Some(task) = saver_task {
         task.abort();
     }
@@ -675,6 +685,30 @@ async fn save_presence(
         };
         if let Err(e) = saver.lock().await.save(store.as_ref(), &snap, &peers).await {
             tracing::warn!(error = %e, "cannot save presence state");
+        }
+    }
+}
+
+/// Reads users' calendars again every `every` (a file edited, a URL's new events), so "in
+/// a meeting" follows them without a provisioning change.
+async fn refresh_calendars(
+    store: Arc<dyn Store>,
+    every: Duration,
+    control: sb_runtime::ControlHandle<ServerCore>,
+) {
+    let mut tick = tokio::time::interval(every);
+    tick.tick().await;
+    loop {
+        tick.tick().await;
+        match presence_load::read_calendars(store.as_ref()).await {
+            Ok(list) => control.send(move |core: &mut ServerCore, now| {
+                core.frontend_mut().with_presence_server(now, |p, ms| {
+                    for (owner, ics) in list {
+                        p.set_calendar(ms, &owner, Some(ics));
+                    }
+                });
+            }),
+            Err(e) => tracing::warn!(error = %e, "cannot refresh calendars"),
         }
     }
 }
