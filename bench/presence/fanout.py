@@ -9,7 +9,8 @@
    over --sockets UDP sockets, at most --window SUBSCRIBEs outstanding, retransmitted
    after 500 ms (RFC 3261 Timer E, simplified). Every NOTIFY is answered 200 at once.
 2. Waits until every subscription is confirmed (200) and has had its first NOTIFY, and
-   reads the server's VmRSS (/proc/PID/status) before and after: memory per subscription.
+   reads the server's VmRSS (/proc/PID/status) before, right after, and --settle seconds
+   after (once the SUBSCRIBE server transactions have ended): memory per subscription.
 3. Runs --trigger (one state change of the target) and counts the NOTIFYs that follow:
    NOTIFYs per second from the trigger to the last one, and from the first to the last.
 4. Unsubscribes everyone (Expires: 0) so the server is left as it was.
@@ -40,6 +41,20 @@ def rcvbuf_errors():
         rows = [l.split() for l in f if l.startswith("Udp:")]
     head, vals = rows[0], rows[1]
     return int(vals[head.index("RcvbufErrors")])
+
+
+def socket_drops(ports):
+    """Datagrams the kernel dropped at the UDP sockets bound to `ports` on 127.0.0.1
+    (/proc/net/udp, last column), so drops are told apart by socket."""
+    want = {"0100007F:%04X" % p for p in ports}
+    total = 0
+    with open("/proc/net/udp") as f:
+        next(f)
+        for line in f:
+            cols = line.split()
+            if cols[1] in want:
+                total += int(cols[-1])
+    return total
 
 
 def header(msg, name):
@@ -195,6 +210,13 @@ def main():
     p.add_argument("--sockets", type=int, default=8)
     p.add_argument("--window", type=int, default=500)
     p.add_argument("--expires", type=int, default=3600)
+    p.add_argument(
+        "--settle",
+        type=float,
+        default=40,
+        help="seconds before the second memory reading, past RFC 3261 Timer J (32 s) "
+        "so no SUBSCRIBE transaction is left",
+    )
     a = p.parse_args()
     load = Load(a)
     drops0 = rcvbuf_errors()
@@ -207,14 +229,20 @@ def main():
     while time.monotonic() < end:
         load.pump(0.05)
     rss1 = vm_rss_kib(a.pid)
+    end = time.monotonic() + a.settle
+    while time.monotonic() < end:
+        load.pump(0.2)
+    rss2 = vm_rss_kib(a.pid)
     print("watchers=%d" % a.watchers)
     print("subscribed=%d" % ok)
     print("subscribe_seconds=%.2f" % (t1 - t0))
     print("subscribe_failures=%s" % (load.failures or "none"))
     print("rss_before_kib=%d" % rss0)
     print("rss_after_kib=%d" % rss1)
+    print("rss_after_settle_kib=%d" % rss2)
     if ok:
         print("bytes_per_subscription=%d" % ((rss1 - rss0) * 1024 // ok))
+        print("bytes_per_subscription_settled=%d" % ((rss2 - rss0) * 1024 // ok))
     if ok < a.watchers:
         print("error=only %d of %d subscriptions confirmed with a first NOTIFY" % (ok, a.watchers))
         sys.exit(1)
@@ -246,7 +274,9 @@ def main():
         if inner > 0:
             print("notifies_per_second_first_to_last=%.0f" % (len(arrivals) / inner))
     load.run_phase(range(a.watchers), 0, 120, False)
-    print("udp_rcvbuf_errors=%d" % (rcvbuf_errors() - drops0))
+    print("udp_rcvbuf_errors_machine=%d" % (rcvbuf_errors() - drops0))
+    print("udp_drops_client_sockets=%d" % socket_drops([s.getsockname()[1] for s in load.socks]))
+    print("udp_drops_server_socket=%d" % socket_drops([load.server[1]]))
     if len(arrivals) < ok:
         print("error=%d of %d watchers were not notified of the change" % (ok - len(arrivals), ok))
         sys.exit(1)

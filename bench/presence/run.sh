@@ -14,6 +14,8 @@
 # Environment knobs (defaults in brackets):
 #   SB_BENCH_WATCHERS   subscriptions                            [10000]
 #   SB_BENCH_SOCKETS    UDP sockets the watchers are spread over  [8]
+#   SB_BENCH_SETTLE     seconds before the settled memory reading     [40]
+#   SB_BENCH_BIN        a release switchboard binary to use instead of building one
 #   SB_BENCH_KEEP=1     keep the temporary directory (config, server log)
 #   CARGO_TARGET_DIR    where cargo builds    [$HOME/.cache/switchboard/target]
 set -euo pipefail
@@ -33,9 +35,13 @@ die() {
 command -v python3 >/dev/null || die "python3 is needed for the load client"
 command -v taskset >/dev/null || die "taskset (util-linux) is needed"
 
-log "building switchboard (release) into $TARGET"
-(cd "$ROOT" && CARGO_TARGET_DIR=$TARGET cargo build --release -p switchboard --locked)
-SB=$TARGET/release/switchboard
+if [ -n "${SB_BENCH_BIN:-}" ]; then
+    SB=$SB_BENCH_BIN
+else
+    log "building switchboard (release) into $TARGET"
+    (cd "$ROOT" && CARGO_TARGET_DIR=$TARGET cargo build --release -p switchboard --locked)
+    SB=$TARGET/release/switchboard
+fi
 [ -x "$SB" ] || die "no binary at $SB"
 
 WORK=$(mktemp -d /tmp/sb-bench-presence.XXXXXX)
@@ -98,5 +104,5 @@ log "switchboard pid $SERVER_PID on udp 127.0.0.1:$SIP_PORT; $WATCHERS watchers"
 TRIGGER="$SB presence set sip:bob@127.0.0.1 --state busy --note 'fan-out' ${SBARGS[*]}"
 taskset -c 1 python3 "$HERE/fanout.py" --server "127.0.0.1:$SIP_PORT" \
     --target sip:bob@127.0.0.1 --pid "$SERVER_PID" --watchers "$WATCHERS" \
-    --sockets "$SOCKETS" --trigger "$TRIGGER" | tee "$WORK/result.txt"
+    --sockets "$SOCKETS" --settle "${SB_BENCH_SETTLE:-40}" --trigger "$TRIGGER" | tee "$WORK/result.txt"
 log "done; server log: $WORK/server.log"
