@@ -74,6 +74,10 @@ pub(crate) struct Calls {
     followups: HashMap<String, Followup>,
     /// Follow-ups by creation, oldest first, so expiry never scans the whole map.
     order: std::collections::VecDeque<(Instant, String)>,
+    /// Calls ringing a user's devices now, by Call-ID and From tag, so the same call
+    /// coming back from a PBX (its fork back to us) does not ring them a second time.
+    ringing: HashMap<String, Instant>,
+    ringing_order: std::collections::VecDeque<(Instant, String)>,
 }
 
 /// What the front end knows live: the registrar's devices and, with presence, the
@@ -120,6 +124,18 @@ fn aor_of(id: &UserId) -> Aor {
     Aor::from_user(id.user(), domain)
 }
 
+/// A call as its dialog-forming request names it (Call-ID and From tag), the same on
+/// every copy of it, however it spirals.
+fn dialog_key(req: &Request) -> String {
+    let call_id = req.headers.call_id().map(|c| c.as_str()).unwrap_or("");
+    let from_tag = req
+        .headers
+        .from()
+        .and_then(sb_sip_msg::NameAddr::tag)
+        .unwrap_or("");
+    format!("{call_id}\u{0}{from_tag}")
+}
+
 /// The key a call's follow-ups are found by: the request's Call-ID and top Via branch,
 /// which the proxy's later queries for the same request carry unchanged.
 fn call_key(req: &Request) -> String {
@@ -135,6 +151,8 @@ impl Calls {
             directory: Arc::new(MemoryDirectory::default()),
             followups: HashMap::new(),
             order: std::collections::VecDeque::new(),
+            ringing: HashMap::new(),
+            ringing_order: std::collections::VecDeque::new(),
         }
     }
 
@@ -184,8 +202,27 @@ impl Calls {
             presence: live.presence,
         };
         let routed = sb_routing::route(&facts, caller, &dir, &table);
+        let key = dialog_key(req);
+        if matches!(caller, Caller::Trunk(_)) && self.ringing.contains_key(&key) {
+            // The same call (Call-ID and From tag) back from a PBX we forked it to, while
+            // it still rings the user's devices here: a spiral whose devices already have
+            // their branch. Refusing it keeps them ringing once (RFC 3261 §8.2.2.2 calls
+            // such a copy a merged request); the PBX's own branches carry on.
+            let why = "the user's devices already ring for this call";
+            return (reject(StatusCode::LOOP_DETECTED, why), routed);
+        }
         let callee = callee_of(&routed.decision);
+        let rings_devices = routed.decision.as_delivery().is_some_and(|d| {
+            d.branches
+                .iter()
+                .any(|b| matches!(b.kind, BranchKind::Endpoint { .. }))
+        });
         let decision = self.carry_out(now, req, &facts, &routed.decision, callee, bindings);
+        let invite = req.method == sb_sip_msg::Method::Invite;
+        if invite && rings_devices && matches!(decision, RouteDecision::Forward(_)) {
+            self.ringing.insert(key.clone(), now);
+            self.ringing_order.push_back((now, key));
+        }
         (decision, routed)
     }
 
@@ -426,6 +463,19 @@ impl Calls {
     /// Drops follow-ups older than [`FOLLOWUP_TTL`] (calls whose final answer we never
     /// saw go upstream), oldest first.
     fn expire(&mut self, now: Instant) {
+        while let Some((created, _)) = self.ringing_order.front() {
+            if now.saturating_duration_since(*created) < FOLLOWUP_TTL {
+                break;
+            }
+            let (created, key) = self.ringing_order.pop_front().expect("front exists");
+            if self.ringing.get(&key) == Some(&created) {
+                self.ringing.remove(&key);
+            }
+        }
+        if self.ringing_order.len() > 2 * self.ringing.len() + 1024 {
+            let live = &self.ringing;
+            self.ringing_order.retain(|(c, k)| live.get(k) == Some(c));
+        }
         while let Some((created, _)) = self.order.front() {
             if now.saturating_duration_since(*created) < FOLLOWUP_TTL {
                 break;
@@ -449,6 +499,15 @@ impl Calls {
 
     /// The call's final answer went upstream: nothing will ask for its follow-ups again.
     pub(crate) fn finished(&mut self, resp: &sb_sip_msg::Response) {
+        if !self.ringing.is_empty() {
+            let call_id = resp.headers.call_id().map(|c| c.as_str()).unwrap_or("");
+            let from_tag = resp
+                .headers
+                .from()
+                .and_then(sb_sip_msg::NameAddr::tag)
+                .unwrap_or("");
+            self.ringing.remove(&format!("{call_id}\u{0}{from_tag}"));
+        }
         if self.followups.is_empty() {
             return;
         }
