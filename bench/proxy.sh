@@ -246,10 +246,15 @@ steady_report() {
 start_switchboard_proxy() {
     # bob is a user of example.com (applied from [site] at start); no authentication, as
     # for Kamailio, so REGISTER needs no credentials and the caller, from a foreign
-    # domain, is anonymous (allowed to reach our users).
+    # domain, is anonymous (allowed to reach our users). No presence either: every call
+    # goes to bob, and with presence a user already in a call gets the busy rule (486),
+    # which Kamailio's plain proxy does not do.
     start_switchboard "$1" 'domains = ["example.com"]
 
 [auth]
+enabled = false
+
+[presence]
 enabled = false
 
 [site]
