@@ -75,9 +75,10 @@ fn presence_applied(site: &Site, server: &Server, args: &[&str]) {
 }
 
 /// How long a change made with the CLI may take to reach a watcher: the server's
-/// one-second poll of the store (see [`presence_applied`]) plus the one second asked of
-/// the server itself.
-const CLI_BOUND_SECS: f64 = 2.0;
+/// one-second poll of the store (see [`presence_applied`]), its reload of every user's
+/// presence provisioning, and the one second asked of the server itself. Measured on
+/// 2 busy cores: 0.8-1.8 s.
+const CLI_BOUND_SECS: f64 = 2.5;
 
 /// A PIDF of bob's second device, busy (RFC 4480 activities).
 const BOB_BUSY_PIDF: &str = "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n\
