@@ -1,14 +1,19 @@
 //! Presence end to end through `switchboard serve` (issue 6), with real peers on loopback.
 //!
 //! - baresip (Debian's 1.0, `presence.so`) publishes and watches: alice watches bob, and
-//!   bob's manual state (`switchboard presence set`), a call to bob (a SIPp caller; bob's
-//!   baresip answers) and bob's sign-out each reach alice as a NOTIFY within a second.
-//!   The time runs from the trigger (the CLI starting, the 200 and the BYE in the
-//!   caller's trace, the SIGTERM that signs bob out) to the moment the NOTIFY shows in
-//!   alice's trace, polled every 20 ms: an upper bound on the server's own delay.
+//!   bob's second device PUBLISHing busy and removing it, a call to bob (a SIPp caller;
+//!   bob's baresip answers) and its end, and bob's sign-out each reach alice as a NOTIFY
+//!   within a second; bob's manual state set with `switchboard presence set` within
+//!   [`CLI_BOUND_SECS`] (the server polls the store for other processes' changes). The
+//!   time runs from the trigger (the CLI starting, the PUBLISH, the 200 and the BYE in
+//!   the caller's trace, the SIGTERM that signs bob out) to the moment the NOTIFY shows
+//!   in alice's trace, polled every 20 ms: an upper bound on the server's own delay.
 //! - One list subscription (RFC 4662) by a user with 200 contacts, from a raw SIP-over-TCP
 //!   client: a full-state RLMI notification with 200 PIDF parts, then, when one contact
 //!   changes, a partial one with that contact alone.
+//! - A busy lamp: a dialog subscription (RFC 4235) sees a call to bob come and go.
+//! - Access levels on the wire: with bob away and a note, a team member's NOTIFY carries
+//!   the note and a public watcher's does not.
 //! - Do not disturb with a team exception: a colleague's call goes to the callee's
 //!   unavailable rule (the forward target's SIPp device answers; the callee's port gets
 //!   nothing), a team member's call rings the callee's device; with no rule, 480.
@@ -700,4 +705,53 @@ fn dnd_without_an_unavailable_or_offline_rule_answers_a_colleague_480() {
         invites_on(&bob_watch).is_empty(),
         "bob's device rang in do-not-disturb"
     );
+}
+
+/// The initial NOTIFY of `user`'s presence subscription to bob, as other parsers see it.
+fn bob_as_seen_by(site: &Site, server: &Server, user: &str) -> PidfSeen {
+    let mut w = TcpWatcher::connect(site, user, PW);
+    let ok = w.subscribe(&Subscribe {
+        uri: BOB.into(),
+        to: BOB.into(),
+        to_tag: None,
+        from_tag: format!("{user}-1"),
+        call_id: format!("{user}-watch-{}", std::process::id()),
+        event: "presence".into(),
+        expires: 600,
+        extra: vec!["Accept: application/pidf+xml".into()],
+    });
+    assert_eq!(ok.status(), Some(200), "{}", ok.text());
+    let n = w
+        .wait_notify(NOTIFY_DEADLINE, |_| true)
+        .unwrap_or_else(|| panic!("no NOTIFY for {user}\n--- server ---\n{}", server.log()));
+    check_pidf(n.header("Content-Type").unwrap_or(""), &n.body)
+}
+
+#[test]
+fn a_public_watcher_sees_bob_away_without_his_note_and_a_team_member_sees_the_note() {
+    let site = Site::new(
+        "presence-levels",
+        &site_file(&[(ALICE, ""), (DAVE, ""), (BOB, "")]),
+    );
+    let server = site.start();
+    for (who, level) in [(ALICE, "team"), (DAVE, "public")] {
+        presence_applied(
+            &site,
+            &server,
+            &["access", BOB, "--watcher", who, "--level", level],
+        );
+    }
+    presence_applied(
+        &site,
+        &server,
+        &["set", BOB, "--state", "away", "--note", "Gone fishing"],
+    );
+    let team = bob_as_seen_by(&site, &server, "alice");
+    let public = bob_as_seen_by(&site, &server, "dave");
+    assert!(
+        team.has("away") && public.has("away"),
+        "{team:?} {public:?}"
+    );
+    assert!(team.notes > 0, "a team member sees the note: {team:?}");
+    assert_eq!(public.notes, 0, "a public watcher sees no note: {public:?}");
 }
