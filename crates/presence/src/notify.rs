@@ -101,6 +101,10 @@ impl NotifierDialog {
         ))));
         h.push(other("Event", self.event.clone()));
         h.push(other("Subscription-State", state.header_value()));
+        if content_type.starts_with("multipart/related") {
+            // RFC 4662 §5: a notification carrying list state names the extension it needs.
+            h.push(Header::Require("eventlist".into()));
+        }
         if !body.is_empty() {
             h.push(Header::ContentType(content_type.to_string()));
         }
