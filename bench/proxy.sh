@@ -299,7 +299,7 @@ bench_proxy() {
         echo "200, ACK, BYE, 200; Record-Routed, so ACK and BYE pass through the server too),"
         echo "$CALL_RATES calls/s, $CALL_SECONDS s each, calls held ${CALL_HOLD_MS} ms."
         echo "Kamailio: tm, rr, usrloc in memory (db_mode 0), lookup(\"location\") and t_relay."
-        echo "Switchboard: serve with [auth] enabled = false and bob provisioned by [site]."
+        echo "Switchboard: serve with [auth] and [presence] off and bob provisioned by [site]."
         echo "Both SIPps share the load core, which caps the rates this harness can offer; CPU"
         echo "per call is the figure that separates the servers."
         local n
