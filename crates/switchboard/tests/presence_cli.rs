@@ -473,17 +473,29 @@ fn a_calendar_file_puts_the_user_in_a_meeting() {
     let shown = env.run(&["presence", "calendar", ALICE]).expect(0).stdout;
     assert!(shown.contains(file), "refusals kept the file: {shown}");
 
-    env.run(&[
-        "presence",
-        "calendar",
-        ALICE,
-        "--url",
-        "https://cal.example.com/alice.ics",
-    ])
-    .expect(0);
+    // The same calendar served over HTTP on loopback: `presence show` fetches it.
+    let ics = std::fs::read_to_string(file).unwrap();
+    let http = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}/alice.ics", http.local_addr().unwrap());
+    std::thread::spawn(move || {
+        for conn in http.incoming() {
+            let Ok(mut c) = conn else { break };
+            let mut req = [0u8; 2048];
+            let _ = std::io::Read::read(&mut c, &mut req);
+            let resp = format!(
+                "HTTP/1.1 200 OK\r\nContent-Type: text/calendar\r\nContent-Length: {}\r\n\
+                 Connection: close\r\n\r\n{ics}",
+                ics.len()
+            );
+            let _ = std::io::Write::write_all(&mut c, resp.as_bytes());
+        }
+    });
+    env.run(&["presence", "calendar", ALICE, "--url", &url])
+        .expect(0);
     let out = show(&env, &[]);
+    assert!(out.contains("in a meeting: yes"), "{out}");
     assert!(
-        out.contains("calendar:   https://cal.example.com/alice.ics (a URL"),
+        out.contains(&format!("calendar:   {url} (busy now)")),
         "{out}"
     );
     env.run(&["presence", "calendar", ALICE, "--clear"])
@@ -558,7 +570,7 @@ domains = ["example.com"]
 address = "sip:alice@example.com"
 contacts = ["sip:bob@example.com", "sip:max@partner.example"]
 access = { "sip:boss@example.com" = "team", "example.com" = "colleagues", "everyone" = "public" }
-calendar = "https://cal.example.com/alice.ics"
+calendar = "http://127.0.0.1:9/alice.ics"
 
 [[site.users]]
 address = "sip:bob@example.com"
