@@ -1,0 +1,1 @@
+//! SDP (placeholder, filled in next commit).
