@@ -81,7 +81,8 @@ pub struct DtmfSenderConfig {
     pub clock_rate: u32,
     /// Time between packets of one event (§2.5.1.2 suggests 50 ms; many peers use 20).
     pub interval_ms: u32,
-    /// Silence between two queued events.
+    /// Silence between the end of one queued tone and the start of the next (at least
+    /// until the previous end packets are all sent).
     pub gap_ms: u32,
     /// Volume field to send, 0–63 (-dBm0).
     pub volume: u8,
@@ -220,8 +221,9 @@ impl DtmfSender {
             if end && a.ends_sent >= self.cfg.end_repeats.max(1) {
                 let tone_end = a.started_us
                     + u64::from(a.total) * 1_000_000 / u64::from(self.cfg.clock_rate.max(1));
-                self.idle_from_us = tone_end.max(a.next_us - self.interval_us())
-                    + u64::from(self.cfg.gap_ms) * 1000;
+                // The next tone starts `gap_ms` after this one ended, but never while
+                // this one's end packets are still going out.
+                self.idle_from_us = (tone_end + u64::from(self.cfg.gap_ms) * 1000).max(a.next_us);
                 self.active = None;
             } else {
                 self.active = Some(a);

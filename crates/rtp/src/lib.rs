@@ -37,7 +37,7 @@ pub use rtcp::{
     RtcpPacket, SdesChunk, SdesItem, SenderReport,
 };
 pub use rtp::{ExtElement, Extension, Rtp, RtpError, RtpPacket};
-pub use stats::{estimate_mos, ReceiveStats, RttEstimator, Verdict};
+pub use stats::{estimate_mos, rtt_compact, ReceiveStats, RttEstimator, Verdict};
 
 /// Synchronization source identifier (RFC 3550 §3).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Default)]
