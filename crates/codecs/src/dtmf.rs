@@ -18,9 +18,9 @@
 //! column clearly beat the others in their group; the twist (high-group level minus
 //! low-group level) is within limits; and the two tones carry most of the block's energy,
 //! which is what keeps speech, music and noise from reading as digits. A key press is
-//! reported once, when two consecutive blocks (26.5 ms) agree, so every tone of Q.24's
-//! 40 ms minimum is caught and shorter blips are not; a one-block dropout inside a tone is
-//! bridged rather than read as a second press.
+//! reported once, when two consecutive blocks (26.5 ms) agree and each is filled evenly by
+//! the tone, so every tone of Q.24's 40 ms minimum is caught and 20 ms blips are not; a
+//! 10 ms dropout inside a tone is bridged rather than read as a second press.
 
 use std::collections::VecDeque;
 use std::fmt;
@@ -220,8 +220,14 @@ impl DtmfEvent {
 
 /// Blocks a tone must fill in a row before it counts as a key press.
 const MIN_BLOCKS: u32 = 2;
-/// Blocks without the held digit that end a key press (one dropout is bridged).
-const END_BLOCKS: u32 = 2;
+/// Blocks without the held digit that end a key press.
+/// Three, because a 10 ms interruption (which Q.24 asks to bridge) can spoil two blocks,
+/// while a 40 ms pause always spoils at least three.
+const END_BLOCKS: u32 = 3;
+/// Share of a block's energy each half must hold: a steady tone gives 0.5; a block the tone
+/// only partly fills gives less, which keeps tones shorter than two blocks from counting and
+/// puts the reported start within a few milliseconds of the real one.
+const MIN_HALF_SHARE: f64 = 0.4;
 
 /// Streaming in-band DTMF detector. Feed it decoded audio with [`DtmfDetector::push`] in any
 /// chunk sizes; drain [`DtmfDetector::poll_event`] after each push.
@@ -313,8 +319,13 @@ impl DtmfDetector {
 
     /// The digit one block holds, if it passes every check.
     fn classify(&self, block: &[i16]) -> Option<DtmfDigit> {
-        let energy: f64 = block.iter().map(|&s| f64::from(s) * f64::from(s)).sum();
+        let sq = |s: &[i16]| -> f64 { s.iter().map(|&x| f64::from(x) * f64::from(x)).sum() };
+        let energy = sq(block);
         if energy == 0.0 {
+            return None;
+        }
+        let first_half = sq(&block[..block.len() / 2]) / energy;
+        if first_half < MIN_HALF_SHARE || 1.0 - first_half < MIN_HALF_SHARE {
             return None;
         }
         let n = block.len() as f64;
