@@ -335,6 +335,7 @@ pub fn estimate_mos(loss: f64, jitter_ms: f64, rtt_ms: f64) -> f64 {
     } else if r >= 100.0 {
         4.5
     } else {
-        1.0 + 0.035 * r + r * (r - 60.0) * (100.0 - r) * 7e-6
+        // The cubic dips just below 1 for small R; MOS is defined on 1–4.5.
+        (1.0 + 0.035 * r + r * (r - 60.0) * (100.0 - r) * 7e-6).clamp(1.0, 4.5)
     }
 }
