@@ -109,7 +109,8 @@ pub struct Answer {
     pub index: usize,
     /// Codecs in the offerer's order, with payload type mappings.
     pub codecs: Vec<PtMap>,
-    pub telephone_event: Option<PtMap>,
+    /// telephone-event, one per clock rate of an answered codec (RFC 4733 §7.1.1).
+    pub telephone_events: Vec<PtMap>,
     /// The offered crypto line we accepted and our own line in the answer.
     pub crypto: Option<(Crypto, Crypto)>,
     pub direction: Direction,
@@ -260,7 +261,7 @@ fn rejected_section(m: &MediaDescription) -> MediaDescription {
 
 struct Accepted {
     codecs: Vec<PtMap>,
-    te: Option<PtMap>,
+    te: Vec<PtMap>,
     crypto: Option<Crypto>,
 }
 
@@ -278,12 +279,14 @@ fn accept(m: &MediaDescription, caps: &Capabilities) -> Result<Accepted, Rejecti
         return Err(Rejection::PlainRtp);
     }
     let mut codecs = Vec::new();
-    let mut te = None;
+    let mut te: Vec<PtMap> = Vec::new();
     for pt in m.payload_types() {
         let Some(map) = rtpmap(m, pt) else { continue };
         if map.encoding.eq_ignore_ascii_case("telephone-event") {
-            if te.is_none() && caps.telephone_event_rates.contains(&map.clock_rate) {
-                te = Some(PtMap {
+            if !te.iter().any(|t| t.codec.clock_rate == map.clock_rate)
+                && caps.telephone_event_rates.contains(&map.clock_rate)
+            {
+                te.push(PtMap {
                     codec: Codec {
                         name: map.encoding.clone(),
                         clock_rate: map.clock_rate,
@@ -291,6 +294,7 @@ fn accept(m: &MediaDescription, caps: &Capabilities) -> Result<Accepted, Rejecti
                         pt,
                     },
                     theirs: pt,
+                    // Events carry no media to translate; we use the offerer's number.
                     ours: pt,
                 });
             }
@@ -311,13 +315,11 @@ fn accept(m: &MediaDescription, caps: &Capabilities) -> Result<Accepted, Rejecti
     }
     // telephone-event must match the rate of a codec we answer (RFC 4733 §2.5.1.2 ties
     // its timestamps to the audio clock).
-    if te.as_ref().is_some_and(|t| {
-        !codecs
+    te.retain(|t| {
+        codecs
             .iter()
             .any(|c| c.codec.clock_rate == t.codec.clock_rate)
-    }) {
-        te = None;
-    }
+    });
     let crypto = if m.proto.is_sdes() {
         Some(pick_crypto(m, caps)?)
     } else {
@@ -463,7 +465,7 @@ pub fn answer(
         sdp,
         index,
         codecs: acc.codecs,
-        telephone_event: acc.te,
+        telephone_events: acc.te,
         crypto,
         direction,
         rtcp_mux,

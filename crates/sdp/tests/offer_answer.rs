@@ -4,6 +4,10 @@ mod common;
 use common::*;
 use sb_sdp::*;
 
+fn te_pts(a: &Answer) -> Vec<u8> {
+    a.telephone_events.iter().map(|t| t.theirs.get()).collect()
+}
+
 fn pt(n: u8) -> Pt {
     Pt::new(n).unwrap()
 }
@@ -27,7 +31,7 @@ fn gateway_g711_offer() {
     let (a, us, gw) = exchange(GATEWAY_G711, &gateway_caps(), false);
     let names: Vec<&str> = a.codecs.iter().map(|c| c.codec.name.as_str()).collect();
     assert_eq!(names, ["PCMU", "PCMA"]);
-    assert_eq!(a.telephone_event.as_ref().unwrap().theirs, pt(101));
+    assert_eq!(te_pts(&a), [101]);
     assert_eq!(a.sdp.media[0].formats, ["0", "8", "101"]);
     assert_eq!(a.direction, Direction::SendRecv);
     assert!(a.crypto.is_none() && !a.rtcp_mux);
@@ -116,7 +120,7 @@ fn linphone_avpf_offer_without_crypto() {
     let names: Vec<&str> = a.codecs.iter().map(|c| c.codec.name.as_str()).collect();
     assert_eq!(names, ["PCMU", "PCMA"]);
     // telephone-event matched by rate: 100 is the 8 kHz one, not 101 (48 kHz).
-    assert_eq!(a.telephone_event.as_ref().unwrap().theirs, pt(100));
+    assert_eq!(te_pts(&a), [100]);
     assert_eq!(us.remote_rtcp_port, 7079);
     assert_eq!(us.telephone_event, Some((pt(100), pt(100))));
     // The client side refuses plain RTP.
@@ -147,11 +151,9 @@ fn chrome_sdes_offer_picks_first_supported_suite_and_rejects_data_channel() {
         .contains(&Attribute::Mid("0".into())));
     let names: Vec<&str> = a.codecs.iter().map(|c| c.codec.name.as_str()).collect();
     assert_eq!(names, ["opus", "G722", "PCMU", "PCMA"]);
-    assert_eq!(
-        a.telephone_event.as_ref().unwrap().theirs,
-        pt(110),
-        "first offered at a codec rate"
-    );
+    // One telephone-event per rate of an answered codec (RFC 4733 §7.1.1).
+    assert_eq!(te_pts(&a), [110, 126]);
+    assert_eq!(a.sdp.media[0].formats, ["111", "9", "0", "8", "110", "126"]);
     assert_eq!(us.telephone_event, Some((pt(110), pt(110))));
     assert_eq!(us.remote_address, "203.0.113.50");
     assert_eq!(us.remote_ice.unwrap().candidates.len(), 3);
@@ -370,3 +372,4 @@ fn negotiated_as_offerer_uses_the_answerers_payload_types() {
         }
     );
 }
+
