@@ -372,4 +372,3 @@ fn negotiated_as_offerer_uses_the_answerers_payload_types() {
         }
     );
 }
-
