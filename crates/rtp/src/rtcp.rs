@@ -372,11 +372,11 @@ fn write_one(p: &RtcpPacket, out: &mut Vec<u8>) -> Result<(), RtcpError> {
             put32(out, a.ssrc.0);
             out.extend_from_slice(&a.name);
             out.extend_from_slice(&a.data);
-            pad4(out);
+            pad_counted(out, start);
         }
         RtcpPacket::Unknown { body, .. } => {
             out.extend_from_slice(body);
-            pad4(out);
+            pad_counted(out, start);
         }
     }
     let words = (out.len() - start) / 4 - 1;
@@ -397,12 +397,24 @@ fn write_block(b: &ReportBlock, out: &mut Vec<u8>) {
     put32(out, b.delay_since_last_sr);
 }
 
+/// Opaque bodies that are not whole words get RTCP padding (P bit and a count, §6.4.1)
+/// rather than silent zeros, so the receiver recovers exactly the bytes we were given.
+fn pad_counted(out: &mut Vec<u8>, start: usize) {
+    let rem = (out.len() - start) % 4;
+    if rem != 0 {
+        let pad = 4 - rem;
+        out.resize(out.len() + pad - 1, 0);
+        out.push(pad as u8);
+        out[start] |= 0x20;
+    }
+}
+
 fn put32(out: &mut Vec<u8>, v: u32) {
     out.extend_from_slice(&v.to_be_bytes());
 }
 
 fn pad4(out: &mut Vec<u8>) {
-    while out.len() % 4 != 0 {
+    while out.len() & 3 != 0 {
         out.push(0);
     }
 }

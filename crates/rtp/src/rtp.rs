@@ -272,7 +272,7 @@ impl Rtp {
         }
         out.extend_from_slice(&self.payload);
         if self.padding > 0 {
-            out.extend(std::iter::repeat(0).take(usize::from(self.padding) - 1));
+            out.resize(out.len() + usize::from(self.padding) - 1, 0);
             out.push(self.padding);
         }
         Ok(())
@@ -311,7 +311,7 @@ fn write_extension(ext: &Extension, out: &mut Vec<u8>) -> Result<(), RtpError> {
         }
     };
     // §5.3.1: the body is whole 32-bit words; RFC 8285 pads with zero octets.
-    while (out.len() - header_at) % 4 != 0 {
+    while (out.len() - header_at) & 3 != 0 {
         out.push(0);
     }
     let words = (out.len() - header_at - 4) / 4;

@@ -21,6 +21,9 @@ pub enum Verdict {
     Probation,
     /// Already received (within the last 128 sequence numbers): not counted again.
     Duplicate,
+    /// Sent before the statistics began (during probation or before a restart): not
+    /// counted.
+    Late,
     /// A large jump or a very late packet: dropped unless the next one confirms a restart.
     Bad,
 }
@@ -149,6 +152,11 @@ impl ReceiveStats {
         } else {
             // Late or reordered (A.1 "duplicate or reordered packet").
             let back = SEQ_MOD - udelta;
+            if back > self.extended_max_seq().wrapping_sub(self.base_seq) {
+                // From before counting began (probation or a restart): counting it would
+                // make `received` exceed `expected`.
+                return Verdict::Late;
+            }
             if back < 128 {
                 let bit = 1u128 << back;
                 if self.window & bit != 0 {

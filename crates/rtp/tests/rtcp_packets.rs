@@ -120,6 +120,22 @@ fn app_and_unknown_types_are_kept_raw() {
 }
 
 #[test]
+fn app_data_not_in_whole_words_is_padded_with_a_count() {
+    let app = RtcpPacket::App(App {
+        subtype: 0,
+        ssrc: Ssrc(1),
+        name: *b"TEST",
+        data: vec![9; 5],
+    });
+    let bytes = build_compound(std::slice::from_ref(&app)).unwrap();
+    // 4 header + 8 + 5 data + 3 padding (0, 0, count 3), P bit set.
+    assert_eq!(bytes.len(), 20);
+    assert_eq!(bytes[0] & 0x20, 0x20);
+    assert_eq!(&bytes[17..], &[0, 0, 3]);
+    assert_eq!(parse_compound(&bytes).unwrap(), vec![app]);
+}
+
+#[test]
 fn padded_packet_and_framing_errors() {
     // An RR with no blocks padded by 4 octets (P=1), as an SRTCP sender may do.
     let padded = [0xA0, 0xC9, 0x00, 0x02, 0, 0, 0, 7, 0, 0, 0, 4];

@@ -77,6 +77,9 @@ fn probation_and_restart() {
     assert!(st.is_valid());
     // A.1: counting starts at the packet that ended probation.
     assert_eq!((st.expected(), st.received()), (1, 1));
+    // A late copy of a probation packet is not counted either.
+    assert_eq!(feed(&mut st, [150]), vec![Verdict::Late]);
+    assert_eq!((st.expected(), st.received()), (1, 1));
     feed(&mut st, 152..160);
     assert_eq!((st.expected(), st.lost()), (9, 0));
     // A jump of 20000 is dropped once, then accepted as a restart when confirmed.
