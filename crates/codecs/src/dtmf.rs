@@ -14,10 +14,12 @@
 //!
 //! The detector runs the Goertzel algorithm for the eight frequencies over 13.25 ms blocks
 //! (106 samples at 8 kHz, a resolution of about 75 Hz, which separates neighbouring rows)
-//! and accepts a block as a digit only if: both tones are loud enough; one row and one
-//! column clearly beat the others in their group; the twist (high-group level minus
-//! low-group level) is within limits; and the two tones carry most of the block's energy,
-//! which is what keeps speech, music and noise from reading as digits. A key press is
+//! and accepts a block as a digit only if: the tone fills the block evenly; both tones are
+//! loud enough; one row and one column clearly beat the others in their group; neither
+//! tone is more than about 2.5 % off its nominal frequency (Q.24 §4: accept 1.5 %, reject
+//! 3.5 %); the twist (high-group level minus low-group level) is within limits; and the two
+//! tones carry most of the block's energy, which is what keeps speech, music and noise from
+//! reading as digits. A key press is
 //! reported once, when two consecutive blocks (26.5 ms) agree and each is filled evenly by
 //! the tone, so every tone of Q.24's 40 ms minimum is caught and 20 ms blips are not; a
 //! 10 ms dropout inside a tone is bridged rather than read as a second press.
@@ -189,14 +191,15 @@ pub struct DetectorConfig {
 }
 
 impl Default for DetectorConfig {
-    /// -33 dBm0 per tone, twist within +8/-8 dB, 6 dB group margin, 60 % tone share.
+    /// -33 dBm0 per tone, twist within +8/-8 dB, 6 dB group margin, 75 % tone share
+    /// (the tones must stand about 5 dB above everything else in the block).
     fn default() -> Self {
         Self {
             min_tone_dbm0: -33.0,
             max_high_over_low_db: 8.0,
             max_low_over_high_db: 8.0,
             group_margin_db: 6.0,
-            min_tone_share: 0.6,
+            min_tone_share: 0.75,
         }
     }
 }
@@ -228,6 +231,8 @@ const END_BLOCKS: u32 = 3;
 /// only partly fills gives less, which keeps tones shorter than two blocks from counting and
 /// puts the reported start within a few milliseconds of the real one.
 const MIN_HALF_SHARE: f64 = 0.4;
+/// The frequency deviation Q.24 §4 says must be rejected (3.5 %).
+const MAX_DEVIATION: f64 = 0.035;
 
 /// Streaming in-band DTMF detector. Feed it decoded audio with [`DtmfDetector::push`] in any
 /// chunk sizes; drain [`DtmfDetector::poll_event`] after each push.
@@ -241,8 +246,8 @@ pub struct DtmfDetector {
     buf_start: u64,
     /// The digit heard in consecutive blocks, where that run began, and its length.
     run: Option<(DtmfDigit, u64, u32)>,
-    /// The digit already reported and still sounding, with blocks since it was last heard.
-    held: Option<(DtmfDigit, u32)>,
+    /// The press already reported and still sounding, with blocks since it was last heard.
+    held: Option<(DtmfEvent, u32)>,
     events: VecDeque<DtmfEvent>,
 }
 
@@ -282,6 +287,17 @@ impl DtmfDetector {
         self.buf_start += offset as u64;
     }
 
+    /// The key press still sounding (already reported by [`DtmfDetector::poll_event`]), so a
+    /// bridge to RFC 4733 events can keep extending it; `None` once it has ended.
+    pub fn current(&self) -> Option<DtmfEvent> {
+        self.held.map(|(e, _)| e)
+    }
+
+    /// Samples consumed so far (including any partial block still buffered).
+    pub fn samples_seen(&self) -> u64 {
+        self.buf_start + self.buf.len() as u64
+    }
+
     /// The next key press heard, oldest first.
     #[must_use]
     pub fn poll_event(&mut self) -> Option<DtmfEvent> {
@@ -296,7 +312,7 @@ impl DtmfDetector {
             (_, None) => None,
         };
         if let Some((held, missed)) = self.held {
-            if digit == Some(held) {
+            if digit == Some(held.digit) {
                 self.held = Some((held, 0));
             } else if missed + 1 >= END_BLOCKS {
                 self.held = None;
@@ -307,11 +323,12 @@ impl DtmfDetector {
         if self.held.is_none() {
             if let Some((d, start, n)) = self.run {
                 if n >= MIN_BLOCKS {
-                    self.events.push_back(DtmfEvent {
+                    let event = DtmfEvent {
                         digit: d,
                         start_sample: start,
-                    });
-                    self.held = Some((d, 0));
+                    };
+                    self.events.push_back(event);
+                    self.held = Some((event, 0));
                 }
             }
         }
@@ -344,6 +361,15 @@ impl DtmfDetector {
         let twist = col_db - row_db;
         if twist > self.config.max_high_over_low_db || -twist > self.config.max_low_over_high_db {
             return None;
+        }
+        // Q.24 §4 asks that tones more than 3.5 % off frequency be rejected (1.5 % must be
+        // accepted). A tone more than about 2.5 % off reads louder 3.5 % away than at the
+        // nominal frequency; speech harmonics near a DTMF pair usually are that far off.
+        let nominal = [LOW_GROUP[row], HIGH_GROUP[col]];
+        for (f, p) in nominal.into_iter().zip([row_p, col_p]) {
+            if power(f * (1.0 + MAX_DEVIATION)) > p || power(f * (1.0 - MAX_DEVIATION)) > p {
+                return None;
+            }
         }
         // Each tone's share of the energy is 2|X|²/(N·E); see `audio::relative_power`.
         let share = 2.0 * (row_p + col_p) / (n * energy);

@@ -44,6 +44,26 @@ pub trait Encoder: Send {
     /// Encodes `pcm` (interleaved if the codec has several channels) and appends the payload
     /// to `out`. Any number of samples is accepted; for G.711 every sample is one byte.
     fn encode(&mut self, pcm: &[i16], out: &mut Vec<u8>);
+
+    /// PCM samples (all channels) the encoder takes for one frame of `ptime_ms`.
+    fn frame_samples(&self, ptime_ms: u32) -> usize {
+        self.codec().frame_samples(ptime_ms)
+    }
+
+    /// The PCM sample rate the encoder expects, in Hz.
+    fn sample_rate(&self) -> u32 {
+        self.codec().sample_rate()
+    }
+
+    /// The RTP timestamp rate of the payloads, in Hz.
+    fn clock_rate(&self) -> u32 {
+        self.codec().clock_rate()
+    }
+
+    /// Number of interleaved channels.
+    fn channels(&self) -> u16 {
+        self.codec().channels()
+    }
 }
 
 /// Turns a codec payload back into linear 16-bit PCM, and covers for lost packets.
@@ -59,4 +79,24 @@ pub trait Decoder: Send {
     /// arrived, derived from what was decoded before. Called once per missing frame, in
     /// order; the next [`Decoder::decode`] blends back into real audio.
     fn conceal(&mut self, samples: usize, out: &mut Vec<i16>);
+
+    /// PCM samples (all channels) the decoder produces for one frame of `ptime_ms`.
+    fn frame_samples(&self, ptime_ms: u32) -> usize {
+        self.codec().frame_samples(ptime_ms)
+    }
+
+    /// The PCM sample rate the decoder produces, in Hz.
+    fn sample_rate(&self) -> u32 {
+        self.codec().sample_rate()
+    }
+
+    /// The RTP timestamp rate of the payloads, in Hz.
+    fn clock_rate(&self) -> u32 {
+        self.codec().clock_rate()
+    }
+
+    /// Number of interleaved channels.
+    fn channels(&self) -> u16 {
+        self.codec().channels()
+    }
 }

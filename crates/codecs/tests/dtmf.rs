@@ -233,3 +233,60 @@ fn works_at_16_khz() {
     assert!(events[1].start(16_000) >= Duration::from_millis(197));
     assert!(events[1].start(16_000) <= Duration::from_millis(227));
 }
+
+/// A crude sustained vowel: harmonics of `f0` shaped by two formants of width `bw` Hz.
+/// With formants near 700 Hz and 1200 Hz (an open "ah") some harmonics sit close to DTMF
+/// frequencies, the classic talk-off case.
+fn vowel(f0: f64, (f1, f2): (f64, f64), bw: f64, len: usize) -> Vec<i16> {
+    let mut out = vec![0i16; len];
+    let mut k = 1.0;
+    while k * f0 < 3400.0 {
+        let f = k * f0;
+        let formant = |fc: f64, bw: f64| (-((f - fc) / bw).powi(2)).exp();
+        let amp = 3000.0 * (formant(f1, bw) + 0.7 * formant(f2, bw * 1.2) + 0.15 / k);
+        audio::add_sine(&mut out, f, amp, RATE, 0, len);
+        k += 1.0;
+    }
+    out
+}
+
+/// Whether some harmonic of `f0` lies within 1.5 % of a row frequency and another within
+/// 1.5 % of a column frequency: Q.24 says such a pair must be accepted as a digit.
+fn harmonics_form_a_valid_pair(f0: f64) -> bool {
+    let near = |group: &[f64; 4]| {
+        (1..20).any(|k| {
+            let h = f64::from(k) * f0;
+            group.iter().any(|&g| (h - g).abs() <= 0.015 * g)
+        })
+    };
+    near(&dtmf::LOW_GROUP) && near(&dtmf::HIGH_GROUP)
+}
+
+#[test]
+fn no_digits_from_vowel_like_sounds() {
+    let formants = [
+        (700.0, 1200.0),
+        (750.0, 1350.0),
+        (850.0, 1500.0),
+        (300.0, 2300.0),
+    ];
+    let mut false_digits = Vec::new();
+    for f0 in (90..=260).step_by(5) {
+        let f0 = f64::from(f0);
+        // Realistic formant widths spread energy over several harmonics; narrow ones put
+        // nearly all of it in two harmonics, which only the tone-share and frequency checks
+        // can tell from a key press, so pitches whose harmonics make a true pair are skipped.
+        for bw in [250.0, 120.0] {
+            if bw < 200.0 && harmonics_form_a_valid_pair(f0) {
+                continue;
+            }
+            for f in formants {
+                let found = detect(&through(Codec::Pcmu, &vowel(f0, f, bw, 4000)));
+                if !found.is_empty() {
+                    false_digits.push((f0, f, bw, digits(&found)));
+                }
+            }
+        }
+    }
+    assert_eq!(false_digits, vec![]);
+}

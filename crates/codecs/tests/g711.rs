@@ -157,3 +157,31 @@ fn tones_survive_both_laws() {
         ));
     }
 }
+
+#[test]
+fn digital_milliwatt_decodes_to_a_0_dbm0_1khz_tone() {
+    // G.711 tables 5 and 6: the eight-byte sequences that carry a 1 kHz sine at 0 dBm0.
+    let pcmu = [0x1E, 0x0B, 0x0B, 0x1E, 0x9E, 0x8B, 0x8B, 0x9E];
+    let pcma = [0x34, 0x21, 0x21, 0x34, 0xB4, 0xA1, 0xA1, 0xB4];
+    for (codec, seq) in [(Codec::Pcmu, pcmu), (Codec::Pcma, pcma)] {
+        let payload: Vec<u8> = seq.iter().copied().cycle().take(800).collect();
+        let mut pcm = Vec::new();
+        codec.decoder().decode(&payload, &mut pcm);
+        assert!(audio::is_1khz_tone(&pcm, 8000), "{codec}");
+        let level = audio::level_dbm0(&pcm);
+        assert!(level.abs() < 0.25, "{codec}: {level:.2} dBm0");
+        // And the sine sampled at the same phases encodes to those bytes. The tables' codes
+        // sit a little above nominal 0 dBm0 on our reference: any peak from +0.17 to +0.32 dB
+        // lands in their coding intervals for both laws.
+        let peak = audio::dbm0_to_amplitude(0.25);
+        let sine: Vec<i16> = (0..8)
+            .map(|k| {
+                let phase = std::f64::consts::PI / 8.0 + f64::from(k) * std::f64::consts::PI / 4.0;
+                (-peak * phase.sin()).round() as i16
+            })
+            .collect();
+        let mut coded = Vec::new();
+        codec.encoder().encode(&sine, &mut coded);
+        assert_eq!(coded, seq, "{codec}");
+    }
+}
