@@ -7,10 +7,11 @@
 //! monotonic clock; wall-clock NTP time (for SR packets) is also supplied by the caller.
 //!
 //! - [`rtp`]: [`RtpPacket`] (zero-copy view, RFC 3550 §5.1, RFC 8285 extensions) and
-//!   [`Rtp`] (owned builder).
+//!   [`Rtp`] (owned builder), [`RtpPacketMut`] (in-place header rewriting for relays).
 //! - [`rtcp`]: compound SR/RR/SDES/BYE/APP (RFC 3550 §6) and [`demux`] (RFC 5761 §4).
 //! - [`dtmf`]: the RFC 4733 payload, [`DtmfSender`] and [`DtmfReceiver`].
-//! - [`stats`]: [`ReceiveStats`] (RFC 3550 A.1, A.3, A.8), [`RttEstimator`] (§6.4.1) and
+//! - [`stats`]: [`ReceiveStats`] (RFC 3550 A.1, A.3, A.8), [`SenderStats`] (§6.4.1 sender
+//!   info), [`RttEstimator`] (§6.4.1) and
 //!   [`estimate_mos`] (ITU-T G.107, simplified).
 //!
 //! The drive loop for the state machines is the same everywhere: feed inputs with
@@ -31,13 +32,13 @@ pub mod rtcp;
 pub mod rtp;
 pub mod stats;
 
-pub use dtmf::{DtmfEvent, DtmfReceiver, DtmfSender, DtmfSenderConfig, TelephoneEvent};
+pub use dtmf::{DtmfEvent, DtmfPacket, DtmfReceiver, DtmfSender, DtmfSenderConfig, TelephoneEvent};
 pub use rtcp::{
     build_compound, demux, parse_compound, Bye, Demux, ReceiverReport, ReportBlock, RtcpError,
     RtcpPacket, SdesChunk, SdesItem, SenderReport,
 };
-pub use rtp::{ExtElement, Extension, Rtp, RtpError, RtpPacket};
-pub use stats::{estimate_mos, rtt_compact, ReceiveStats, RttEstimator, Verdict};
+pub use rtp::{ExtElement, Extension, Rtp, RtpError, RtpPacket, RtpPacketMut};
+pub use stats::{estimate_mos, rtt_compact, ReceiveStats, RttEstimator, SenderStats, Verdict};
 
 /// Synchronization source identifier (RFC 3550 §3).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Default)]

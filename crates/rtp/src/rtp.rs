@@ -28,6 +28,8 @@ pub enum RtpError {
     ExtensionOutOfRange(u8, usize),
     #[error("header extension longer than 65535 words")]
     ExtensionTooLong,
+    #[error("payload type {0} does not fit 7 bits")]
+    BadPayloadType(u8),
 }
 
 /// RFC 8285 §4.2: the "defined by profile" value of the one-byte form.
@@ -143,6 +145,15 @@ impl<'a> RtpPacket<'a> {
             .chunks_exact(4)
             .map(|c| Ssrc(be32(c)))
     }
+    /// Length of the header with CSRCs and extension: where the payload starts (the part
+    /// SRTP authenticates but does not encrypt, RFC 3711 §3.1).
+    pub fn header_len(&self) -> usize {
+        self.payload_start
+    }
+    /// The whole packet as received.
+    pub fn as_bytes(&self) -> &'a [u8] {
+        self.buf
+    }
     /// Padding octets at the end (0 when the P bit is clear).
     pub fn padding_len(&self) -> usize {
         self.buf.len() - self.payload_end
@@ -209,6 +220,53 @@ impl<'a> RtpPacket<'a> {
     }
 }
 
+/// In-place header rewriting for relaying: a B2BUA forwards most packets unchanged except
+/// for SSRC, sequence number, timestamp and payload type (RFC 4733 events relayed with
+/// payload-type mapping), so it edits the received buffer instead of copying the packet.
+#[derive(Debug)]
+pub struct RtpPacketMut<'a> {
+    buf: &'a mut [u8],
+    payload_start: usize,
+    payload_end: usize,
+}
+
+impl<'a> RtpPacketMut<'a> {
+    /// Checks `buf` exactly as [`RtpPacket::parse`] does.
+    pub fn parse(buf: &'a mut [u8]) -> Result<Self, RtpError> {
+        let view = RtpPacket::parse(buf)?;
+        let (payload_start, payload_end) = (view.payload_start, view.payload_end);
+        Ok(Self {
+            buf,
+            payload_start,
+            payload_end,
+        })
+    }
+    /// A read-only view of the packet as it is now.
+    pub fn view(&self) -> RtpPacket<'_> {
+        RtpPacket::parse(self.buf).expect("the buffer was checked and only fixed fields changed")
+    }
+    pub fn set_marker(&mut self, marker: bool) {
+        self.buf[1] = (self.buf[1] & 0x7F) | u8::from(marker) << 7;
+    }
+    /// Sets the payload type; the high bit is the marker, so `pt` is masked to 7 bits.
+    pub fn set_payload_type(&mut self, pt: Pt) {
+        self.buf[1] = (self.buf[1] & 0x80) | (pt.0 & 0x7F);
+    }
+    pub fn set_sequence(&mut self, seq: u16) {
+        self.buf[2..4].copy_from_slice(&seq.to_be_bytes());
+    }
+    pub fn set_timestamp(&mut self, ts: u32) {
+        self.buf[4..8].copy_from_slice(&ts.to_be_bytes());
+    }
+    pub fn set_ssrc(&mut self, ssrc: Ssrc) {
+        self.buf[8..12].copy_from_slice(&ssrc.0.to_be_bytes());
+    }
+    /// The payload, for in-place work such as encryption.
+    pub fn payload_mut(&mut self) -> &mut [u8] {
+        &mut self.buf[self.payload_start..self.payload_end]
+    }
+}
+
 /// An owned RTP packet; [`Rtp::to_bytes`] builds the wire form.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Rtp {
@@ -251,6 +309,9 @@ impl Rtp {
     pub fn write(&self, out: &mut Vec<u8>) -> Result<(), RtpError> {
         if self.csrcs.len() > 15 {
             return Err(RtpError::TooManyCsrcs);
+        }
+        if self.payload_type.0 > 127 {
+            return Err(RtpError::BadPayloadType(self.payload_type.0));
         }
         let mut b0 = 0x80 | self.csrcs.len() as u8;
         if self.padding > 0 {

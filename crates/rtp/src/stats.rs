@@ -258,6 +258,68 @@ impl ReceiveStats {
     }
 }
 
+/// What we sent on one SSRC, for the sender-info part of our SR (RFC 3550 §6.4.1).
+#[derive(Debug, Clone, Default)]
+pub struct SenderStats {
+    packets: u32,
+    octets: u32,
+    /// The last packet's RTP timestamp and when it was sent.
+    last: Option<(u32, u64)>,
+}
+
+impl SenderStats {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Counts one sent packet; octets are payload only, without header or padding.
+    pub fn on_packet_sent(&mut self, now_us: u64, rtp_timestamp: u32, payload_len: usize) {
+        // §6.4.1: both counters wrap; receivers work with differences.
+        self.packets = self.packets.wrapping_add(1);
+        self.octets = self.octets.wrapping_add(payload_len as u32);
+        self.last = Some((rtp_timestamp, now_us));
+    }
+
+    pub fn packet_count(&self) -> u32 {
+        self.packets
+    }
+    pub fn octet_count(&self) -> u32 {
+        self.octets
+    }
+    pub fn has_sent(&self) -> bool {
+        self.last.is_some()
+    }
+
+    /// An SR for `ssrc` stamped with `ntp` (our wall clock at `now_us`). Its RTP timestamp
+    /// is the last packet's advanced by the time since it left, so a receiver can map the
+    /// two clocks for lip sync (§6.4.1: "not necessarily equal to the timestamp in any
+    /// adjacent data packet").
+    pub fn sender_report(
+        &self,
+        now_us: u64,
+        ntp: NtpTime,
+        ssrc: Ssrc,
+        clock_rate: u32,
+        reports: Vec<ReportBlock>,
+    ) -> SenderReport {
+        let rtp_timestamp = match self.last {
+            Some((ts, at)) => {
+                let elapsed = u128::from(now_us.saturating_sub(at)) * u128::from(clock_rate);
+                ts.wrapping_add((elapsed / 1_000_000) as u32)
+            }
+            None => 0,
+        };
+        SenderReport {
+            ssrc,
+            ntp,
+            rtp_timestamp,
+            packet_count: self.packets,
+            octet_count: self.octets,
+            reports,
+        }
+    }
+}
+
 /// §6.4.1: round trip in compact NTP units (1/65536 s), `A - LSR - DLSR`, where `A` is
 /// the compact NTP time the report block arrived. `None` when the peer has not yet
 /// received an SR (LSR = 0) or the result would be negative (clock or peer error).

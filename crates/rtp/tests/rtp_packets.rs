@@ -195,3 +195,39 @@ fn builder_rejects_what_the_header_cannot_carry() {
         RtpError::ExtensionOutOfRange(2, 17)
     );
 }
+
+#[test]
+fn relay_rewrites_the_header_in_place() {
+    let mut bytes = pcmu_first_packet();
+    let mut p = sb_rtp::RtpPacketMut::parse(&mut bytes).unwrap();
+    p.set_ssrc(Ssrc(0x0102_0304));
+    p.set_sequence(9);
+    p.set_timestamp(0xFFFF_FFFF);
+    p.set_payload_type(Pt(101));
+    p.set_marker(false);
+    p.payload_mut()[0] = 0x7F;
+    let v = p.view();
+    assert_eq!(
+        (
+            v.ssrc(),
+            v.sequence(),
+            v.timestamp(),
+            v.payload_type(),
+            v.marker()
+        ),
+        (Ssrc(0x0102_0304), 9, 0xFFFF_FFFF, Pt(101), false)
+    );
+    assert_eq!(v.header_len(), 12);
+    assert_eq!(v.payload()[0], 0x7F);
+    assert_eq!(v.payload().len(), 160);
+    // Only the fixed fields and the payload byte changed.
+    let mut expected = pcmu_first_packet();
+    expected[1] = 101;
+    expected[2..12].copy_from_slice(&[0, 9, 0xFF, 0xFF, 0xFF, 0xFF, 1, 2, 3, 4]);
+    expected[12] = 0x7F;
+    assert_eq!(bytes, expected);
+    let mut bad = Rtp::new(Pt(128), 0, 0, Ssrc(0), vec![]);
+    assert_eq!(bad.to_bytes().unwrap_err(), RtpError::BadPayloadType(128));
+    bad.payload_type = Pt(127);
+    assert!(bad.to_bytes().is_ok());
+}

@@ -218,3 +218,18 @@ fn mos_estimate_degrades_with_loss_delay_and_jitter() {
         prev = m;
     }
 }
+
+#[test]
+fn sender_report_counts_and_extrapolates_the_rtp_timestamp() {
+    let mut tx = sb_rtp::SenderStats::new();
+    assert!(!tx.has_sent());
+    for n in 0..50u32 {
+        tx.on_packet_sent(u64::from(n) * STEP_US, 1000 + n * STEP_TS, 160);
+    }
+    let ntp = NtpTime::from_unix_micros(1_700_000_000_000_000);
+    // 5 ms after the last packet (sent at 980 ms with timestamp 1000 + 49 * 160).
+    let sr = tx.sender_report(985_000, ntp, Ssrc(7), 8000, vec![]);
+    assert_eq!((sr.packet_count, sr.octet_count), (50, 8000));
+    assert_eq!(sr.rtp_timestamp, 1000 + 49 * 160 + 40);
+    assert_eq!((sr.ssrc, sr.ntp), (Ssrc(7), ntp));
+}
