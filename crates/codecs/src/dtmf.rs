@@ -233,6 +233,9 @@ const END_BLOCKS: u32 = 3;
 const MIN_HALF_SHARE: f64 = 0.4;
 /// The frequency deviation Q.24 §4 says must be rejected (3.5 %).
 const MAX_DEVIATION: f64 = 0.035;
+/// How much louder 3.5 % off may read than on frequency within one block: one block's
+/// estimate swings by about 20 % with the tones' phases.
+const BLOCK_DEVIATION_SLACK: f64 = 1.25;
 
 /// Streaming in-band DTMF detector. Feed it decoded audio with [`DtmfDetector::push`] in any
 /// chunk sizes; drain [`DtmfDetector::poll_event`] after each push.
@@ -242,6 +245,8 @@ pub struct DtmfDetector {
     config: DetectorConfig,
     block: usize,
     buf: Vec<i16>,
+    /// The last two blocks classified.
+    window: Vec<i16>,
     /// Sample index of `buf[0]`.
     buf_start: u64,
     /// The digit heard in consecutive blocks, where that run began, and its length.
@@ -266,6 +271,7 @@ impl DtmfDetector {
             config,
             block: (rate as usize * 106 / 8000).max(1),
             buf: Vec::new(),
+            window: Vec::new(),
             buf_start: 0,
             run: None,
             held: None,
@@ -278,7 +284,12 @@ impl DtmfDetector {
         self.buf.extend_from_slice(samples);
         let mut offset = 0;
         while self.buf.len() - offset >= self.block {
-            let digit = self.classify(&self.buf[offset..offset + self.block]);
+            let block = &self.buf[offset..offset + self.block];
+            let digit = self.classify(block);
+            // The two latest blocks, for the finer frequency check before a report.
+            self.window
+                .drain(..self.window.len().saturating_sub(self.block));
+            self.window.extend_from_slice(block);
             let start = self.buf_start + offset as u64;
             self.step(digit, start);
             offset += self.block;
@@ -322,7 +333,7 @@ impl DtmfDetector {
         }
         if self.held.is_none() {
             if let Some((d, start, n)) = self.run {
-                if n >= MIN_BLOCKS {
+                if n >= MIN_BLOCKS && on_frequency(&self.window, d, self.rate, 1.0) {
                     let event = DtmfEvent {
                         digit: d,
                         start_sample: start,
@@ -362,25 +373,35 @@ impl DtmfDetector {
         if twist > self.config.max_high_over_low_db || -twist > self.config.max_low_over_high_db {
             return None;
         }
-        // Q.24 §4 asks that tones more than 3.5 % off frequency be rejected (1.5 % must be
-        // accepted). A tone more than about 2.5 % off reads louder 3.5 % away than at the
-        // nominal frequency; speech harmonics near a DTMF pair usually are that far off.
-        let nominal = [LOW_GROUP[row], HIGH_GROUP[col]];
-        for (f, p) in nominal.into_iter().zip([row_p, col_p]) {
-            if power(f * (1.0 + MAX_DEVIATION)) > p || power(f * (1.0 - MAX_DEVIATION)) > p {
-                return None;
-            }
+        let digit = DtmfDigit {
+            row: row as u8,
+            col: col as u8,
+        };
+        // A coarse frequency check here (one block cannot resolve 2 %), the fine one over
+        // two blocks before a press is reported.
+        if !on_frequency(block, digit, self.rate, BLOCK_DEVIATION_SLACK) {
+            return None;
         }
         // Each tone's share of the energy is 2|X|²/(N·E); see `audio::relative_power`.
         let share = 2.0 * (row_p + col_p) / (n * energy);
         if share < self.config.min_tone_share {
             return None;
         }
-        Some(DtmfDigit {
-            row: row as u8,
-            col: col as u8,
-        })
+        Some(digit)
     }
+}
+
+/// Whether both of `digit`'s tones in `samples` are within Q.24 §4's tolerance: 1.5 % off
+/// must be accepted, 3.5 % off rejected. A tone more than about 2.5 % off reads louder 3.5 %
+/// away than at its nominal frequency (by more than `slack`, a power ratio); speech
+/// harmonics that happen to sit near a DTMF pair are usually that far off.
+fn on_frequency(samples: &[i16], digit: DtmfDigit, rate: u32, slack: f64) -> bool {
+    let (low, high) = digit.frequencies();
+    [low, high].into_iter().all(|f| {
+        let p = goertzel_power(samples, f, rate) * slack;
+        goertzel_power(samples, f * (1.0 + MAX_DEVIATION), rate) <= p
+            && goertzel_power(samples, f * (1.0 - MAX_DEVIATION), rate) <= p
+    })
 }
 
 /// The index and power of the strongest of four, if it beats every other by `margin_db`.

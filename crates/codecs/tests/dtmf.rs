@@ -290,3 +290,52 @@ fn no_digits_from_vowel_like_sounds() {
     }
     assert_eq!(false_digits, vec![]);
 }
+
+/// A key's tone pair with both frequencies scaled by `1 + deviation`.
+fn off_frequency(digit: DtmfDigit, deviation: f64, ms: usize) -> Vec<i16> {
+    let (low, high) = digit.frequencies();
+    let len = RATE as usize * ms / 1000;
+    let amp = audio::dbm0_to_amplitude(-10.0);
+    let mut pcm = audio::sine(low * (1.0 + deviation), amp, RATE, len);
+    audio::add_sine(&mut pcm, high * (1.0 + deviation), amp, RATE, 0, len);
+    pcm.extend(std::iter::repeat(0).take(800));
+    pcm
+}
+
+#[test]
+fn q24_frequency_tolerance_1_5_percent_accepted_3_5_percent_rejected() {
+    for digit in DtmfDigit::all() {
+        for dev in [-0.015, 0.0, 0.015] {
+            let got = digits(&detect(&off_frequency(digit, dev, 100)));
+            assert_eq!(got, digit.to_string(), "{digit} at {dev:+}");
+        }
+        for dev in [-0.035, 0.035, 0.05] {
+            assert_eq!(
+                detect(&off_frequency(digit, dev, 100)),
+                vec![],
+                "{digit} at {dev:+}"
+            );
+        }
+    }
+}
+
+#[test]
+fn current_press_is_visible_until_it_ends() {
+    let d = DtmfDigit::from_char('C').unwrap();
+    let params = DtmfParams {
+        tone: Duration::from_millis(200),
+        pause: Duration::from_millis(100),
+        ..DtmfParams::default()
+    };
+    let pcm = dtmf::generate(d, &params, RATE);
+    let mut det = DtmfDetector::new(RATE);
+    det.push(&pcm[..800]);
+    let press = det.poll_event().expect("press reported within 100 ms");
+    assert_eq!(det.current(), Some(press));
+    det.push(&pcm[800..1600]);
+    assert_eq!(det.current(), Some(press), "still held at 200 ms");
+    assert_eq!(det.poll_event(), None, "reported once");
+    det.push(&pcm[1600..]);
+    assert_eq!(det.current(), None, "ended during the pause");
+    assert_eq!(det.samples_seen(), pcm.len() as u64);
+}
