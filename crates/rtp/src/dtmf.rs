@@ -125,7 +125,14 @@ struct Active {
 }
 
 /// RFC 4733 §2.5.1 sender. Sans-IO: `send_event` queues a key press, `handle_timeout`
-/// advances time, `poll_transmit` yields packets.
+/// advances time, `poll_transmit` yields packets, `poll_timeout` says when to call again.
+///
+/// Timing: packet k of an event leaves at `start + k * interval` and announces the
+/// duration `(k + 1) * interval`, capped at the tone's length; the first leaves at once
+/// so the far end starts the tone without waiting an interval. The packet whose duration
+/// reaches the tone's length carries the E bit and is repeated `end_repeats` times, one
+/// interval apart, with the same duration. Durations are capped at 0xFFFF units (8.19 s at
+/// 8 kHz); longer tones (§2.5.1.3 segments) are not produced.
 #[derive(Debug)]
 pub struct DtmfSender {
     cfg: DtmfSenderConfig,

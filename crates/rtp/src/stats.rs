@@ -56,8 +56,10 @@ pub struct ReceiveStats {
 }
 
 impl ReceiveStats {
-    /// A new source first seen with `seq` (A.1 `init_seq` happens on that first packet).
-    /// `min_sequential` is the probation length (A.1 uses 2; 1 trusts the first packet).
+    /// Statistics for a source not yet heard; its first packet starts probation (A.1).
+    /// `clock_rate` is the payload's RTP clock (8000 for G.711, 48000 for Opus), used to
+    /// turn arrival times into timestamp units for jitter. `min_sequential` is the
+    /// probation length (A.1 uses 2; 0 or 1 trusts the first packet).
     pub fn new(ssrc: Ssrc, clock_rate: u32, min_sequential: u32) -> Self {
         Self {
             ssrc,
