@@ -210,7 +210,8 @@ pub struct DtmfEvent {
     /// The key.
     pub digit: DtmfDigit,
     /// Index, in samples since the detector was created, of the first block that heard the
-    /// tone (so at most one block after the tone really began).
+    /// tone: at most one block (13.25 ms) after the tone began, and only a few samples
+    /// before it (a block must be nearly filled by the tone to count).
     pub start_sample: u64,
 }
 
@@ -277,6 +278,11 @@ impl DtmfDetector {
             held: None,
             events: VecDeque::new(),
         }
+    }
+
+    /// The sample rate the detector was built for, in Hz.
+    pub fn rate(&self) -> u32 {
+        self.rate
     }
 
     /// Feeds decoded audio.
