@@ -9,6 +9,8 @@
 //! - [`rtp`]: [`RtpPacket`] (zero-copy view, RFC 3550 §5.1, RFC 8285 extensions) and
 //!   [`Rtp`] (owned builder), [`RtpPacketMut`] (in-place header rewriting for relays).
 //! - [`rtcp`]: compound SR/RR/SDES/BYE/APP (RFC 3550 §6) and [`demux`] (RFC 5761 §4).
+//! - [`rewrite`]: [`StreamRewriter`], one continuous outgoing stream across source
+//!   changes (transfer, re-INVITE toward a new party).
 //! - [`dtmf`]: the RFC 4733 payload, [`DtmfSender`] and [`DtmfReceiver`].
 //! - [`stats`]: [`ReceiveStats`] (RFC 3550 A.1, A.3, A.8), [`SenderStats`] (§6.4.1 sender
 //!   info), [`RttEstimator`] (§6.4.1) and
@@ -28,11 +30,13 @@
 //! enforced by property tests and the `rtp` fuzz target.
 
 pub mod dtmf;
+pub mod rewrite;
 pub mod rtcp;
 pub mod rtp;
 pub mod stats;
 
 pub use dtmf::{DtmfEvent, DtmfPacket, DtmfReceiver, DtmfSender, DtmfSenderConfig, TelephoneEvent};
+pub use rewrite::{Rewritten, StreamRewriter};
 pub use rtcp::{
     build_compound, demux, parse_compound, Bye, Demux, ReceiverReport, ReportBlock, RtcpError,
     RtcpPacket, SdesChunk, SdesItem, SenderReport,
