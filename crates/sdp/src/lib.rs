@@ -9,6 +9,8 @@
 //!   the rest rejected with port 0, codecs in the offerer's order with its payload types,
 //!   SDES crypto picked from the offer, ICE and rtcp-mux echoed, the direction answered
 //!   per RFC 3264 §6.1 and RFC 6337.
+//! - [`offer`] builds our own offer (one audio stream), and
+//!   [`SessionDescription::reoffer_with_direction`] the re-offers that hold and resume.
 //! - [`negotiated`] reads an offer and its answer into the facts the media engine needs:
 //!   codec and payload types, remote address and RTCP port, SRTP keys per direction,
 //!   remote ICE credentials and candidates, direction and hold.
@@ -31,6 +33,7 @@ mod attr;
 mod crypto;
 mod model;
 mod negotiated;
+mod offer;
 mod offer_answer;
 mod parse;
 
@@ -41,6 +44,7 @@ pub use model::{
     SessionDescription, Timing,
 };
 pub use negotiated::{negotiated, NegotiationError, RemoteIce, Role, Session, SrtpKeys, Stream};
+pub use offer::{offer, OfferOptions};
 pub use offer_answer::{
     answer, answer_direction, connection, declared_direction, is_hold, rtpmap, Answer,
     Capabilities, Codec, LocalIce, LocalMedia, NotAcceptable, PtMap, Rejection,

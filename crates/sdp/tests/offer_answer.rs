@@ -372,3 +372,77 @@ fn negotiated_as_offerer_uses_the_answerers_payload_types() {
         }
     );
 }
+
+/// Mediation's two legs: our offer toward a gateway, answered by a G.711-only peer; and
+/// an SRTP offer toward a client, answered by a peer with our client capabilities.
+#[test]
+fn our_offers_answered_and_read_back_consistently() {
+    let opts = OfferOptions {
+        proto: Proto::RtpAvp,
+        rtcp_mux: false,
+        ptime: Some(20),
+    };
+    let ours = offer(&client_caps(), &local(false), &opts);
+    let text = ours.to_string();
+    assert!(
+        text.contains("m=audio 20000 RTP/AVP 100 9 0 8 101 102\r\n"),
+        "{text}"
+    );
+    assert!(text.contains("a=rtpmap:100 opus/48000/2\r\n"));
+    assert!(text.contains("a=rtpmap:101 telephone-event/48000\r\n"));
+    assert!(text.contains("a=rtpmap:102 telephone-event/8000\r\n"));
+    assert!(!text.contains("crypto"));
+    let a = answer(&ours, &gateway_caps(), &local(false)).unwrap();
+    assert_eq!(a.sdp.media[0].formats, ["0", "8", "102"]);
+    let s = negotiated(&ours, &a.sdp, Role::Offerer).unwrap();
+    assert_eq!(s.streams[0].codec.name, "PCMU");
+    assert_eq!(s.streams[0].telephone_event, Some((pt(102), pt(102))));
+
+    let opts = OfferOptions {
+        proto: Proto::RtpSavp,
+        rtcp_mux: true,
+        ptime: None,
+    };
+    let ours = offer(&client_caps(), &local(true), &opts);
+    let text = ours.to_string();
+    assert_eq!(text.matches("a=crypto:").count(), 3, "{text}");
+    assert!(text.contains("a=crypto:1 AES_CM_128_HMAC_SHA1_80 inline:"));
+    let a = answer(&ours, &client_caps(), &local(true)).unwrap();
+    let st = &negotiated(&ours, &a.sdp, Role::Offerer).unwrap().streams[0];
+    assert_eq!(st.codec.name, "opus");
+    assert!(st.rtcp_mux);
+    assert_eq!(
+        st.srtp.as_ref().unwrap().suite,
+        CryptoSuite::AesCm128HmacSha1_80
+    );
+    assert_eq!(st.remote_ice.as_ref().unwrap().ufrag, "sbUf");
+}
+
+/// Mediation holds the gateway leg (during a transfer) and resumes it.
+#[test]
+fn hold_and_resume_reoffers_we_send() {
+    let opts = OfferOptions {
+        proto: Proto::RtpAvp,
+        rtcp_mux: false,
+        ptime: None,
+    };
+    let first = offer(&gateway_caps(), &local(false), &opts);
+    let held = first.reoffer_with_direction(0, Direction::SendOnly);
+    assert_eq!(held.origin.session_version, 2);
+    assert!(is_hold(&held, &held.media[0]));
+    let a = answer(&held, &gateway_caps(), &local(false)).unwrap();
+    assert_eq!(a.direction, Direction::RecvOnly);
+    let st = &negotiated(&held, &a.sdp, Role::Offerer).unwrap().streams[0];
+    assert_eq!(st.direction, Direction::SendOnly);
+    let resumed = held.reoffer_with_direction(0, Direction::SendRecv);
+    assert_eq!(resumed.origin.session_version, 3);
+    assert!(!is_hold(&resumed, &resumed.media[0]));
+    let count = resumed.media[0]
+        .attributes
+        .iter()
+        .filter(|a| matches!(a, Attribute::Direction(_)))
+        .count();
+    assert_eq!(count, 1);
+    let a = answer(&resumed, &gateway_caps(), &local(false)).unwrap();
+    assert_eq!(a.direction, Direction::SendRecv);
+}
