@@ -62,6 +62,10 @@ pub struct Stream {
     pub remote_port: u16,
     /// Where RTCP goes: the RTP port with rtcp-mux, `a=rtcp`, or RTP port + 1.
     pub remote_rtcp_port: u16,
+    /// The RTCP address: `a=rtcp`'s when it names one (RFC 3605 §2.1), else the RTP one.
+    pub remote_rtcp_address: String,
+    /// The remote end's `a=ptime`, the packet time it wants to receive.
+    pub remote_ptime: Option<u32>,
     pub rtcp_mux: bool,
     /// Our direction: whether we send and receive.
     pub direction: Direction,
@@ -179,18 +183,20 @@ pub fn negotiated(
             .clone();
         let rtcp_mux = o.attributes.contains(&Attribute::RtcpMux)
             && a.attributes.contains(&Attribute::RtcpMux);
-        let remote_rtcp_port = if rtcp_mux {
-            remote.port
-        } else {
-            remote
-                .attributes
-                .iter()
-                .find_map(|at| match at {
-                    Attribute::Rtcp { port, .. } => Some(*port),
-                    _ => None,
-                })
-                .unwrap_or(remote.port.saturating_add(1))
+        let rtcp_attr = remote.attributes.iter().find_map(|at| match at {
+            Attribute::Rtcp { port, address } => Some((*port, address.as_ref())),
+            _ => None,
+        });
+        let (remote_rtcp_port, remote_rtcp_address) = match rtcp_attr {
+            _ if rtcp_mux => (remote.port, addr.clone()),
+            Some((port, Some(a))) => (port, a.address.clone()),
+            Some((port, None)) => (port, addr.clone()),
+            None => (remote.port.saturating_add(1), addr.clone()),
         };
+        let remote_ptime = remote.attributes.iter().find_map(|at| match at {
+            Attribute::Ptime(ms) => Some(*ms),
+            _ => None,
+        });
         let srtp = if a.proto.is_sdes() {
             // The answer carries one line whose tag picks the offer's (RFC 4568 §7.1.2).
             let ac = crypto_of(a)
@@ -231,6 +237,8 @@ pub fn negotiated(
             remote_address: addr,
             remote_port: remote.port,
             remote_rtcp_port,
+            remote_rtcp_address,
+            remote_ptime,
             rtcp_mux,
             direction,
             remote_hold,

@@ -47,6 +47,8 @@ fn gateway_g711_offer() {
         ("198.51.100.20", 16384)
     );
     assert_eq!(us.remote_rtcp_port, 16385);
+    assert_eq!(us.remote_rtcp_address, "198.51.100.20");
+    assert_eq!(us.remote_ptime, Some(20));
     assert_eq!(us.direction, Direction::SendRecv);
     assert_eq!(
         (gw.remote_address.as_str(), gw.remote_port),
@@ -363,6 +365,7 @@ fn negotiated_as_offerer_uses_the_answerers_payload_types() {
         ),
         ("192.0.2.50", 30000, 30005)
     );
+    assert_eq!(st.remote_rtcp_address, "192.0.2.51");
     let short = sdp("v=0\r\no=- 9 1 IN IP4 192.0.2.50\r\ns=-\r\nt=0 0\r\n");
     assert_eq!(
         negotiated(&offer, &short, Role::Offerer).unwrap_err(),
