@@ -93,12 +93,39 @@ pub enum Rejection {
     Duplicate,
 }
 
+impl Rejection {
+    /// The SIP Warning code that says it (RFC 3261 §20.43): 304 media type, 302 transport,
+    /// 305 format, 306 attribute (crypto), 303 disabled (no address to offer).
+    pub fn warning_code(&self) -> u16 {
+        match self {
+            Rejection::Disabled => 303,
+            Rejection::Media(_) | Rejection::Duplicate => 304,
+            Rejection::Proto(_) | Rejection::PlainRtp => 302,
+            Rejection::NoCodec => 305,
+            Rejection::NoCrypto(_) => 306,
+        }
+    }
+}
+
 /// Nothing in the offer can be accepted: answer 488 (RFC 3261 §21.4.26) with the reasons.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("no acceptable media: {}", reasons.iter().map(|(i, r)| format!("m-line {i}: {r}")).collect::<Vec<_>>().join("; "))]
 pub struct NotAcceptable {
     /// Per section (0-based index), why it was rejected.
     pub reasons: Vec<(usize, Rejection)>,
+}
+
+impl NotAcceptable {
+    /// The Warning code for a 488: the reason of the first section that was more than
+    /// disabled (the audio one, in practice), else 304.
+    pub fn warning_code(&self) -> u16 {
+        self.reasons
+            .iter()
+            .map(|(_, r)| r)
+            .find(|r| !matches!(r, Rejection::Disabled | Rejection::Media(_)))
+            .or(self.reasons.first().map(|(_, r)| r))
+            .map_or(304, Rejection::warning_code)
+    }
 }
 
 /// The answer and what media needs to know of it.

@@ -129,6 +129,7 @@ fn linphone_avpf_offer_without_crypto() {
     let e = answer(&sdp(LINPHONE), &client_caps(), &local(false)).unwrap_err();
     assert_eq!(e.reasons, [(0, Rejection::PlainRtp)]);
     assert!(e.to_string().contains("m-line 0: plain RTP is not allowed"));
+    assert_eq!(e.warning_code(), 302);
 }
 
 #[test]
@@ -201,6 +202,7 @@ fn crypto_refusals_say_why() {
         let offer = sdp(&format!("{base}{line}\r\n"));
         let e = answer(&offer, &client_caps(), &local(false)).unwrap_err();
         assert!(e.to_string().contains(why), "{line}: {e}");
+        assert_eq!(e.warning_code(), 306);
     }
     // A 4-byte MKI is within what we handle: accepted, echoed in our key.
     let offer = sdp(&format!(
@@ -235,6 +237,11 @@ fn no_common_codec_and_disabled_streams() {
             (1, Rejection::Media("video".into())),
             (2, Rejection::NoCodec)
         ]
+    );
+    assert_eq!(
+        e.warning_code(),
+        305,
+        "the audio stream's reason, not the video's"
     );
 }
 
