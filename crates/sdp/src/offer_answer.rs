@@ -216,9 +216,13 @@ pub fn rtpmap(m: &MediaDescription, pt: Pt) -> Option<Rtpmap> {
 }
 
 fn same_codec(map: &Rtpmap, c: &Codec) -> bool {
-    map.encoding.eq_ignore_ascii_case(&c.name)
-        && map.clock_rate == c.clock_rate
-        && map.channels.unwrap_or(1) == c.channels
+    // A missing channel count means one (RFC 8866 §6.6), but some Opus offers leave out
+    // the "/2" RFC 7587 §7 requires; Opus is one codec whatever it says.
+    let channels_match = match map.channels {
+        Some(n) => n == c.channels,
+        None => c.channels == 1 || c.name.eq_ignore_ascii_case("opus"),
+    };
+    map.encoding.eq_ignore_ascii_case(&c.name) && map.clock_rate == c.clock_rate && channels_match
 }
 
 /// Picks the first offered crypto line we can serve (RFC 4568 §7.1.2), or says why none.

@@ -456,3 +456,23 @@ fn hold_and_resume_reoffers_we_send() {
     let a = answer(&resumed, &gateway_caps(), &local(false)).unwrap();
     assert_eq!(a.direction, Direction::SendRecv);
 }
+
+#[test]
+fn codec_matching_by_name_rate_and_channels() {
+    let head = "v=0\r\no=- 1 1 IN IP4 192.0.2.9\r\ns=-\r\nc=IN IP4 192.0.2.9\r\nt=0 0\r\nm=audio 4000 RTP/AVP 96 97 98\r\n";
+    let mut caps = client_caps();
+    caps.allow_plain_rtp = true;
+    // Opus without "/2" still matches; stereo PCMU and G722 at 16 kHz do not.
+    let offer = sdp(&format!(
+        "{head}a=rtpmap:96 PCMU/8000/2\r\na=rtpmap:97 g722/16000\r\na=rtpmap:98 OPUS/48000\r\n"
+    ));
+    let a = answer(&offer, &caps, &local(false)).unwrap();
+    let maps: Vec<(&str, u8)> = a
+        .codecs
+        .iter()
+        .map(|c| (c.codec.name.as_str(), c.theirs.get()))
+        .collect();
+    assert_eq!(maps, [("opus", 98)]);
+    // The answer keeps the offerer's spelling in its rtpmap.
+    assert!(a.sdp.to_string().contains("a=rtpmap:98 OPUS/48000\r\n"));
+}
