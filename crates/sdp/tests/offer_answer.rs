@@ -476,3 +476,20 @@ fn codec_matching_by_name_rate_and_channels() {
     // The answer keeps the offerer's spelling in its rtpmap.
     assert!(a.sdp.to_string().contains("a=rtpmap:98 OPUS/48000\r\n"));
 }
+
+#[test]
+fn vendor_gateway_media_address_and_session_level_direction() {
+    let (a, us, _) = exchange(GATEWAY_VENDOR, &gateway_caps(), false);
+    let names: Vec<&str> = a.codecs.iter().map(|c| c.codec.name.as_str()).collect();
+    assert_eq!(names, ["PCMA", "PCMU"], "the offerer's order, CN dropped");
+    assert!(a.telephone_events.is_empty());
+    assert_eq!(us.codec.name, "PCMA");
+    assert_eq!(us.telephone_event, None);
+    // The media-level c= wins over the session's.
+    assert_eq!(us.remote_address, "198.51.100.41");
+    // A session-level a=sendonly holds every section that does not say otherwise.
+    let held = sdp(&GATEWAY_VENDOR.replace("a=sendrecv\r\n", "a=sendonly\r\n"));
+    assert!(is_hold(&held, &held.media[0]));
+    let a = answer(&held, &gateway_caps(), &local(false)).unwrap();
+    assert_eq!(a.direction, Direction::RecvOnly);
+}

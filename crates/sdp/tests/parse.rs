@@ -305,3 +305,40 @@ fn base64_round_trip_and_padding_tolerance() {
     assert_eq!(base64_decode("Zm9v!"), None);
     assert_eq!(base64_decode("Z"), None);
 }
+
+#[test]
+fn vendor_gateway_lines_are_kept_verbatim() {
+    let sd = sdp(GATEWAY_VENDOR);
+    assert_eq!(
+        sd.other,
+        [OtherLine {
+            kind: 'i',
+            value: "trunk group 7".into()
+        }]
+    );
+    let m = &sd.media[0];
+    assert_eq!(
+        m.connection.as_ref().unwrap().address.address,
+        "198.51.100.41"
+    );
+    assert!(m.attributes.contains(&Attribute::Ptime(20)));
+    let kept: Vec<String> = m
+        .attributes
+        .iter()
+        .filter(|a| matches!(a, Attribute::Other { .. }))
+        .map(|a| format!("a={a}"))
+        .collect();
+    assert_eq!(
+        kept,
+        [
+            "a=silenceSupp:off - - - -",
+            "a=X-sqn:0",
+            "a=X-cap: 1 audio RTP/AVP 100",
+            "a=X-cpar: a=rtpmap:100 X-NSE/8000",
+        ]
+    );
+    let printed = sd.to_string();
+    for line in &kept {
+        assert!(printed.contains(&format!("{line}\r\n")), "{printed}");
+    }
+}

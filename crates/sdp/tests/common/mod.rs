@@ -128,6 +128,26 @@ a=mid:0\r\n\
 a=rtcp-mux\r\n\
 a=rtpmap:111 opus/48000/2\r\n";
 
+/// An older TDM gateway: vendor attributes, A-law preferred, session-level direction,
+/// an `i=` line, a media-level `c=`, ptime as a fraction, and no telephone-event.
+pub const GATEWAY_VENDOR: &str = "v=0\r\n\
+o=CiscoSystemsSIP-GW-UserAgent 4433 5411 IN IP4 198.51.100.40\r\n\
+s=SIP Call\r\n\
+i=trunk group 7\r\n\
+c=IN IP4 198.51.100.40\r\n\
+t=0 0\r\n\
+a=sendrecv\r\n\
+m=audio 18290 RTP/AVP 8 0 19\r\n\
+c=IN IP4 198.51.100.41\r\n\
+a=rtpmap:8 PCMA/8000\r\n\
+a=rtpmap:0 PCMU/8000\r\n\
+a=rtpmap:19 CN/8000\r\n\
+a=ptime:20.0\r\n\
+a=silenceSupp:off - - - -\r\n\
+a=X-sqn:0\r\n\
+a=X-cap: 1 audio RTP/AVP 100\r\n\
+a=X-cpar: a=rtpmap:100 X-NSE/8000\r\n";
+
 pub fn codec(name: &str, rate: u32, channels: u8, pt: u8) -> Codec {
     Codec {
         name: name.into(),
