@@ -25,6 +25,11 @@
 //!            Direction::RecvOnly);
 //! ```
 //!
+//! Not handled (a section using them is rejected with a reason, never half-answered):
+//! DTLS-SRTP (`UDP/TLS/RTP/SAVP(F)`; `a=fingerprint`/`a=setup` are kept for later),
+//! BUNDLE (an offered group is not echoed, so the peer falls back to one transport per
+//! section), more than one audio stream, video and data channels.
+//!
 //! It never does IO, never reads a clock or a random source (the caller passes key
 //! material), and never panics on what a peer sends: sizes are bounded
 //! ([`MAX_SIZE`], [`MAX_LINES`], [`MAX_MEDIA`]) and errors name the line.
