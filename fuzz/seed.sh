@@ -35,4 +35,14 @@ cat > "$here/corpus/presence_doc/pidf" <<'XML'
 XML
 printf 'BEGIN:VCALENDAR\r\nVERSION:2.0\r\nBEGIN:VEVENT\r\nUID:1\r\nDTSTART:20270105T090000Z\r\nDTEND:20270105T100000Z\r\nRRULE:FREQ=WEEKLY;BYDAY=TU;COUNT=10\r\nSUMMARY:Team\r\nEND:VEVENT\r\nEND:VCALENDAR\r\n' \
     > "$here/corpus/presence_doc/weekly.ics"
+# SDP offers in the styles of a G.711 gateway and of an SDES/ICE softphone.
+mkdir -p "$here/corpus/sdp"
+printf 'v=0\r\no=gw 1 1 IN IP4 192.0.2.20\r\ns=-\r\nc=IN IP4 192.0.2.20\r\nt=0 0\r\nm=audio 4000 RTP/AVP 0 8 101\r\na=rtpmap:0 PCMU/8000\r\na=rtpmap:8 PCMA/8000\r\na=rtpmap:101 telephone-event/8000\r\na=fmtp:101 0-15\r\na=ptime:20\r\na=sendrecv\r\n' \
+    > "$here/corpus/sdp/gateway"
+printf 'v=0\r\no=- 5 5 IN IP4 192.0.2.30\r\ns=-\r\nc=IN IP4 192.0.2.30\r\nt=0 0\r\nm=audio 5004 RTP/SAVP 111 9 0 101\r\na=rtpmap:111 opus/48000/2\r\na=rtpmap:9 G722/8000\r\na=rtpmap:101 telephone-event/8000\r\na=crypto:1 AES_CM_128_HMAC_SHA1_80 inline:WVNfX19zZW1jdGwgKCkgewkyMjA7fQp9CnVubGVz|2^20|1:4\r\na=ice-ufrag:F7gI\r\na=ice-pwd:x9cml/YzichV2+XlhiMu8g\r\na=candidate:1 1 UDP 2130706431 192.0.2.30 5004 typ host\r\na=rtcp-mux\r\na=sendonly\r\n' \
+    > "$here/corpus/sdp/softphone"
+# An RTP packet (PCMU) and an RTCP sender report with SDES.
+mkdir -p "$here/corpus/rtp"
+printf '\200\000\000\001\000\000\000\240\022\064\126\170\377\377\377\377' > "$here/corpus/rtp/pcmu"
+printf '\200\310\000\006\022\064\126\170\000\000\000\001\000\000\000\002\000\000\000\240\000\000\000\001\000\000\000\240' > "$here/corpus/rtp/sr"
 echo "seeded $(ls "$here/corpus/parse" | wc -l) inputs per target in $here/corpus"
