@@ -1,0 +1,1 @@
+//! Media engine: streams, jitter buffer, transcoding, mixing (sans-IO).
