@@ -48,7 +48,7 @@ pub(crate) fn keystream(aes: &Aes128, iv: &[u8; 16], data: &mut [u8]) {
 #[derive(Clone)]
 pub(crate) enum Transform {
     AesCm {
-        aes: Aes128,
+        aes: Box<Aes128>,
         mac: Hmac<Sha1>,
         salt: [u8; 14],
     },
@@ -113,7 +113,7 @@ impl Transform {
 
     pub(crate) fn aes_cm(key: &[u8; 16], salt: &[u8; 14], auth: &[u8; 20]) -> Self {
         Self::AesCm {
-            aes: Aes128::new(key.into()),
+            aes: Box::new(Aes128::new(key.into())),
             mac: <Hmac<Sha1> as Mac>::new_from_slice(auth).expect("HMAC takes any key length"),
             salt: *salt,
         }
