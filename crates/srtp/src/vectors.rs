@@ -133,3 +133,54 @@ fn rfc7714_17_3_srtcp_gcm_authenticated_only() {
     forged[20] ^= 1;
     assert!(rfc7714_context().unprotect_rtcp(&mut forged).is_err());
 }
+
+/// The reference packet of libsrtp's validation driver (test/srtp_driver.c), keyed with
+/// the RFC 3711 B.3 master key: a whole AES_CM_128_HMAC_SHA1_80 packet, tag included,
+/// which the RFC itself does not give.
+const CM_PLAIN: &str = "800f1234decafbadcafebabe abababababababababababababababab";
+const CM_PROTECTED: &str =
+    "800f1234decafbadcafebabe 4e55dc4ce79978d88ca4d215949d2402 b78d6acc99ea179b8dbb";
+const CM_RTCP_PLAIN: &str = "81c8000bcafebabe abababababababababababababababab";
+/// Its SRTCP counterpart, sent with SRTCP index 1 and the E flag set.
+const CM_RTCP_PROTECTED: &str = "81c8000bcafebabe 7128035be487b9bdbef89041f977a5a8
+    80000001 993e08cd54d6c1230798";
+
+fn libsrtp_reference_context() -> SrtpContext {
+    SrtpContext::new(
+        SrtpSuite::AesCm128HmacSha1_80,
+        &unhex("E1F97A0D3E018BE0D64FA32C06DE4139"),
+        &unhex("0EC675AD498AFEEBB6960B3AABE6"),
+        None,
+    )
+    .unwrap()
+}
+
+#[test]
+fn libsrtp_reference_packet_aes_cm_sha1_80() {
+    let mut packet = unhex(CM_PLAIN);
+    libsrtp_reference_context()
+        .protect_rtp(&mut packet)
+        .unwrap();
+    assert_eq!(packet, unhex(CM_PROTECTED));
+    let mut packet = unhex(CM_PROTECTED);
+    assert_eq!(
+        libsrtp_reference_context().unprotect_rtp(&mut packet),
+        Ok(0x1234)
+    );
+    assert_eq!(packet, unhex(CM_PLAIN));
+}
+
+#[test]
+fn libsrtp_reference_srtcp_packet_aes_cm_sha1_80() {
+    let mut ctx = libsrtp_reference_context();
+    ctx.set_next_srtcp_index(0xcafe_babe, 1);
+    let mut packet = unhex(CM_RTCP_PLAIN);
+    ctx.protect_rtcp(&mut packet).unwrap();
+    assert_eq!(packet, unhex(CM_RTCP_PROTECTED));
+    let mut packet = unhex(CM_RTCP_PROTECTED);
+    assert_eq!(
+        libsrtp_reference_context().unprotect_rtcp(&mut packet),
+        Ok(1)
+    );
+    assert_eq!(packet, unhex(CM_RTCP_PLAIN));
+}
