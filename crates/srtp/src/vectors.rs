@@ -184,3 +184,41 @@ fn libsrtp_reference_srtcp_packet_aes_cm_sha1_80() {
     );
     assert_eq!(packet, unhex(CM_RTCP_PLAIN));
 }
+
+/// libsrtp's GCM reference packets (test/srtp_driver.c): master key 00..0f, 96-bit
+/// master salt a0..ab. They pin what RFC 7714 §16/§17 leave out: the key derivation from
+/// a 96-bit master salt (RFC 7714 §11).
+const GCM_CIPHERTEXT: &str = "800f1234decafbadcafebabe
+    c5002ede04cfdd2eb91159e0880aa06e d2976826f796b201df3131a127e8a392";
+const GCM_RTCP_CIPHERTEXT: &str = "81c8000bcafebabe
+    c98b8b5df0392a55852b6c21ac8e7025 c52c6fbea2b3b446ea31123ba88ce61e 80000001";
+
+fn libsrtp_gcm_context() -> SrtpContext {
+    SrtpContext::new(
+        SrtpSuite::AeadAes128Gcm,
+        &unhex("000102030405060708090a0b0c0d0e0f"),
+        &unhex("a0a1a2a3a4a5a6a7a8a9aaab"),
+        None,
+    )
+    .unwrap()
+}
+
+#[test]
+fn libsrtp_reference_packets_aead_aes_128_gcm() {
+    let mut ctx = libsrtp_gcm_context();
+    let mut packet = unhex(CM_PLAIN);
+    ctx.protect_rtp(&mut packet).unwrap();
+    assert_eq!(packet, unhex(GCM_CIPHERTEXT));
+    ctx.set_next_srtcp_index(0xcafe_babe, 1);
+    let mut packet = unhex(CM_RTCP_PLAIN);
+    ctx.protect_rtcp(&mut packet).unwrap();
+    assert_eq!(packet, unhex(GCM_RTCP_CIPHERTEXT));
+
+    let mut rx = libsrtp_gcm_context();
+    let mut packet = unhex(GCM_CIPHERTEXT);
+    assert_eq!(rx.unprotect_rtp(&mut packet), Ok(0x1234));
+    assert_eq!(packet, unhex(CM_PLAIN));
+    let mut packet = unhex(GCM_RTCP_CIPHERTEXT);
+    assert_eq!(rx.unprotect_rtcp(&mut packet), Ok(1));
+    assert_eq!(packet, unhex(CM_RTCP_PLAIN));
+}
