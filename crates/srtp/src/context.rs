@@ -7,6 +7,8 @@
 
 use std::collections::HashMap;
 
+use sb_rtp::Ssrc;
+
 use crate::replay::{RtcpStream, RtpStream};
 use crate::transform::Transform;
 use crate::{SrtpError, SrtpSuite};
@@ -32,8 +34,8 @@ pub struct SrtpContext {
     lifetime: u64,
     rtp_used: u64,
     rtcp_used: u64,
-    rtp_streams: HashMap<u32, RtpStream>,
-    rtcp_streams: HashMap<u32, RtcpStream>,
+    rtp_streams: HashMap<Ssrc, RtpStream>,
+    rtcp_streams: HashMap<Ssrc, RtcpStream>,
 }
 
 impl SrtpContext {
@@ -105,7 +107,7 @@ impl SrtpContext {
     }
 
     /// The rollover counter of an SSRC seen so far (RFC 3711 §3.3.1).
-    pub fn roc(&self, ssrc: u32) -> Option<u32> {
+    pub fn roc(&self, ssrc: Ssrc) -> Option<u32> {
         self.rtp_streams.get(&ssrc).map(RtpStream::roc)
     }
 
@@ -122,12 +124,18 @@ impl SrtpContext {
         }
         let mut stream = self
             .rtp_streams
-            .get(&ssrc)
+            .get(&Ssrc(ssrc))
             .copied()
             .unwrap_or_else(|| RtpStream::new(seq));
         // The sender's own packets go through the same estimate, so the ROC steps up
-        // when the sequence number wraps (§3.3.1).
-        let index = stream.estimate(seq).ok_or(SrtpError::KeyExhausted)?;
+        // when the sequence number wraps (§3.3.1). A jump back of more than half the
+        // sequence space before the first wrap has no index; past ROC 2^32 - 1 the key
+        // is spent.
+        let index = stream.estimate(seq).ok_or(if stream.roc() == u32::MAX {
+            SrtpError::KeyExhausted
+        } else {
+            SrtpError::TooOld(u64::from(seq))
+        })?;
         match &self.rtp {
             Transform::AesCm { aes, mac, salt } => {
                 let iv = Transform::cm_iv(salt, ssrc, index);
@@ -150,7 +158,7 @@ impl SrtpContext {
             }
         }
         stream.accept(index);
-        self.rtp_streams.insert(ssrc, stream);
+        self.rtp_streams.insert(Ssrc(ssrc), stream);
         self.rtp_used += 1;
         Ok(())
     }
@@ -174,7 +182,7 @@ impl SrtpContext {
         }
         let mut stream = self
             .rtp_streams
-            .get(&ssrc)
+            .get(&Ssrc(ssrc))
             .copied()
             .unwrap_or_else(|| RtpStream::new(seq));
         // An index below ROC 0 cannot be ours: it is older than the stream.
@@ -201,7 +209,7 @@ impl SrtpContext {
         }
         packet.truncate(end);
         stream.accept(index);
-        self.rtp_streams.insert(ssrc, stream);
+        self.rtp_streams.insert(Ssrc(ssrc), stream);
         self.rtp_used += 1;
         Ok(index)
     }
@@ -214,7 +222,11 @@ impl SrtpContext {
         if self.rtcp_used >= self.lifetime.min(SRTCP_INDEX_LIMIT) {
             return Err(SrtpError::KeyExhausted);
         }
-        let mut stream = self.rtcp_streams.get(&ssrc).copied().unwrap_or_default();
+        let mut stream = self
+            .rtcp_streams
+            .get(&Ssrc(ssrc))
+            .copied()
+            .unwrap_or_default();
         if u64::from(stream.next) >= SRTCP_INDEX_LIMIT {
             return Err(SrtpError::KeyExhausted);
         }
@@ -246,7 +258,7 @@ impl SrtpContext {
             }
         }
         stream.next = index + 1;
-        self.rtcp_streams.insert(ssrc, stream);
+        self.rtcp_streams.insert(Ssrc(ssrc), stream);
         self.rtcp_used += 1;
         Ok(())
     }
@@ -282,7 +294,11 @@ impl SrtpContext {
         );
         let encrypted = word & E_FLAG != 0;
         let index = word & !E_FLAG;
-        let mut stream = self.rtcp_streams.get(&ssrc).copied().unwrap_or_default();
+        let mut stream = self
+            .rtcp_streams
+            .get(&Ssrc(ssrc))
+            .copied()
+            .unwrap_or_default();
         stream.window.check(u64::from(index))?;
         match &self.rtcp {
             Transform::AesCm { aes, mac, salt } => {
@@ -317,7 +333,7 @@ impl SrtpContext {
         }
         packet.truncate(body_end);
         stream.window.accept(u64::from(index));
-        self.rtcp_streams.insert(ssrc, stream);
+        self.rtcp_streams.insert(Ssrc(ssrc), stream);
         self.rtcp_used += 1;
         Ok(index)
     }
@@ -325,7 +341,7 @@ impl SrtpContext {
     /// Test hook: start an SSRC's SRTCP index where a published vector has it.
     #[cfg(test)]
     pub(crate) fn set_next_srtcp_index(&mut self, ssrc: u32, next: u32) {
-        self.rtcp_streams.entry(ssrc).or_default().next = next;
+        self.rtcp_streams.entry(Ssrc(ssrc)).or_default().next = next;
     }
 
     fn check_mki(&self, on_wire: &[u8]) -> Result<(), SrtpError> {

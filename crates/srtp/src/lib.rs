@@ -44,4 +44,5 @@ mod vectors;
 
 pub use context::{SrtpContext, MAX_LIFETIME};
 pub use error::SrtpError;
+pub use sb_rtp::Ssrc;
 pub use suite::{SrtpSuite, UnknownSuite};

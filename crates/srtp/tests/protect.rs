@@ -2,7 +2,7 @@
 //! per direction, packets lost, late, repeated or tampered with on the way.
 
 use proptest::prelude::*;
-use sb_srtp::{SrtpContext, SrtpError, SrtpSuite, MAX_LIFETIME};
+use sb_srtp::{SrtpContext, SrtpError, SrtpSuite, Ssrc, MAX_LIFETIME};
 
 const SUITES: [SrtpSuite; 3] = [
     SrtpSuite::AesCm128HmacSha1_80,
@@ -110,8 +110,8 @@ fn rollover_counter_steps_up_when_the_sequence_wraps() {
             assert_eq!(index, 65_530 + n as u64, "{suite}");
             assert_eq!(p, rtp(seq), "{suite}");
         }
-        assert_eq!(tx.roc(SSRC), Some(1), "{suite}");
-        assert_eq!(rx.roc(SSRC), Some(1), "{suite}");
+        assert_eq!(tx.roc(Ssrc(SSRC)), Some(1), "{suite}");
+        assert_eq!(rx.roc(Ssrc(SSRC)), Some(1), "{suite}");
     }
 }
 
@@ -133,7 +133,7 @@ fn packets_reordered_across_the_wrap_are_all_accepted() {
                 .unwrap_or_else(|e| panic!("{suite}: seq {seq}: {e}"));
             assert_eq!(p, rtp(seq));
         }
-        assert_eq!(rx.roc(SSRC), Some(1), "{suite}");
+        assert_eq!(rx.roc(Ssrc(SSRC)), Some(1), "{suite}");
     }
 }
 
@@ -436,5 +436,20 @@ proptest! {
         prop_assert!(rx.unprotect_rtp(&mut bad).is_err());
         prop_assert_eq!(rx.unprotect_rtp(&mut p), Ok(u64::from(seq)));
         prop_assert_eq!(p, plain);
+    }
+}
+
+#[test]
+fn a_sender_cannot_go_back_before_the_first_packet() {
+    for suite in SUITES {
+        let (mut tx, _) = pair(suite);
+        let _ = protected(&mut tx, 100);
+        // 40 000 back from 100 would need ROC -1: no index exists for it.
+        assert_eq!(
+            tx.protect_rtp(&mut rtp(40_100)),
+            Err(SrtpError::TooOld(40_100)),
+            "{suite}"
+        );
+        assert_eq!(tx.roc(Ssrc(SSRC)), Some(0));
     }
 }
