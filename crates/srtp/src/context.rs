@@ -101,6 +101,29 @@ impl SrtpContext {
         Ok(self)
     }
 
+    /// Switches to a new master key, as a re-INVITE with a new `a=crypto` key does, and
+    /// keeps every stream's rollover counter, highest sequence number, replay list and
+    /// SRTCP index: the packet index runs on across the key change (RFC 3711 §3.3.1,
+    /// §9.2), so the peer, which keeps counting too, is understood at once. The key
+    /// lifetime starts again at [`MAX_LIFETIME`].
+    pub fn rekey(
+        &mut self,
+        suite: SrtpSuite,
+        master_key: &[u8],
+        master_salt: &[u8],
+        mki: Option<(Vec<u8>, usize)>,
+    ) -> Result<(), SrtpError> {
+        let fresh = Self::new(suite, master_key, master_salt, mki)?;
+        self.suite = fresh.suite;
+        self.rtp = fresh.rtp;
+        self.rtcp = fresh.rtcp;
+        self.mki = fresh.mki;
+        self.lifetime = fresh.lifetime;
+        self.rtp_used = 0;
+        self.rtcp_used = 0;
+        Ok(())
+    }
+
     /// The suite this context was built for.
     pub fn suite(&self) -> SrtpSuite {
         self.suite

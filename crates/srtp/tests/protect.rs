@@ -453,3 +453,39 @@ fn a_sender_cannot_go_back_before_the_first_packet() {
         assert_eq!(tx.roc(Ssrc(SSRC)), Some(0));
     }
 }
+
+#[test]
+fn a_rekey_keeps_the_rollover_counter_and_the_replay_list() {
+    for suite in SUITES {
+        let (mut tx, mut rx) = pair(suite);
+        for seq in [65_534, 65_535, 0, 1] {
+            rx.unprotect_rtp(&mut protected(&mut tx, seq)).unwrap();
+        }
+        let mut before = rtcp_sr();
+        tx.protect_rtcp(&mut before).unwrap();
+        rx.unprotect_rtcp(&mut before.clone()).unwrap();
+        let (_, salt) = key(suite);
+        let new_key = [0x33; 16];
+        tx.rekey(suite, &new_key, &salt, None).unwrap();
+        rx.rekey(suite, &new_key, &salt, None).unwrap();
+        let after = protected(&mut tx, 2);
+        // A receiver that starts afresh with the new key guesses ROC 0 and fails.
+        let mut fresh = SrtpContext::new(suite, &new_key, &salt, None).unwrap();
+        assert_eq!(
+            fresh.unprotect_rtp(&mut after.clone()),
+            Err(SrtpError::AuthenticationFailed),
+            "{suite}"
+        );
+        assert_eq!(
+            rx.unprotect_rtp(&mut after.clone()),
+            Ok(65_536 + 2),
+            "{suite}"
+        );
+        assert_eq!(rx.roc(Ssrc(SSRC)), Some(1));
+        // SRTCP runs on from index 1, and the old report is still a replay.
+        let mut report = rtcp_sr();
+        tx.protect_rtcp(&mut report).unwrap();
+        assert_eq!(rx.unprotect_rtcp(&mut report), Ok(1), "{suite}");
+        assert!(rx.unprotect_rtcp(&mut before).is_err(), "{suite}");
+    }
+}
