@@ -30,9 +30,13 @@
 //! a socket, or panic on a peer's bytes: a packet that is short, forged, replayed or too
 //! old is an [`SrtpError`] and leaves the context as it was.
 //!
+//! A re-INVITE with a new key calls [`SrtpContext::rekey`], which keeps the rollover
+//! counters, replay lists and SRTCP indices so the packet index runs on.
+//!
 //! Not handled: a non-zero key derivation rate, several master keys chosen by MKI in one
 //! context (build one context per key and pick by MKI outside), the 256-bit suites, and
-//! sending SRTCP unencrypted (received unencrypted SRTCP, E = 0, is accepted).
+//! sending SRTCP unencrypted (received unencrypted SRTCP, E = 0, is accepted), telling a
+//! late joiner the sender's ROC (SDES cannot), and wiping keys from memory on drop.
 
 mod context;
 mod error;
