@@ -34,7 +34,7 @@
 //! counters, replay lists and SRTCP indices so the packet index runs on.
 //!
 //! Not handled: a non-zero key derivation rate, several master keys chosen by MKI in one
-//! context (build one context per key and pick by MKI outside), the 256-bit suites, and
+//! context (build one context per key and pick by MKI outside), the 256-bit suites,
 //! sending SRTCP unencrypted (received unencrypted SRTCP, E = 0, is accepted), telling a
 //! late joiner the sender's ROC (SDES cannot), and wiping keys from memory on drop.
 
