@@ -14,14 +14,21 @@
 //! transit is at most the offset; the buffer delay is `offset - baseline`.
 //!
 //! Adaptation. The target delay is a percentile of the jitter over the window, raised at
-//! once to the jitter of any packet above that percentile (each such peak held for a while,
-//! so one spike is enough and periodic bursts keep it up), plus a
-//! margin, bounded by `[min_delay, max_delay]`. When the delay falls a frame short the
-//! buffer stretches by one concealment frame per tick (fast growth). When it is more than a
-//! frame and a half above target it drops one queued frame, at most once per
-//! `shrink_interval` (bounded slow shrink). At the start of each talk spurt (RFC 3551 §4.1:
-//! marker bit, or a timestamp jump with contiguous sequence numbers, RFC 3550 §5.1) playout
-//! re-anchors at the target delay, which is where most shrinking happens, in silence.
+//! once to the jitter of any packet above that percentile (each such peak is held for a
+//! while, so one spike is enough and periodic bursts keep it up), plus a margin, bounded by
+//! `[min_delay, max_delay]`. When the delay falls a frame short of the target the buffer
+//! stretches by one concealment frame per tick (fast growth). When it is a frame and a half
+//! above target it drops one queued frame, at most once per `shrink_interval` (bounded
+//! slow shrink). At the start of each talk spurt (RFC 3551 §4.1: marker bit, or a timestamp
+//! jump with contiguous sequence numbers, RFC 3550 §5.1) playout re-anchors at the target
+//! delay, which is where most of the adjustment happens, in silence.
+//!
+//! Loss or delay? When the queue runs dry the frame is concealed but the play point holds,
+//! since the packet may only be late; once a later packet arrives, the concealed frames
+//! count against the gap it reveals. So a lost packet costs exactly one concealed frame, a
+//! delayed one costs none (it plays, and the delay has grown by the wait). After
+//! `max_conceal_frames` dry frames the talk spurt is taken as ended and playout falls
+//! silent until the queue has waited the target delay again.
 //!
 //! Accounting: every pushed packet ends in exactly one of played, late, duplicate or
 //! discarded (delay reduction, overflow, flush), or is still queued; see [`JitterStats`].
@@ -174,7 +181,8 @@ pub struct JitterStats {
     pub concealed: u64,
     /// Talk spurts started (re-anchorings of playout).
     pub talk_spurts: u64,
-    /// Current buffer delay (µs) as of the last frame played.
+    /// Buffer delay (µs) of the last frame played: how long after the fastest recent
+    /// packet's transit it was played.
     pub delay_us: u64,
     /// Current target delay (µs).
     pub target_delay_us: u64,
@@ -201,7 +209,8 @@ struct Reference {
 struct Playing {
     /// Unwrapped timestamp of the frame due at the next tick.
     next_ts: i64,
-    /// Empty-queue concealment frames in a row.
+    /// Empty-queue concealment frames in a row; they do not advance `next_ts` until the
+    /// queue shows whether the packets were lost or only delayed.
     empty_run: u32,
 }
 
@@ -346,13 +355,14 @@ impl JitterBuffer {
                 let expected =
                     r.ts.saturating_add(steps.saturating_mul(self.frame_samples));
                 let deviation = ts.saturating_sub(expected);
+                let distance = deviation.saturating_abs();
                 let tolerance = self.frame_samples / 2;
                 let max_gap = self.us_to_ts(self.config.max_delay_us.max(60_000_000));
                 if deviation > tolerance && deviation <= max_gap {
                     // RFC 3551 §4.1: after silence suppression the timestamp jumps while the
                     // sequence number continues.
                     spurt_start = true;
-                } else if deviation.abs() > tolerance {
+                } else if distance > tolerance {
                     // The timestamps restarted (backwards, or an implausible leap): the old
                     // queue and delay history mean nothing on the new time line.
                     self.flush();
@@ -432,7 +442,17 @@ impl JitterBuffer {
                 self.playing = None;
                 return self.try_start(now_us, target);
             }
-            Some(_) => {}
+            Some((ts, _)) => {
+                if playing.empty_run > 0 {
+                    // Frames concealed on an empty queue held the play point, as the packet
+                    // might only be delayed. The queue now shows how many were really
+                    // missing: skip that many, so a loss costs one frame and a delay none.
+                    let gap = (ts - playing.next_ts + half) / self.frame_samples;
+                    let covered = gap.clamp(0, i64::from(playing.empty_run));
+                    playing.next_ts += covered * self.frame_samples;
+                    playing.empty_run = 0;
+                }
+            }
             None => {
                 if playing.empty_run >= self.config.max_conceal_frames {
                     self.playing = None;
@@ -442,7 +462,6 @@ impl JitterBuffer {
         }
 
         let delay = self.delay_at(now_us, playing.next_ts);
-        self.stats.delay_us = u64::try_from(delay).unwrap_or(0);
         let frame_us = i64::try_from(self.config.frame_us).unwrap_or(i64::MAX);
         let target_i = i64::try_from(target).unwrap_or(i64::MAX);
 
@@ -477,6 +496,7 @@ impl JitterBuffer {
                     .expect("key just read from the queue");
                 self.release(&entry);
                 self.stats.played += 1;
+                self.stats.delay_us = u64::try_from(self.delay_at(now_us, ts)).unwrap_or(0);
                 playing.next_ts = ts + self.frame_samples;
                 playing.empty_run = 0;
                 Frame::Audio(entry.payload)
@@ -487,7 +507,6 @@ impl JitterBuffer {
                 Frame::Missing
             }
             None => {
-                playing.next_ts += self.frame_samples;
                 playing.empty_run += 1;
                 self.stats.concealed += 1;
                 Frame::Missing
@@ -528,7 +547,7 @@ impl JitterBuffer {
         self.queued_seqs.remove(&entry.seq);
         if let Some(last) = self.last_released_seq {
             if entry.seq > last {
-                self.stats.lost += entry.seq - last - 1;
+                self.stats.lost = self.stats.lost.saturating_add(entry.seq - last - 1);
             }
         }
         if self.last_released_seq.map_or(true, |last| entry.seq > last) {
