@@ -262,8 +262,15 @@ fn bursty_jitter_grows_at_the_first_burst_and_then_drops_nothing() {
 #[test]
 fn reordered_packets_play_in_sequence_order() {
     let mut jb = g711();
-    // Every tenth packet is held back 30 ms, so it arrives after its successor.
-    let arrivals = with_delay(0..1000, 99, |s| if s % 10 == 5 { 60_000 } else { 30_000 });
+    // Every tenth packet is held back 30 ms, so it arrives after its successor; the
+    // timestamps wrap past 2^32 between packets 55 and 56, a reordered pair.
+    let arrivals = with_delay(0..1000, u32::MAX - 55 * SAMPLES - 30, |s| {
+        if s % 10 == 5 {
+            60_000
+        } else {
+            30_000
+        }
+    });
     let run = drive(&mut jb, arrivals, 2_000, 1000 * FRAME_US + 300_000);
     let s = jb.stats();
     // The first held-back packet teaches the buffer; at most it is late.
@@ -728,5 +735,89 @@ fn hostile_input_never_panics() {
         }
         assert_accounted(&jb);
         assert!(jb.stats().target_delay_us <= jb.config().max_delay_us);
+    }
+}
+
+/// Seeded talk spurts with silence suppression (timestamp jumps, marker bits, some marker
+/// bits lost), a source change in the middle, plus jitter, loss and duplication: the same
+/// accounting holds, and within each source the played frames keep sequence order.
+#[test]
+fn talk_spurts_and_source_changes_lose_nothing_silently() {
+    for seed in 0..150u64 {
+        let mut rng = Rng(seed.wrapping_mul(0x1234_5678));
+        let mut jb = g711();
+        let jitter = rng.below(100_001);
+        let loss = rng.below(100);
+        let dup = rng.below(80);
+        let mut arrivals_a = Vec::new();
+        let mut arrivals_b = Vec::new();
+        for (source, arrivals) in [&mut arrivals_a, &mut arrivals_b].into_iter().enumerate() {
+            let ts0 = rng.next() as u32;
+            let start = source as u64 * 60_000_000;
+            let mut slot = 0u64; // frame slots on the sender's clock, silence included
+            for seq in 0..(300 + rng.below(300)) {
+                let mut marker = seq == 0;
+                if seq > 0 && rng.chance(20) {
+                    slot += 5 + rng.below(100); // a silent stretch that is not sent
+                    marker = !rng.chance(200); // the marker itself may be missing
+                }
+                let a = Arrival {
+                    at_us: start + slot * FRAME_US + 5_000 + rng.below(jitter + 1),
+                    seq,
+                    ts: ts0.wrapping_add((slot as u32).wrapping_mul(SAMPLES)),
+                    marker,
+                };
+                slot += 1;
+                if rng.chance(loss) {
+                    continue;
+                }
+                if rng.chance(dup) {
+                    let mut d = a.clone();
+                    d.at_us += rng.below(200_000);
+                    arrivals.push(d);
+                }
+                arrivals.push(a);
+            }
+        }
+        let pushed = (arrivals_a.len() + arrivals_b.len()) as u64;
+        let run_a = drive(&mut jb, arrivals_a, rng.below(FRAME_US), 59_000_000);
+        let before_reset = jb.stats();
+        jb.reset();
+        let run_b = drive(
+            &mut jb,
+            arrivals_b,
+            59_000_000 + rng.below(FRAME_US),
+            120_000_000,
+        );
+        let s = jb.stats();
+        assert_eq!(s.pushed, pushed, "seed {seed}");
+        assert!(
+            before_reset.played > 0,
+            "seed {seed}: the first source played"
+        );
+        for run in [&run_a, &run_b] {
+            let played = run.played();
+            assert!(
+                played.windows(2).all(|w| w[0] < w[1]),
+                "seed {seed}: order or repeat"
+            );
+        }
+        assert_eq!(
+            s.played as usize,
+            run_a.played().len() + run_b.played().len(),
+            "seed {seed}"
+        );
+        assert_eq!(jb.len(), 0, "seed {seed}: drained");
+        assert_eq!(
+            s.played + s.late + s.duplicate + s.discarded,
+            pushed,
+            "seed {seed}: {s:?}"
+        );
+        let missing = [&run_a, &run_b]
+            .iter()
+            .flat_map(|r| r.frames.iter())
+            .filter(|(_, f)| *f == Frame::Missing)
+            .count() as u64;
+        assert_eq!(missing, s.concealed, "seed {seed}");
     }
 }
