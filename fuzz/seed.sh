@@ -45,4 +45,7 @@ printf 'v=0\r\no=- 5 5 IN IP4 192.0.2.30\r\ns=-\r\nc=IN IP4 192.0.2.30\r\nt=0 0\
 mkdir -p "$here/corpus/rtp"
 printf '\200\000\000\001\000\000\000\240\022\064\126\170\377\377\377\377' > "$here/corpus/rtp/pcmu"
 printf '\200\310\000\006\022\064\126\170\000\000\000\001\000\000\000\002\000\000\000\240\000\000\000\001\000\000\000\240' > "$here/corpus/rtp/sr"
+# SRTP: the RTP packet above with a 10-byte tag of zeros (unprotect must refuse it).
+mkdir -p "$here/corpus/srtp"
+{ cat "$here/corpus/rtp/pcmu"; printf '\000\000\000\000\000\000\000\000\000\000'; } > "$here/corpus/srtp/pcmu-tagged"
 echo "seeded $(ls "$here/corpus/parse" | wc -l) inputs per target in $here/corpus"

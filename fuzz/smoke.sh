@@ -19,7 +19,7 @@ export RUSTFLAGS="--cfg fuzzing -Cpasses=sancov-module -Cllvm-args=-sanitizer-co
 
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
-for t in parse framing call auth_header presence_doc sdp rtp; do
+for t in parse framing call auth_header presence_doc sdp rtp srtp; do
     mkdir -p "$work/$t"
     echo "fuzz: $t for ${secs}s"
     # New inputs go to a scratch corpus; the seeds are read-only input. A crash exits
