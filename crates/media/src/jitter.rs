@@ -236,6 +236,10 @@ pub struct JitterBuffer {
     /// (arrival µs, jitter µs) of packets above the percentile: the peaks that keep the
     /// target up through periodic bursts the percentile alone would forget.
     peaks: VecDeque<(u64, u64)>,
+    /// (baseline transit, jitter percentile) of `samples`, kept current by every change.
+    window_stats: (i64, u64),
+    /// Scratch space for the percentile, kept to spare an allocation per packet.
+    sorted: Vec<u64>,
     last_shrink_us: Option<u64>,
     stats: JitterStats,
 }
@@ -256,6 +260,8 @@ impl JitterBuffer {
             last_released_seq: None,
             samples: VecDeque::new(),
             peaks: VecDeque::new(),
+            window_stats: (0, 0),
+            sorted: Vec::new(),
             last_shrink_us: None,
             stats: JitterStats::default(),
             config,
@@ -323,6 +329,7 @@ impl JitterBuffer {
         self.last_released_seq = None;
         self.samples.clear();
         self.peaks.clear();
+        self.window_stats = (0, 0);
     }
 
     fn flush(&mut self) {
@@ -371,6 +378,7 @@ impl JitterBuffer {
                     ts = i64::from(raw_ts);
                     self.samples.clear();
                     self.peaks.clear();
+                    self.window_stats = (0, 0);
                     spurt_start = true;
                     resynchronised = true;
                 }
@@ -579,15 +587,35 @@ impl JitterBuffer {
 
     /// The smallest transit in the window: what a packet with no queueing delay sees.
     fn baseline(&self) -> i64 {
-        self.samples.iter().map(|(_, t)| *t).min().unwrap_or(0)
+        self.window_stats.0
     }
 
     fn add_sample(&mut self, now_us: u64, transit: i64) {
         self.samples.push_back((now_us, transit));
         self.expire(now_us);
+        self.refresh_window_stats();
+    }
+
+    /// Recomputes the baseline and the percentile, once per change of the window rather
+    /// than on every question (the sort is the costliest step per packet).
+    fn refresh_window_stats(&mut self) {
+        let base = self.samples.iter().map(|(_, t)| *t).min().unwrap_or(0);
+        self.sorted.clear();
+        self.sorted.extend(
+            self.samples
+                .iter()
+                .map(|(_, t)| u64::try_from(t.saturating_sub(base)).unwrap_or(0)),
+        );
+        self.sorted.sort_unstable();
+        let percentile = match self.sorted.len() {
+            0 => 0,
+            n => self.sorted[(n - 1) * usize::from(self.config.percentile_permille) / 1000],
+        };
+        self.window_stats = (base, percentile);
     }
 
     fn expire(&mut self, now_us: u64) {
+        let before = self.samples.len();
         // Keep the newest sample even when old, so the baseline never vanishes mid-call.
         while self.samples.len() > 1
             && self
@@ -604,21 +632,14 @@ impl JitterBuffer {
         {
             self.peaks.pop_front();
         }
+        if self.samples.len() != before {
+            self.refresh_window_stats();
+        }
     }
 
     /// The configured percentile of the jitter over the window.
     fn percentile_jitter(&self) -> u64 {
-        let base = self.baseline();
-        let mut jitters: Vec<u64> = self
-            .samples
-            .iter()
-            .map(|(_, t)| u64::try_from(t.saturating_sub(base)).unwrap_or(0))
-            .collect();
-        jitters.sort_unstable();
-        match jitters.len() {
-            0 => 0,
-            n => jitters[(n - 1) * usize::from(self.config.percentile_permille) / 1000],
-        }
+        self.window_stats.1
     }
 
     fn target_delay_us(&self) -> u64 {
