@@ -63,6 +63,10 @@ pub enum PushOutcome {
     /// Queued after a timestamp discontinuity that is not a talk spurt (the source restarted
     /// its timestamps): the older queue was discarded and playout starts afresh.
     Resynchronised,
+    /// Its timestamp breaks with the stream's time line: held until the next packet either
+    /// confirms a restart (then both are queued) or shows it was a stray (then it is
+    /// discarded), as RFC 3550 A.1 waits for a second packet before believing a jump.
+    Held,
     /// Its frame was already played (or concealed): dropped, counted as late.
     Late,
     /// Already queued or played: dropped, counted as duplicate.
@@ -196,6 +200,15 @@ struct Entry {
     spurt_start: bool,
 }
 
+/// A packet whose timestamp broke with the time line, waiting for confirmation.
+#[derive(Debug, Clone)]
+struct Pending {
+    seq: u64,
+    raw_ts: u32,
+    arrival_us: u64,
+    payload: Vec<u8>,
+}
+
 /// The newest packet so far, the reference for spotting timestamp jumps.
 #[derive(Debug, Clone, Copy)]
 struct Reference {
@@ -238,6 +251,8 @@ pub struct JitterBuffer {
     peaks: VecDeque<(u64, u64)>,
     /// (baseline transit, jitter percentile) of `samples`, kept current by every change.
     window_stats: (i64, u64),
+    /// A packet held by a timestamp jump until the next one confirms or refutes it.
+    pending: Option<Pending>,
     /// Scratch space for the percentile, kept to spare an allocation per packet.
     sorted: Vec<u64>,
     last_shrink_us: Option<u64>,
@@ -261,6 +276,7 @@ impl JitterBuffer {
             samples: VecDeque::new(),
             peaks: VecDeque::new(),
             window_stats: (0, 0),
+            pending: None,
             sorted: Vec::new(),
             last_shrink_us: None,
             stats: JitterStats::default(),
@@ -282,12 +298,12 @@ impl JitterBuffer {
 
     /// Packets queued now.
     pub fn len(&self) -> usize {
-        self.queue.len()
+        self.queue.len() + usize::from(self.pending.is_some())
     }
 
     /// Whether nothing is queued.
     pub fn is_empty(&self) -> bool {
-        self.queue.is_empty()
+        self.queue.is_empty() && self.pending.is_none()
     }
 
     /// Whether a talk spurt is playing (as opposed to silence).
@@ -333,6 +349,7 @@ impl JitterBuffer {
     }
 
     fn flush(&mut self) {
+        self.drop_pending();
         self.stats.discarded += self.queue.len() as u64;
         self.queue.clear();
         self.queued_seqs.clear();
@@ -349,7 +366,10 @@ impl JitterBuffer {
         payload: Vec<u8>,
     ) -> PushOutcome {
         self.stats.pushed += 1;
-        if self.queued_seqs.contains(&seq) || self.seen.contains(&seq) {
+        if self.queued_seqs.contains(&seq)
+            || self.seen.contains(&seq)
+            || self.pending.as_ref().is_some_and(|p| p.seq == seq)
+        {
             self.stats.duplicate += 1;
             return PushOutcome::Duplicate;
         }
@@ -369,18 +389,44 @@ impl JitterBuffer {
                     // RFC 3551 §4.1: after silence suppression the timestamp jumps while the
                     // sequence number continues.
                     spurt_start = true;
+                    self.drop_pending();
                 } else if distance > tolerance {
+                    let Some(held) = self.confirmed_restart(seq, raw_ts) else {
+                        self.drop_pending();
+                        self.pending = Some(Pending {
+                            seq,
+                            raw_ts,
+                            arrival_us: now_us,
+                            payload,
+                        });
+                        return PushOutcome::Held;
+                    };
                     // The timestamps restarted (backwards, or an implausible leap): the old
                     // queue and delay history mean nothing on the new time line.
                     self.flush();
-                    // Start the new time line at the raw value, so hostile jumps cannot
-                    // accumulate towards overflow.
-                    ts = i64::from(raw_ts);
                     self.samples.clear();
                     self.peaks.clear();
                     self.window_stats = (0, 0);
-                    spurt_start = true;
+                    // Start the new time line at the raw value, so hostile jumps cannot
+                    // accumulate towards overflow; the held packet goes first.
+                    let held_ts = i64::from(held.raw_ts);
+                    ts = held_ts + i64::from(raw_ts.wrapping_sub(held.raw_ts) as i32);
+                    let transit = i64::try_from(held.arrival_us)
+                        .unwrap_or(i64::MAX)
+                        .saturating_sub(self.ts_to_us(held_ts));
+                    self.add_sample(held.arrival_us, transit);
+                    self.queue.insert(
+                        held_ts,
+                        Entry {
+                            seq: held.seq,
+                            payload: held.payload,
+                            spurt_start: true,
+                        },
+                    );
+                    self.queued_seqs.insert(held.seq);
                     resynchronised = true;
+                } else {
+                    self.drop_pending();
                 }
                 self.reference = Some(Reference { seq, ts, raw_ts });
             }
@@ -549,6 +595,27 @@ impl JitterBuffer {
         });
         self.played_until = Some(next_ts);
         Frame::Audio(entry.payload)
+    }
+
+    /// The held packet, if `seq`/`raw_ts` continue its time line (a confirmed restart).
+    fn confirmed_restart(&mut self, seq: u64, raw_ts: u32) -> Option<Pending> {
+        let held = self.pending.as_ref()?;
+        let steps = i64::try_from(seq.checked_sub(held.seq)?).ok()?;
+        let expected = steps.checked_mul(self.frame_samples)?;
+        let actual = i64::from(raw_ts.wrapping_sub(held.raw_ts) as i32);
+        if steps > 0 && (actual - expected).abs() <= self.frame_samples / 2 {
+            self.pending.take()
+        } else {
+            None
+        }
+    }
+
+    /// A held packet that no restart confirmed was a stray: discard it.
+    fn drop_pending(&mut self) {
+        if let Some(stray) = self.pending.take() {
+            self.stats.discarded += 1;
+            self.mark_seen(stray.seq);
+        }
     }
 
     fn release(&mut self, entry: &Entry) {

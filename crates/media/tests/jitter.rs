@@ -428,7 +428,8 @@ fn timestamps_restarting_backwards_resynchronise() {
         arrivals.push(a);
     }
     let run = drive(&mut jb, arrivals, 9_000, 320 * FRAME_US);
-    assert!(run.outcomes.contains(&(100, PushOutcome::Resynchronised)));
+    assert!(run.outcomes.contains(&(100, PushOutcome::Held)));
+    assert!(run.outcomes.contains(&(101, PushOutcome::Resynchronised)));
     let s = jb.stats();
     assert_eq!(s.late, 0, "{s:?}");
     // Frames of the old time line still queued at the jump are dropped, nothing else.
@@ -820,4 +821,41 @@ fn talk_spurts_and_source_changes_lose_nothing_silently() {
             .count() as u64;
         assert_eq!(missing, s.concealed, "seed {seed}");
     }
+}
+
+#[test]
+fn one_stray_timestamp_is_discarded_without_disturbing_playout() {
+    let mut jb = g711();
+    let arrivals: Vec<_> = with_delay(0..300, 500, |_| 30_000)
+        .into_iter()
+        .map(|mut a| {
+            if a.seq == 150 {
+                a.ts = a.ts.wrapping_add(0x4000_0000); // a garbage timestamp
+            }
+            a
+        })
+        .collect();
+    let run = drive(&mut jb, arrivals, 6_000, 300 * FRAME_US + 300_000);
+    assert!(run.outcomes.contains(&(150, PushOutcome::Held)));
+    assert!(!run
+        .outcomes
+        .iter()
+        .any(|(_, o)| *o == PushOutcome::Resynchronised));
+    let expected: Vec<u64> = (0..300).filter(|s| *s != 150).collect();
+    assert_eq!(run.played(), expected);
+    let s = jb.stats();
+    assert_eq!(
+        (s.discarded, s.lost, s.late, s.talk_spurts),
+        (1, 1, 0, 1),
+        "{s:?}"
+    );
+    // The stray's slot is concealed, once.
+    let first = run
+        .frames
+        .iter()
+        .position(|(_, f)| *f != Frame::Silence)
+        .expect("playout starts");
+    assert_eq!(run.frames[first + 150].1, Frame::Missing);
+    assert_eq!(run.frames[first + 151].1, Frame::Audio(payload(151)));
+    assert_accounted(&jb);
 }
