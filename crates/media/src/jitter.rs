@@ -175,7 +175,8 @@ pub struct JitterStats {
     pub late: u64,
     /// Packets received twice.
     pub duplicate: u64,
-    /// Packets dropped to reduce delay, on overflow, on a timestamp-collision or a flush.
+    /// Packets dropped: to reduce delay, on overflow, on a timestamp collision, by a flush
+    /// (reset or confirmed restart), or as a stray timestamp no second packet confirmed.
     pub discarded: u64,
     /// Sequence numbers skipped between consecutive released packets: not there when due.
     /// A packet that arrives late afterwards is counted here and in `late`, as a receiver
@@ -519,12 +520,14 @@ impl JitterBuffer {
         let frame_us = i64::try_from(self.config.frame_us).unwrap_or(i64::MAX);
         let target_i = i64::try_from(target).unwrap_or(i64::MAX);
 
-        if delay + frame_us <= target_i {
+        if delay.saturating_add(frame_us) <= target_i {
             // Too little delay for the jitter seen: stretch by one concealed frame now.
             self.stats.concealed += 1;
+            self.playing = Some(playing);
             return Frame::Missing;
         }
-        if delay >= target_i + frame_us + frame_us / 2 && self.may_shrink(now_us) {
+        let shrink_above = target_i.saturating_add(frame_us + frame_us / 2);
+        if delay >= shrink_above && self.may_shrink(now_us) {
             // Drop the frame due now if the next one is also here, so playout stays
             // continuous while the delay falls by one frame.
             let due = self.queue.first_key_value().map(|(ts, _)| *ts);
