@@ -859,3 +859,48 @@ fn one_stray_timestamp_is_discarded_without_disturbing_playout() {
     assert_eq!(run.frames[first + 151].1, Frame::Audio(payload(151)));
     assert_accounted(&jb);
 }
+
+/// Under jitter, once adapted: between two consecutive played packets there is exactly one
+/// `Missing` frame per packet the network lost, and none for a packet the buffer dropped
+/// to shrink its delay.
+#[test]
+fn under_jitter_missing_frames_match_network_losses_one_for_one() {
+    for seed in 1..=3u64 {
+        let mut rng = Rng(seed * 31);
+        let mut jb = g711();
+        let lost = |s: u64| s > 300 && s % 37 == 0;
+        let arrivals = with_delay(0..2500, 7, |_| 10_000 + rng.below(60_001))
+            .into_iter()
+            .filter(|a| !lost(a.seq))
+            .collect();
+        let run = drive(&mut jb, arrivals, 17_000, 2500 * FRAME_US + 400_000);
+        assert_eq!(run.late_after(6_000_000), 0, "seed {seed}");
+        let mut prev: Option<(usize, u64)> = None;
+        let mut checked = 0;
+        for (i, (t, f)) in run.frames.iter().enumerate() {
+            let Frame::Audio(p) = f else { continue };
+            let seq = seq_of(p);
+            if let Some((j, a)) = prev.filter(|_| *t > 6_000_000) {
+                let dropped = run.discarded_at[i] - run.discarded_at[i - 1];
+                let skipped = seq - a - 1;
+                assert!(
+                    (a + 1..seq).all(|s| lost(s) || dropped > 0),
+                    "seed {seed}: {a}..{seq}"
+                );
+                let between = &run.frames[j + 1..i];
+                assert!(
+                    between.iter().all(|(_, f)| *f == Frame::Missing),
+                    "seed {seed}"
+                );
+                assert_eq!(
+                    between.len() as u64,
+                    skipped - dropped,
+                    "seed {seed}: {a}..{seq}"
+                );
+                checked += u64::from(skipped > 0);
+            }
+            prev = Some((i, seq));
+        }
+        assert!(checked >= 50, "seed {seed}: {checked} losses seen");
+    }
+}
