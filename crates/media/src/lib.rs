@@ -9,6 +9,7 @@
 //!
 //! - [`jitter`]: an adaptive jitter buffer that turns RTP packets arriving with variable
 //!   delay, loss, duplication and reordering into one frame per playout tick.
+//! - [`seq`]: extended sequence numbers for callers that keep no RTP receive statistics.
 //!
 //! ```
 //! use sb_media::jitter::{Frame, JitterBuffer, JitterConfig};
@@ -30,5 +31,7 @@
 //! ```
 
 pub mod jitter;
+pub mod seq;
 
 pub use jitter::{ConfigError, Frame, JitterBuffer, JitterConfig, JitterStats, PushOutcome};
+pub use seq::SeqExtender;
