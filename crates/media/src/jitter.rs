@@ -55,6 +55,7 @@ pub enum Frame {
 
 /// What [`JitterBuffer::push`] did with a packet.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum PushOutcome {
     /// Queued for playout.
     Queued,
@@ -78,6 +79,7 @@ pub enum PushOutcome {
 
 /// Configuration; all durations in microseconds.
 #[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
 pub struct JitterConfig {
     /// RTP clock rate of the payload in Hz (8000 for G.711, 48000 for Opus).
     pub clock_rate: u32,
@@ -166,6 +168,7 @@ pub enum ConfigError {
 /// Counters and the current delay, for RTCP reports (RFC 3611 §4.7 VoIP metrics) and
 /// call records.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct JitterStats {
     /// Packets handed to `push`.
     pub pushed: u64,
