@@ -30,7 +30,7 @@ use sb_routing::{
     MemoryDirectory, NumberOwner, RequestFacts, RoutingTable, TrunkName, UserEntry, UserId, E164,
 };
 use sb_sip_core::{Peer, TransportKind};
-use sb_sip_msg::{Header, OtherHeader, Request, StatusCode, Transport, Uri};
+use sb_sip_msg::{Header, NameAddr, OtherHeader, Request, StatusCode, Transport, Uri};
 
 /// A trunk as the proxy reaches it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -71,13 +71,10 @@ const FOLLOWUP_TTL: Duration = Duration::from_secs(15 * 60);
 pub(crate) struct Calls {
     pub(crate) settings: CallSettings,
     pub(crate) directory: Arc<MemoryDirectory>,
-    followups: HashMap<String, Followup>,
-    /// Follow-ups by creation, oldest first, so expiry never scans the whole map.
-    order: std::collections::VecDeque<(Instant, String)>,
+    followups: Aged<Followup>,
     /// Calls ringing a user's devices now, by Call-ID and From tag, so the same call
     /// coming back from a PBX (its fork back to us) does not ring them a second time.
-    ringing: HashMap<String, Instant>,
-    ringing_order: std::collections::VecDeque<(Instant, String)>,
+    ringing: Aged<()>,
 }
 
 /// What the front end knows live: the registrar's devices and, with presence, the
@@ -128,20 +125,77 @@ fn aor_of(id: &UserId) -> Aor {
 /// every copy of it, however it spirals.
 fn dialog_key(req: &Request) -> String {
     let call_id = req.headers.call_id().map(|c| c.as_str()).unwrap_or("");
-    let from_tag = req
-        .headers
-        .from()
-        .and_then(sb_sip_msg::NameAddr::tag)
-        .unwrap_or("");
-    format!("{call_id}\u{0}{from_tag}")
+    let from_tag = req.headers.from().and_then(NameAddr::tag).unwrap_or("");
+    key_of(call_id, from_tag)
 }
 
 /// The key a call's follow-ups are found by: the request's Call-ID and top Via branch,
-/// which the proxy's later queries for the same request carry unchanged.
+/// which the proxy's later queries for the same request carry unchanged (and the final
+/// response it sends upstream too).
 fn call_key(req: &Request) -> String {
     let call_id = req.headers.call_id().map(|c| c.as_str()).unwrap_or("");
     let branch = req.headers.top_via().and_then(|v| v.branch()).unwrap_or("");
-    format!("{call_id}\u{0}{branch}")
+    key_of(call_id, branch)
+}
+
+fn key_of(call_id: &str, second: &str) -> String {
+    format!("{call_id}\u{0}{second}")
+}
+
+/// Values by key, with the time each was stored, expired oldest-first without scanning
+/// the whole map (calls seen at a few hundred per second must not cost more as they add
+/// up).
+#[derive(Debug)]
+struct Aged<V> {
+    map: HashMap<String, (Instant, V)>,
+    order: std::collections::VecDeque<(Instant, String)>,
+}
+
+impl<V> Default for Aged<V> {
+    fn default() -> Self {
+        Aged {
+            map: HashMap::new(),
+            order: std::collections::VecDeque::new(),
+        }
+    }
+}
+
+impl<V> Aged<V> {
+    fn insert(&mut self, now: Instant, key: String, value: V) {
+        self.order.push_back((now, key.clone()));
+        self.map.insert(key, (now, value));
+    }
+
+    fn remove(&mut self, key: &str) -> Option<V> {
+        self.map.remove(key).map(|(_, v)| v)
+    }
+
+    fn contains_key(&self, key: &str) -> bool {
+        self.map.contains_key(key)
+    }
+
+    fn len(&self) -> usize {
+        self.map.len()
+    }
+
+    /// Drops what was stored `ttl` or longer before `now`.
+    fn expire(&mut self, now: Instant, ttl: Duration) {
+        while let Some((stored, _)) = self.order.front() {
+            if now.saturating_duration_since(*stored) < ttl {
+                break;
+            }
+            let (stored, key) = self.order.pop_front().expect("front exists");
+            if self.map.get(&key).is_some_and(|(t, _)| *t == stored) {
+                self.map.remove(&key);
+            }
+        }
+        // Keys removed early leave stale entries in `order`; keep it bounded by them.
+        if self.order.len() > 2 * self.map.len() + 1024 {
+            let live = &self.map;
+            self.order
+                .retain(|(t, k)| live.get(k).is_some_and(|(s, _)| s == t));
+        }
+    }
 }
 
 impl Calls {
@@ -149,10 +203,8 @@ impl Calls {
         Calls {
             settings,
             directory: Arc::new(MemoryDirectory::default()),
-            followups: HashMap::new(),
-            order: std::collections::VecDeque::new(),
-            ringing: HashMap::new(),
-            ringing_order: std::collections::VecDeque::new(),
+            followups: Aged::default(),
+            ringing: Aged::default(),
         }
     }
 
@@ -220,8 +272,7 @@ impl Calls {
         let decision = self.carry_out(now, req, &facts, &routed.decision, callee, bindings);
         let invite = req.method == sb_sip_msg::Method::Invite;
         if invite && rings_devices && matches!(decision, RouteDecision::Forward(_)) {
-            self.ringing.insert(key.clone(), now);
-            self.ringing_order.push_back((now, key));
+            self.ringing.insert(now, key, ());
         }
         (decision, routed)
     }
@@ -274,7 +325,7 @@ impl Calls {
             contacts.first(),
             f.delivery.follow_deflections,
         ) else {
-            self.followups.insert(key, f);
+            self.followups.insert(f.created, key, f);
             return keep_best();
         };
         let table = self.settings.table.clone();
@@ -335,7 +386,11 @@ impl Calls {
             .iter()
             .find(|t| t.host.eq_ignore_ascii_case(&host) || trunk_host(&t.host) == host);
         match trunk {
-            Some(t) => Plan::parallel(vec![Target::new(next_hop.clone(), t.peer)]).into_forward(),
+            Some(t) => {
+                let mut plan = Plan::parallel(vec![Target::new(next_hop.clone(), t.peer)]);
+                plan.record_route = false;
+                RouteDecision::Forward(plan)
+            }
             None => reject(
                 StatusCode(404),
                 &format!("cannot resolve the next hop {host}"),
@@ -395,8 +450,8 @@ impl Calls {
             0
         };
         if followups || d.follow_deflections {
-            self.order.push_back((now, call_key(req)));
             self.followups.insert(
+                now,
                 call_key(req),
                 Followup {
                     facts: facts.clone(),
@@ -463,61 +518,21 @@ impl Calls {
     /// Drops follow-ups older than [`FOLLOWUP_TTL`] (calls whose final answer we never
     /// saw go upstream), oldest first.
     fn expire(&mut self, now: Instant) {
-        while let Some((created, _)) = self.ringing_order.front() {
-            if now.saturating_duration_since(*created) < FOLLOWUP_TTL {
-                break;
-            }
-            let (created, key) = self.ringing_order.pop_front().expect("front exists");
-            if self.ringing.get(&key) == Some(&created) {
-                self.ringing.remove(&key);
-            }
-        }
-        if self.ringing_order.len() > 2 * self.ringing.len() + 1024 {
-            let live = &self.ringing;
-            self.ringing_order.retain(|(c, k)| live.get(k) == Some(c));
-        }
-        while let Some((created, _)) = self.order.front() {
-            if now.saturating_duration_since(*created) < FOLLOWUP_TTL {
-                break;
-            }
-            let (created, key) = self.order.pop_front().expect("front exists");
-            if self
-                .followups
-                .get(&key)
-                .is_some_and(|f| f.created == created)
-            {
-                self.followups.remove(&key);
-            }
-        }
-        // Keys forgotten early leave stale entries in `order`; keep it bounded by them.
-        if self.order.len() > 2 * self.followups.len() + 1024 {
-            let live = &self.followups;
-            self.order
-                .retain(|(c, k)| live.get(k).is_some_and(|f| f.created == *c));
-        }
+        self.ringing.expire(now, FOLLOWUP_TTL);
+        self.followups.expire(now, FOLLOWUP_TTL);
     }
 
     /// The call's final answer went upstream: nothing will ask for its follow-ups again.
     pub(crate) fn finished(&mut self, resp: &sb_sip_msg::Response) {
-        if !self.ringing.is_empty() {
-            let call_id = resp.headers.call_id().map(|c| c.as_str()).unwrap_or("");
-            let from_tag = resp
-                .headers
-                .from()
-                .and_then(sb_sip_msg::NameAddr::tag)
-                .unwrap_or("");
-            self.ringing.remove(&format!("{call_id}\u{0}{from_tag}"));
-        }
-        if self.followups.is_empty() {
-            return;
-        }
         let call_id = resp.headers.call_id().map(|c| c.as_str()).unwrap_or("");
+        let from_tag = resp.headers.from().and_then(NameAddr::tag).unwrap_or("");
+        self.ringing.remove(&key_of(call_id, from_tag));
         let branch = resp
             .headers
             .top_via()
             .and_then(|v| v.branch())
             .unwrap_or("");
-        self.followups.remove(&format!("{call_id}\u{0}{branch}"));
+        self.followups.remove(&key_of(call_id, branch));
     }
 
     /// Follow-ups kept (calls that may still forward or deflect).
@@ -562,7 +577,8 @@ fn to_header(h: &HeaderField) -> Header {
     })
 }
 
-fn peer_of(s: &Source) -> Peer {
+/// The peer a registered device (or a subscriber) is reached at: its own flow.
+pub(crate) fn peer_of(s: &Source) -> Peer {
     let kind = match s.transport {
         Transport::Udp => TransportKind::Udp,
         Transport::Tcp => TransportKind::Tcp,
@@ -600,15 +616,4 @@ fn trunk_uri(uri: &Uri, host: &str) -> Uri {
     format!("sip:{number}@{host};user=phone")
         .parse()
         .unwrap_or_else(|_| uri.clone())
-}
-
-trait IntoForward {
-    fn into_forward(self) -> RouteDecision;
-}
-
-impl IntoForward for Plan {
-    fn into_forward(mut self) -> RouteDecision {
-        self.record_route = false;
-        RouteDecision::Forward(self)
-    }
 }

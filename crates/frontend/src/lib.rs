@@ -72,6 +72,7 @@ mod tests;
 
 pub use calls::{CallSettings, TrunkAddr};
 pub use policy::{Frontend, FrontendConfig, OutId, ALLOWED};
+pub use presence::Proxied;
 pub use response::{response_to, sanitize_reason};
 pub use sb_registrar::{Aor, Binding, Effect, RegistrarConfig, RemoveReason, Source};
 pub use sb_sip_auth::{Algorithm, AuthConfig, Ha1, NonceConfig, ThrottleConfig};

@@ -160,7 +160,7 @@ impl Frontend {
     }
 
     /// A message the proxy received (for presence: calls starting and ending).
-    pub fn observe_proxied(&mut self, now: Instant, msg: &sb_sip_msg::Message) {
+    pub fn observe_proxied(&mut self, now: Instant, msg: crate::presence::Proxied<'_>) {
         let Some(p) = self.presence.as_mut() else {
             return;
         };
@@ -220,7 +220,7 @@ impl Frontend {
                         p.server.handle_publish(ms, req, &entity)
                     }
                 } else {
-                    let flow = p.flow(source.transport, source.addr);
+                    let flow = p.flow(&source);
                     p.server
                         .handle_subscribe(ms, req, &entity, who.as_deref(), flow)
                 }

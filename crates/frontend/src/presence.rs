@@ -14,12 +14,20 @@ use std::time::{Duration, Instant};
 use sb_presence::doc::dialog_info::{DialogState, Direction, StateEvent};
 use sb_presence::model::Availability;
 use sb_presence::{DialogView, NotifyId, OutgoingNotify, PresenceConfig, PresenceServer};
+use sb_registrar::Source;
 use sb_routing::UserId;
-use sb_sip_core::{Peer, TransportKind};
-use sb_sip_msg::{Message, Method, NameAddr, Request, Transport, Uri};
+use sb_sip_core::Peer;
+use sb_sip_msg::{Method, NameAddr, Request, Response, Uri};
 
 use crate::policy::OutId;
 use crate::services::WallClock;
+
+/// A message the proxy carries, borrowed (nothing is copied on the call path).
+#[derive(Debug, Clone, Copy)]
+pub enum Proxied<'a> {
+    Request(&'a Request),
+    Response(&'a Response),
+}
 
 /// One call as presence sees it: the users of ours in it and their dialog as each sees it.
 #[derive(Debug, Default)]
@@ -50,17 +58,6 @@ pub(crate) fn entity_of(uri: &Uri) -> Option<String> {
     uri.as_sip()
         .and_then(UserId::from_sip_uri)
         .map(|u| u.as_str().to_string())
-}
-
-fn peer_of(transport: Transport, addr: std::net::SocketAddr) -> Peer {
-    let kind = match transport {
-        Transport::Tcp => TransportKind::Tcp,
-        Transport::Tls => TransportKind::Tls,
-        Transport::Ws => TransportKind::Ws,
-        Transport::Wss => TransportKind::Wss,
-        _ => TransportKind::Udp,
-    };
-    Peer::new(kind, addr)
 }
 
 impl PresenceGlue {
@@ -99,8 +96,8 @@ impl PresenceGlue {
     }
 
     /// The flow id for NOTIFYs to the device that sent a SUBSCRIBE from `transport`/`addr`.
-    pub(crate) fn flow(&mut self, transport: Transport, addr: std::net::SocketAddr) -> u64 {
-        let peer = peer_of(transport, addr);
+    pub(crate) fn flow(&mut self, source: &Source) -> u64 {
+        let peer = crate::calls::peer_of(source);
         if let Some(f) = self.flow_of.get(&peer) {
             return *f;
         }
@@ -138,17 +135,22 @@ impl PresenceGlue {
     /// A message the proxy carries: calls starting, ringing, answered or ended change the
     /// parties' "in a call" state and their dialog documents. `is_user` says which
     /// addresses are people of ours.
-    pub(crate) fn observe(&mut self, now: Instant, msg: &Message, is_user: &dyn Fn(&str) -> bool) {
+    pub(crate) fn observe(
+        &mut self,
+        now: Instant,
+        msg: Proxied<'_>,
+        is_user: &dyn Fn(&str) -> bool,
+    ) {
         let ms = self.ms(now);
         let (call_id, method) = match msg {
-            Message::Request(r) => (r.headers.call_id(), Some(&r.method)),
-            Message::Response(r) => (r.headers.call_id(), r.headers.cseq().map(|c| &c.method)),
+            Proxied::Request(r) => (r.headers.call_id(), Some(&r.method)),
+            Proxied::Response(r) => (r.headers.call_id(), r.headers.cseq().map(|c| &c.method)),
         };
         let Some(call_id) = call_id.map(|c| c.as_str().to_string()) else {
             return;
         };
         match (msg, method) {
-            (Message::Request(r), Some(Method::Invite))
+            (Proxied::Request(r), Some(Method::Invite))
                 if r.headers.to().and_then(NameAddr::tag).is_none() =>
             {
                 if self.calls.contains_key(&call_id) {
@@ -180,7 +182,7 @@ impl PresenceGlue {
                     self.publish_call(ms, &call_id, false);
                 }
             }
-            (Message::Response(r), Some(Method::Invite)) => {
+            (Proxied::Response(r), Some(Method::Invite)) => {
                 let Some(call) = self.calls.get_mut(&call_id) else {
                     return;
                 };
@@ -214,7 +216,7 @@ impl PresenceGlue {
                     self.publish_call(ms, &call_id, done);
                 }
             }
-            (Message::Request(r), Some(Method::Bye)) => {
+            (Proxied::Request(r), Some(Method::Bye)) => {
                 let Some(call) = self.calls.get_mut(&call_id) else {
                     return;
                 };

@@ -13,7 +13,7 @@
 //! input occupy state.
 
 use crate::core::{Core, Transmit};
-use sb_frontend::{Effect, Event, Frontend, Query, QueryId, QueryResult, ReqKey, Source};
+use sb_frontend::{Effect, Event, Frontend, Proxied, Query, QueryId, QueryResult, ReqKey, Source};
 use sb_proxy::{Proxy, ProxyEvent, RouteKind};
 use sb_sip_core::{
     ConnId, InviteServerState, NonInviteServerState, Peer, TimerConfig, TransactionLayer, TsxEvent,
@@ -302,7 +302,7 @@ impl ServerCore {
         if !self.is_local(&req) {
             if matches!(req.method, Method::Invite | Method::Bye) && self.fe.serves_presence() {
                 // Calls starting and ending change their parties' presence.
-                self.fe.observe_proxied(now, &Message::Request(req.clone()));
+                self.fe.observe_proxied(now, Proxied::Request(&req));
             }
             if let Some(p) = self.proxy.as_mut() {
                 p.handle_request(now, req, from);
@@ -421,8 +421,7 @@ impl Core for ServerCore {
                         .cseq()
                         .is_some_and(|c| c.method == Method::Invite);
                     if invite && self.fe.serves_presence() {
-                        self.fe
-                            .observe_proxied(now, &Message::Response(resp.clone()));
+                        self.fe.observe_proxied(now, Proxied::Response(&resp));
                     }
                     if let Some(p) = self.proxy.as_mut() {
                         p.handle_response(now, resp, from);
