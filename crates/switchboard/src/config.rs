@@ -551,6 +551,28 @@ mod tests {
     }
 
     #[test]
+    fn proxy_and_presence_sections_are_read_and_bad_values_named() {
+        let c = Config::parse(
+            "[proxy]\ntimer_c_s = 200\ntrunk_answer_timeout_ms = 1500\nadvertise = \"sip.example.com\"\n\
+             [presence]\nenabled = false\ncalendar_refresh_s = 60\n",
+        )
+        .unwrap();
+        assert_eq!(c.proxy.timer_c_s, 200);
+        assert_eq!(c.proxy.trunk_answer_timeout_ms, 1500);
+        assert_eq!(c.proxy.advertise.as_deref(), Some("sip.example.com"));
+        assert!(!c.presence.enabled);
+        assert_eq!(c.presence.calendar_refresh_s, 60);
+        let e = |t: &str| format!("{:#}", Config::parse(t).unwrap_err());
+        assert!(e("[proxy]\ntimer_c_s = 180\n").contains("proxy.timer_c_s"));
+        assert!(e("[proxy]\ntrunk_answer_timeout_ms = 0\n").contains("trunk_answer_timeout_ms"));
+        assert!(e("[presence]\ncalendar_refresh_s = 0\n").contains("calendar_refresh_s"));
+        assert!(e("[presence]\nmin_expires = 7200\n").contains("min_expires"));
+        assert!(e("[presence]\nmax_subscriptions_per_watcher = 0\n")
+            .contains("max_subscriptions_per_watcher"));
+        assert!(e("[proxy]\nrecord_rout = true\n").contains("record_rout"));
+    }
+
+    #[test]
     fn inconsistent_values_are_refused() {
         assert!(Config::parse("[tls]\ncert = \"c.pem\"\n").is_err());
         assert!(Config::parse("[sip]\nt1_ms = 0\n").is_err());
