@@ -146,6 +146,19 @@ impl Frontend {
         self.presence.as_ref().map(PresenceGlue::export)
     }
 
+    /// [`Frontend::presence_export`] when publications or subscriptions changed since the
+    /// last call, else `None` (nothing to save).
+    pub fn presence_export_if_changed(
+        &mut self,
+    ) -> Option<(
+        sb_presence::PresenceSnapshot,
+        std::collections::HashMap<u64, sb_sip_core::Peer>,
+    )> {
+        self.presence
+            .as_mut()
+            .and_then(PresenceGlue::export_if_changed)
+    }
+
     /// Restores what [`Frontend::presence_export`] saved before a restart.
     pub fn presence_import(
         &mut self,

@@ -51,6 +51,9 @@ pub(crate) struct PresenceGlue {
     /// Calls through the proxy by Call-ID.
     calls: HashMap<String, Call>,
     last_ms: u64,
+    /// Counts changes to the live state; compared with `saved` to skip needless saves.
+    live_changes: u64,
+    saved: u64,
 }
 
 /// The address-of-record form presence keys people by: `sip:user@host`.
@@ -72,6 +75,8 @@ impl PresenceGlue {
             next_out: 0,
             calls: HashMap::new(),
             last_ms: clock.unix.saturating_mul(1000),
+            live_changes: 0,
+            saved: 0,
         }
     }
 
@@ -109,6 +114,14 @@ impl PresenceGlue {
 
     /// NOTIFYs waiting to go, with where to send them.
     pub(crate) fn drain(&mut self) -> Vec<(OutId, Request, Peer)> {
+        // The server's events say what changed; what matters here is only whether the
+        // live state (subscriptions, publications) moved since it was last saved. Left
+        // undrained they would pile up for as long as the server runs.
+        while let Some(ev) = self.server.poll_event() {
+            if !matches!(ev, sb_presence::PresenceEvent::StateChanged { .. }) {
+                self.live_changes += 1;
+            }
+        }
         let mut out = Vec::new();
         while let Some(OutgoingNotify { id, flow, request }) = self.server.poll_notify() {
             let Some(peer) = self.flows.get(&flow).copied() else {
@@ -117,6 +130,8 @@ impl PresenceGlue {
             self.next_out += 1;
             let out_id = OutId(self.next_out);
             self.notifies.insert(out_id, id);
+            // Each NOTIFY moves its dialog's CSeq, which a saved subscription carries.
+            self.live_changes += 1;
             out.push((out_id, request, peer));
         }
         out
@@ -326,6 +341,17 @@ impl PresenceGlue {
             .filter_map(|s| self.flows.get(&s.flow).map(|p| (s.flow, *p)))
             .collect();
         (snap, peers)
+    }
+
+    /// [`PresenceGlue::export`], only when the live state changed since the last call.
+    pub(crate) fn export_if_changed(
+        &mut self,
+    ) -> Option<(sb_presence::PresenceSnapshot, HashMap<u64, Peer>)> {
+        if self.live_changes == self.saved {
+            return None;
+        }
+        self.saved = self.live_changes;
+        Some(self.export())
     }
 
     /// Loads what [`PresenceGlue::export`] saved (after a restart): the subscriptions'

@@ -667,7 +667,7 @@ fn primary_ip(v6: bool) -> std::net::IpAddr {
 }
 
 /// Saves presence's live state (publications, subscriptions) to the store every two
-/// seconds, writing only what changed.
+/// seconds when it changed, writing only the rows that did.
 async fn save_presence(
     store: Arc<dyn Store>,
     saver: Arc<tokio::sync::Mutex<presence_load::Saver>>,
@@ -678,10 +678,14 @@ async fn save_presence(
         tick.tick().await;
         let (tx, rx) = tokio::sync::oneshot::channel();
         control.send(move |core: &mut ServerCore, _| {
-            let _ = tx.send(core.frontend().presence_export());
+            let _ = tx.send(core.frontend_mut().presence_export_if_changed());
         });
-        let Ok(Some((snap, peers))) = rx.await else {
+        // The server stopped (the loop dropped the work): the exit path saves.
+        let Ok(changed) = rx.await else {
             return;
+        };
+        let Some((snap, peers)) = changed else {
+            continue;
         };
         if let Err(e) = saver.lock().await.save(store.as_ref(), &snap, &peers).await {
             tracing::warn!(error = %e, "cannot save presence state");
