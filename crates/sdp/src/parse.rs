@@ -76,7 +76,7 @@ pub fn parse_str(text: &str) -> Result<SessionDescription, ParseError> {
     let mut lines = text
         .split('\n')
         .enumerate()
-        .map(|(i, l)| (i + 1, l.trim_end()))
+        .map(|(i, l)| (i + 1, trim_line_end(l)))
         .filter(|(_, l)| !l.is_empty())
         .peekable();
 
@@ -164,6 +164,13 @@ fn other(kind: char, value: &str) -> OtherLine {
         kind,
         value: value.to_string(),
     }
+}
+
+/// Drops the line ending and trailing blanks. Only CR, space and tab: other characters that
+/// Unicode calls white space (a vertical tab, a no-break space) are content, so a value the
+/// printer writes with one at its end reads back the same.
+fn trim_line_end(line: &str) -> &str {
+    line.trim_end_matches(['\r', ' ', '\t'])
 }
 
 fn split_line(n: usize, line: &str) -> Result<(char, &str), ParseError> {

@@ -493,3 +493,17 @@ fn vendor_gateway_media_address_and_session_level_direction() {
     let a = answer(&held, &gateway_caps(), &local(false)).unwrap();
     assert_eq!(a.direction, Direction::RecvOnly);
 }
+
+/// Found by the fuzz run: a second m-line whose only format is a vertical tab. We refuse
+/// the stream (port 0) and copy its format; the printed answer must read back the same, so
+/// a vertical tab at the end of a line is content, not trimmed away as white space.
+#[test]
+fn refused_stream_with_an_odd_format_reparses() {
+    let offer = "v=0\r\no=- 1 1 IN IP4 192.0.2.9\r\ns=-\r\nc=IN IP4 192.0.2.9\r\nt=0 0\r\n\
+                 m=audio 4000 RTP/AVP 0\r\nm=audio 4002 R \u{b} 0\r\n";
+    let offer = sdp(offer);
+    let a = answer(&offer, &gateway_caps(), &local(false)).unwrap();
+    assert_eq!(a.sdp.media[1].port, 0, "the unknown profile is refused");
+    let printed = a.sdp.to_string();
+    assert_eq!(parse(printed.as_bytes()).unwrap(), a.sdp);
+}
