@@ -1,0 +1,2 @@
+//! PSTN gateways and pools: provisioning model, health monitoring, number and identity
+//! adaptation.
