@@ -1,0 +1,1 @@
+//! Commands and events between call signalling and the media engine.
