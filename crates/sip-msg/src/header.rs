@@ -135,6 +135,16 @@ impl NameAddr {
     }
 }
 
+impl std::str::FromStr for NameAddr {
+    type Err = crate::ParseError;
+
+    /// Parses one `name-addr` or `addr-spec` with header parameters, as the value of an
+    /// untyped header carries it (P-Asserted-Identity, Remote-Party-ID, Referred-By).
+    fn from_str(s: &str) -> Result<NameAddr, crate::ParseError> {
+        crate::grammar::parse_name_addr(s).map_err(|r| crate::ParseError::syntax(None, r))
+    }
+}
+
 /// A Contact value: `*` or an address (RFC 3261 §20.10).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ContactValue {
