@@ -1,0 +1,857 @@
+//! RFC 8445 full ICE agent for one media stream with one component (rtcp-mux), plus
+//! consent freshness (RFC 7675).
+//!
+//! The agent owns the check list (§6.1.2), paces new checks every Ta (§6.1.4.2),
+//! retransmits them (§14.3), answers checks from the peer (§7.3), learns peer-reflexive
+//! candidates from them (§7.3.1.3), queues triggered checks (§7.3.1.4), resolves role
+//! conflicts (§7.2.5.1, §7.3.1.1), nominates (regular nomination, §8.1.1) or follows the
+//! peer's nomination, and keeps consent for the selected pair. It never reads a clock and
+//! never touches a socket: see the crate docs for the drive loop.
+
+use crate::candidate::{
+    candidate_priority, host_candidates, pair_priority, CandidateKind, Credentials,
+    LocalCandidate, RemoteCandidate,
+};
+use crate::check::{self, Check, Pair, PairState};
+use crate::stun::{classify, Attribute, Class, Message, Method, PacketKind, TransactionId};
+use std::collections::VecDeque;
+use std::net::SocketAddr;
+use std::time::{Duration, Instant};
+
+/// Bound on remote candidates kept, so a peer can't grow the agent without limit.
+const MAX_REMOTE_CANDIDATES: usize = 32;
+/// RFC 8445 §6.1.2.5: the check list is limited, 100 pairs by default.
+const MAX_PAIRS: usize = 100;
+
+/// Which agent decides the nomination (RFC 8445 §6.1.1).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum IceRole {
+    Controlling,
+    Controlled,
+}
+
+/// Timers and role. The defaults follow the RFCs; tests shrink nothing, since the clock is
+/// virtual anyway.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct IceConfig {
+    /// The answerer is normally controlled (§6.1.1); forced to controlling when the peer
+    /// is ICE lite.
+    pub role: IceRole,
+    /// Pacing of new checks (§14.2: 50 ms by default).
+    pub ta: Duration,
+    /// Floor of the check retransmission timeout (§14.3: 500 ms).
+    pub rto: Duration,
+    /// Cap on the doubled timeout, so a check gives up in seconds rather than the 39.5 s of
+    /// a plain STUN transaction.
+    pub rto_max: Duration,
+    /// Transmissions of one check before its pair fails (RFC 8489 §6.2.1: Rc = 7).
+    pub max_transmits: u32,
+    /// As controlling: how long after the first valid pair to wait for a better one before
+    /// nominating the best valid pair (§8.1.1 leaves the stopping criterion to the agent).
+    pub nomination_delay: Duration,
+    /// Mean interval of consent checks (RFC 7675 §5.1: 5 s, randomised by ±20%).
+    pub consent_interval: Duration,
+    /// Consent expires this long after the last response (RFC 7675 §5.1: 30 s).
+    pub consent_timeout: Duration,
+    /// SOFTWARE attribute on what we send, if any.
+    pub software: Option<String>,
+}
+
+impl Default for IceConfig {
+    fn default() -> Self {
+        IceConfig {
+            role: IceRole::Controlled,
+            ta: Duration::from_millis(50),
+            rto: Duration::from_millis(500),
+            rto_max: Duration::from_secs(3),
+            max_transmits: 7,
+            nomination_delay: Duration::from_millis(500),
+            consent_interval: Duration::from_secs(5),
+            consent_timeout: Duration::from_secs(30),
+            software: None,
+        }
+    }
+}
+
+/// A datagram to send from one of our addresses.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Transmit {
+    /// Which local socket (host candidate) sends it.
+    pub local: SocketAddr,
+    pub remote: SocketAddr,
+    pub payload: Vec<u8>,
+}
+
+/// The pair media flows on: send from `local` to `remote`, accept from `remote`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct SelectedPair {
+    pub local: SocketAddr,
+    pub remote: SocketAddr,
+}
+
+/// What the media engine acts on.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum IceEvent {
+    /// Media goes on this pair from now on (first selection, a better nomination, or the
+    /// end of a restart).
+    SelectedPair(SelectedPair),
+    /// RFC 7675 §5.1: no response on the selected pair for the consent timeout; stop
+    /// sending media on it.
+    ConsentLost(SelectedPair),
+    /// Every pair failed and none was selected.
+    Failed,
+    /// A role conflict switched our role (§7.2.5.1, §7.3.1.1).
+    RoleChanged(IceRole),
+}
+
+/// What [`IceAgent::set_remote`] did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum RemoteChange {
+    /// First remote description: credentials and candidates taken.
+    Started,
+    /// Same credentials: only new candidates (if any) were added.
+    Unchanged,
+    /// New credentials: an ICE restart (§9). New local credentials are in force; media
+    /// stays on the old pair until a new one is selected.
+    Restarted,
+}
+
+#[derive(Debug, Clone, Copy)]
+struct Consent {
+    pair: SelectedPair,
+    last_response: Instant,
+    next_check: Instant,
+    lost: bool,
+}
+
+/// A full ICE agent for one stream; see the module docs.
+#[derive(Debug)]
+pub struct IceAgent {
+    config: IceConfig,
+    role: IceRole,
+    tie_breaker: u64,
+    rng: u64,
+    local_credentials: Credentials,
+    remote_credentials: Option<Credentials>,
+    remote_lite: bool,
+    locals: Vec<LocalCandidate>,
+    remotes: Vec<RemoteCandidate>,
+    pairs: Vec<Pair>,
+    triggered: VecDeque<(usize, bool)>,
+    checks: Vec<Check>,
+    next_check_at: Option<Instant>,
+    first_valid_at: Option<Instant>,
+    nominating: Option<usize>,
+    nominated: bool,
+    failed: bool,
+    consent: Option<Consent>,
+    transmits: VecDeque<Transmit>,
+    events: VecDeque<IceEvent>,
+}
+
+impl IceAgent {
+    /// An agent with host candidates on `addresses` (first preferred) and local
+    /// credentials. `seed` drives transaction ids, the tie-breaker and consent jitter; draw
+    /// it from the operating system so off-path attackers can't predict transaction ids.
+    pub fn new(
+        config: IceConfig,
+        addresses: &[SocketAddr],
+        local: Credentials,
+        seed: u64,
+    ) -> IceAgent {
+        let mut rng = seed;
+        let tie_breaker = splitmix(&mut rng);
+        IceAgent {
+            role: config.role,
+            config,
+            tie_breaker,
+            rng,
+            local_credentials: local,
+            remote_credentials: None,
+            remote_lite: false,
+            locals: host_candidates(addresses),
+            remotes: Vec::new(),
+            pairs: Vec::new(),
+            triggered: VecDeque::new(),
+            checks: Vec::new(),
+            next_check_at: None,
+            first_valid_at: None,
+            nominating: None,
+            nominated: false,
+            failed: false,
+            consent: None,
+            transmits: VecDeque::new(),
+            events: VecDeque::new(),
+        }
+    }
+
+    // ---- getters
+
+    pub fn role(&self) -> IceRole {
+        self.role
+    }
+
+    pub fn tie_breaker(&self) -> u64 {
+        self.tie_breaker
+    }
+
+    /// What goes in our `a=ice-ufrag` / `a=ice-pwd`.
+    pub fn local_credentials(&self) -> &Credentials {
+        &self.local_credentials
+    }
+
+    /// What goes in our `a=candidate` lines ([`LocalCandidate::to_sdp`]).
+    pub fn local_candidates(&self) -> &[LocalCandidate] {
+        &self.locals
+    }
+
+    pub fn remote_candidates(&self) -> &[RemoteCandidate] {
+        &self.remotes
+    }
+
+    /// The pair to send media on, while consent holds.
+    pub fn selected(&self) -> Option<SelectedPair> {
+        self.consent.filter(|c| !c.lost).map(|c| c.pair)
+    }
+
+    /// Whether a datagram from `from` arriving on `local` may be treated as media: only
+    /// from the selected pair's remote address (RFC 8445 §12.1).
+    pub fn accepts_media(&self, local: SocketAddr, from: SocketAddr) -> bool {
+        self.selected().is_some_and(|p| p.local == local && p.remote == from)
+    }
+
+    // ---- commands
+
+    /// Takes the peer's ICE attributes from its SDP (`sb_sdp::negotiated` gives them as
+    /// `RemoteIce`). Changed credentials mean an ICE restart (RFC 8445 §9): the check list
+    /// starts over and `fresh_local` supplies our new credentials (§9 requires both sides
+    /// to change them), which the caller puts in its answer.
+    pub fn set_remote(
+        &mut self,
+        now: Instant,
+        remote: &sb_sdp::RemoteIce,
+        fresh_local: impl FnOnce() -> Credentials,
+    ) -> RemoteChange {
+        let creds = Credentials::new(remote.ufrag.clone(), remote.pwd.clone());
+        let change = match &self.remote_credentials {
+            None => RemoteChange::Started,
+            Some(old) if *old == creds => RemoteChange::Unchanged,
+            Some(_) => {
+                self.restart(fresh_local());
+                RemoteChange::Restarted
+            }
+        };
+        self.remote_credentials = Some(creds);
+        self.remote_lite = remote.lite;
+        if remote.lite && self.role != IceRole::Controlling {
+            // §6.1.1: a full agent facing a lite one is controlling.
+            self.set_role(IceRole::Controlling);
+        }
+        for c in remote.candidates.iter().filter_map(RemoteCandidate::from_sdp) {
+            self.add_remote(c);
+        }
+        self.update_frozen();
+        self.next_check_at.get_or_insert(now);
+        self.run(now);
+        change
+    }
+
+    /// A trickled candidate (RFC 8838) or one learnt out of band.
+    pub fn add_remote_candidate(&mut self, now: Instant, c: RemoteCandidate) {
+        self.add_remote(c);
+        self.update_frozen();
+        if self.remote_credentials.is_some() {
+            self.next_check_at.get_or_insert(now);
+        }
+        self.run(now);
+    }
+
+    /// Restart on our own initiative (§9.1.1.1) with new local credentials; the peer's new
+    /// credentials follow with [`IceAgent::set_remote`].
+    pub fn restart_local(&mut self, local: Credentials) {
+        self.restart(local);
+        self.remote_credentials = None;
+    }
+
+    // ---- inputs
+
+    /// A datagram that arrived on our `local` socket from `from`. Returns false when it is
+    /// not STUN (RFC 7983 first-byte test) and so belongs to the media path.
+    pub fn handle_packet(
+        &mut self,
+        now: Instant,
+        local: SocketAddr,
+        from: SocketAddr,
+        bytes: &[u8],
+    ) -> bool {
+        if classify(bytes) != PacketKind::Stun {
+            return false;
+        }
+        let Ok(msg) = Message::decode(bytes) else {
+            // Malformed STUN is dropped silently (RFC 8489 §6.3).
+            return true;
+        };
+        if msg.method != Method::BINDING {
+            return true;
+        }
+        match msg.class {
+            Class::Request => self.on_request(now, local, from, &msg, bytes),
+            Class::Success | Class::Error => self.on_response(now, local, from, &msg, bytes),
+            // Binding indications are keepalives (§11): nothing to do.
+            Class::Indication => {}
+        }
+        self.run(now);
+        true
+    }
+
+    pub fn handle_timeout(&mut self, now: Instant) {
+        let mut i = 0;
+        while i < self.checks.len() {
+            let c = &mut self.checks[i];
+            if c.next_at > now {
+                i += 1;
+                continue;
+            }
+            let limit = if c.consent { 1 } else { self.config.max_transmits };
+            if c.transmits < limit {
+                c.transmits += 1;
+                c.rto = (c.rto * 2).min(self.config.rto_max);
+                c.next_at = now + c.rto;
+                let t = c.transmit();
+                self.transmits.push_back(t);
+                i += 1;
+            } else {
+                let c = self.checks.swap_remove(i);
+                if let Some(pair) = c.pair {
+                    self.check_failed(pair);
+                }
+            }
+        }
+        if let Some(c) = &mut self.consent {
+            if !c.lost && now >= c.last_response + self.config.consent_timeout {
+                c.lost = true;
+                let pair = c.pair;
+                self.checks.retain(|k| !k.consent);
+                self.events.push_back(IceEvent::ConsentLost(pair));
+            }
+        }
+        self.run(now);
+    }
+
+    // ---- outputs
+
+    #[must_use]
+    pub fn poll_transmit(&mut self) -> Option<Transmit> {
+        self.transmits.pop_front()
+    }
+
+    #[must_use]
+    pub fn poll_event(&mut self) -> Option<IceEvent> {
+        self.events.pop_front()
+    }
+
+    #[must_use]
+    pub fn poll_timeout(&self) -> Option<Instant> {
+        let checks = self.checks.iter().map(|c| c.next_at);
+        let pacing = self.next_check_at.filter(|_| self.has_check_to_send());
+        let nomination = self.nomination_deadline();
+        let consent = self
+            .consent
+            .filter(|c| !c.lost)
+            .into_iter()
+            .flat_map(|c| [c.next_check, c.last_response + self.config.consent_timeout]);
+        checks.chain(pacing).chain(nomination).chain(consent).min()
+    }
+
+    // ---- private
+
+    fn next_u64(&mut self) -> u64 {
+        splitmix(&mut self.rng)
+    }
+
+    fn new_tid(&mut self) -> TransactionId {
+        let a = self.next_u64().to_be_bytes();
+        let b = self.next_u64().to_be_bytes();
+        let mut t = [0u8; 12];
+        t[..8].copy_from_slice(&a);
+        t[8..].copy_from_slice(&b[..4]);
+        TransactionId(t)
+    }
+
+    fn restart(&mut self, local: Credentials) {
+        self.local_credentials = local;
+        self.remotes.clear();
+        self.pairs.clear();
+        self.triggered.clear();
+        // Consent checks on the old pair go on (media still flows there, §9.1.1.1); the
+        // connectivity checks of the old generation are void.
+        self.checks.retain(|c| c.consent);
+        self.next_check_at = None;
+        self.first_valid_at = None;
+        self.nominating = None;
+        self.nominated = false;
+        self.failed = false;
+    }
+
+    fn set_role(&mut self, role: IceRole) {
+        if self.role == role {
+            return;
+        }
+        self.role = role;
+        self.nominating = None;
+        // §7.2.5.1: pair priorities depend on the role.
+        for i in 0..self.pairs.len() {
+            self.pairs[i].priority = self.pair_prio(self.pairs[i].local, self.pairs[i].remote);
+        }
+        self.events.push_back(IceEvent::RoleChanged(role));
+    }
+
+    fn pair_prio(&self, local: usize, remote: usize) -> u64 {
+        let (l, r) = (self.locals[local].priority, self.remotes[remote].priority);
+        match self.role {
+            IceRole::Controlling => pair_priority(l, r),
+            IceRole::Controlled => pair_priority(r, l),
+        }
+    }
+
+    /// Adds a remote candidate and its pairs; returns its index.
+    fn add_remote(&mut self, c: RemoteCandidate) -> Option<usize> {
+        if let Some(i) = self.remotes.iter().position(|r| r.address == c.address) {
+            return Some(i);
+        }
+        if self.remotes.len() >= MAX_REMOTE_CANDIDATES {
+            return None;
+        }
+        self.remotes.push(c);
+        let r = self.remotes.len() - 1;
+        for l in 0..self.locals.len() {
+            let same_family = self.locals[l].address.is_ipv4() == self.remotes[r].address.is_ipv4();
+            if same_family && self.pairs.len() < MAX_PAIRS {
+                let priority = self.pair_prio(l, r);
+                self.pairs.push(Pair::new(l, r, priority));
+            }
+        }
+        Some(r)
+    }
+
+    fn foundation(&self, p: &Pair) -> (&str, &str) {
+        (&self.locals[p.local].foundation, &self.remotes[p.remote].foundation)
+    }
+
+    /// §6.1.2.6 and §7.2.5.3.3: a frozen pair thaws when a pair of its foundation
+    /// succeeded, and each foundation with nothing under way gets its best pair waiting.
+    fn update_frozen(&mut self) {
+        let mut thaw = Vec::new();
+        for (i, p) in self.pairs.iter().enumerate() {
+            if p.state != PairState::Frozen {
+                continue;
+            }
+            let f = self.foundation(p);
+            let same = || self.pairs.iter().filter(|q| self.foundation(q) == f);
+            let succeeded = same().any(|q| q.state == PairState::Succeeded);
+            let busy = same().any(|q| matches!(q.state, PairState::Waiting | PairState::InProgress));
+            let best = same()
+                .filter(|q| q.state == PairState::Frozen)
+                .all(|q| q.priority <= p.priority);
+            if succeeded || (!busy && best) {
+                thaw.push(i);
+            }
+        }
+        for i in thaw {
+            self.pairs[i].state = PairState::Waiting;
+        }
+    }
+
+    fn has_check_to_send(&self) -> bool {
+        self.remote_credentials.is_some()
+            && (!self.triggered.is_empty()
+                || (!self.nominated
+                    && self
+                        .pairs
+                        .iter()
+                        .any(|p| matches!(p.state, PairState::Waiting | PairState::Frozen))))
+    }
+
+    fn nomination_deadline(&self) -> Option<Instant> {
+        if self.role != IceRole::Controlling || self.nominated || self.nominating.is_some() {
+            return None;
+        }
+        self.first_valid_at.map(|t| t + self.config.nomination_delay)
+    }
+
+    /// Everything that follows from the current state at `now`: nomination, the paced
+    /// check, consent checks, failure.
+    fn run(&mut self, now: Instant) {
+        self.maybe_nominate(now);
+        if let Some(at) = self.next_check_at {
+            if now >= at && self.has_check_to_send() && self.send_next_check(now) {
+                self.next_check_at = Some(now + self.config.ta);
+            }
+        }
+        self.maybe_send_consent(now);
+        self.maybe_fail();
+    }
+
+    /// §6.1.4.2: the triggered queue first, then the best waiting pair, then the best
+    /// frozen one.
+    fn send_next_check(&mut self, now: Instant) -> bool {
+        while let Some((i, nominate)) = self.triggered.pop_front() {
+            if i < self.pairs.len() {
+                self.send_check(now, i, nominate);
+                return true;
+            }
+        }
+        if self.nominated {
+            return false;
+        }
+        let best = |state: PairState| {
+            (0..self.pairs.len())
+                .filter(|&i| self.pairs[i].state == state)
+                .max_by_key(|&i| self.pairs[i].priority)
+        };
+        if let Some(i) = best(PairState::Waiting).or_else(|| best(PairState::Frozen)) {
+            self.send_check(now, i, false);
+            return true;
+        }
+        false
+    }
+
+    fn send_check(&mut self, now: Instant, pair: usize, nominate: bool) {
+        let p = &self.pairs[pair];
+        let (local, remote) = (p.local, self.remotes[p.remote].address);
+        // §14.3: RTO grows with the checks under way so retransmissions respect pacing.
+        let busy = self
+            .pairs
+            .iter()
+            .filter(|p| matches!(p.state, PairState::Waiting | PairState::InProgress))
+            .count() as u32;
+        let rto = self.config.rto.max(self.config.ta * busy.max(1));
+        let Some(check) = self.request(now, local, remote, nominate, rto) else {
+            return;
+        };
+        let p = &mut self.pairs[pair];
+        if p.state != PairState::Succeeded {
+            p.state = PairState::InProgress;
+        }
+        self.transmits.push_back(check.transmit());
+        self.checks.push(Check { pair: Some(pair), ..check });
+    }
+
+    /// A Binding request from local candidate `local` (RFC 8445 §7.2.2).
+    fn request(
+        &mut self,
+        now: Instant,
+        local: usize,
+        remote: SocketAddr,
+        nominate: bool,
+        rto: Duration,
+    ) -> Option<Check> {
+        let remote_creds = self.remote_credentials.clone()?;
+        let tid = self.new_tid();
+        // §7.1.1: PRIORITY is what a peer-reflexive candidate learnt from this check
+        // would get: our local preference with the prflx type preference.
+        let local_pref = ((self.locals[local].priority >> 8) & 0xFFFF) as u16;
+        let priority = candidate_priority(CandidateKind::PeerReflexive, local_pref, 1);
+        let role = self.role;
+        let nominating = nominate && role == IceRole::Controlling;
+        let mut msg = Message::new(Class::Request, Method::BINDING, tid)
+            .with(Attribute::Username(format!(
+                "{}:{}",
+                remote_creds.ufrag, self.local_credentials.ufrag
+            )))
+            .with(Attribute::Priority(priority))
+            .with(match role {
+                IceRole::Controlling => Attribute::IceControlling(self.tie_breaker),
+                IceRole::Controlled => Attribute::IceControlled(self.tie_breaker),
+            });
+        if nominating {
+            msg = msg.with(Attribute::UseCandidate);
+        }
+        if let Some(s) = &self.config.software {
+            msg = msg.with(Attribute::Software(s.clone()));
+        }
+        let payload = msg.encode(Some(remote_creds.pwd.as_bytes()), true).ok()?;
+        Some(Check {
+            tid,
+            pair: None,
+            local: self.locals[local].address,
+            remote,
+            payload,
+            next_at: now + rto,
+            rto,
+            transmits: 1,
+            nominating,
+            consent: false,
+            role,
+        })
+    }
+
+    fn maybe_nominate(&mut self, now: Instant) {
+        if self.role != IceRole::Controlling || self.nominated || self.nominating.is_some() {
+            return;
+        }
+        let Some(best) = (0..self.pairs.len())
+            .filter(|&i| self.pairs[i].state == PairState::Succeeded)
+            .max_by_key(|&i| self.pairs[i].priority)
+        else {
+            return;
+        };
+        let prio = self.pairs[best].priority;
+        let better_pending = self.pairs.iter().any(|p| {
+            p.priority > prio
+                && matches!(p.state, PairState::Frozen | PairState::Waiting | PairState::InProgress)
+        });
+        let waited = self.nomination_deadline().is_some_and(|t| now >= t);
+        if !better_pending || waited || self.remote_lite {
+            self.nominating = Some(best);
+            self.triggered.push_front((best, true));
+            self.next_check_at = Some(self.next_check_at.map_or(now, |t| t.min(now)));
+        }
+    }
+
+    fn maybe_send_consent(&mut self, now: Instant) {
+        let Some(c) = self.consent else { return };
+        if c.lost || now < c.next_check || self.remote_credentials.is_none() {
+            return;
+        }
+        let jitter = 0.8 + 0.4 * (self.next_u64() >> 11) as f64 / (1u64 << 53) as f64;
+        let next = now + self.config.consent_interval.mul_f64(jitter);
+        if let Some(c) = &mut self.consent {
+            c.next_check = next;
+        }
+        let Some(local) = self.locals.iter().position(|l| l.address == c.pair.local) else {
+            return;
+        };
+        // One transmission each: the next consent check is the retry (RFC 7675 §5.1). The
+        // check names addresses, not a pair, so it survives a restart's new check list.
+        if let Some(check) = self.request(now, local, c.pair.remote, false, next - now) {
+            self.transmits.push_back(check.transmit());
+            self.checks.push(Check { consent: true, ..check });
+        }
+    }
+
+    fn maybe_fail(&mut self) {
+        if self.failed || self.consent.is_some() || self.remote_credentials.is_none() {
+            return;
+        }
+        let all_failed = !self.pairs.is_empty()
+            && self.pairs.iter().all(|p| p.state == PairState::Failed)
+            && self.triggered.is_empty();
+        if all_failed {
+            self.failed = true;
+            self.events.push_back(IceEvent::Failed);
+        }
+    }
+
+    fn check_failed(&mut self, pair: usize) {
+        if self.nominating == Some(pair) {
+            self.nominating = None;
+        }
+        if let Some(p) = self.pairs.get_mut(pair) {
+            if p.state == PairState::InProgress {
+                p.state = PairState::Failed;
+            }
+        }
+    }
+
+    /// Makes the highest-priority nominated valid pair the selected one (§8.1.1).
+    fn update_selection(&mut self, now: Instant) {
+        let Some(best) = (0..self.pairs.len())
+            .filter(|&i| self.pairs[i].state == PairState::Succeeded && self.pairs[i].nominated)
+            .max_by_key(|&i| self.pairs[i].priority)
+        else {
+            return;
+        };
+        self.nominated = true;
+        let p = &self.pairs[best];
+        let sel = SelectedPair {
+            local: self.locals[p.local].address,
+            remote: self.remotes[p.remote].address,
+        };
+        if self.selected() == Some(sel) {
+            return;
+        }
+        self.consent = Some(Consent {
+            pair: sel,
+            last_response: now,
+            next_check: now + self.config.consent_interval,
+            lost: false,
+        });
+        self.events.push_back(IceEvent::SelectedPair(sel));
+    }
+
+    fn on_request(
+        &mut self,
+        now: Instant,
+        local: SocketAddr,
+        from: SocketAddr,
+        msg: &Message,
+        bytes: &[u8],
+    ) {
+        let reply = check::Reply { tid: msg.transaction_id, local, remote: from };
+        let key = self.local_credentials.pwd.clone();
+        // RFC 8489 §9.1.3: both USERNAME and MESSAGE-INTEGRITY or a 400; a wrong user or
+        // a wrong MAC is a 401. Neither error carries integrity: we have no shared key.
+        let Some(username) = msg.username() else {
+            return self.push(reply.error(400, "Bad Request", None));
+        };
+        if !msg.has_integrity() {
+            return self.push(reply.error(400, "Bad Request", None));
+        }
+        let ours = username.split(':').next().unwrap_or("");
+        if ours != self.local_credentials.ufrag || !msg.verify_integrity(bytes, key.as_bytes()) {
+            return self.push(reply.error(401, "Unauthenticated", None));
+        }
+        let unknown = msg.unknown_required();
+        if !unknown.is_empty() {
+            let t = reply.unknown_attributes(unknown, key.as_bytes());
+            return self.push(t);
+        }
+        let Some(priority) = msg.priority() else {
+            return self.push(reply.error(400, "Missing PRIORITY", Some(key.as_bytes())));
+        };
+        // §7.3.1.1: role conflict.
+        for a in &msg.attributes {
+            match (self.role, a) {
+                (IceRole::Controlling, Attribute::IceControlling(theirs)) => {
+                    if self.tie_breaker >= *theirs {
+                        return self.push(reply.error(487, "Role Conflict", Some(key.as_bytes())));
+                    }
+                    self.set_role(IceRole::Controlled);
+                }
+                (IceRole::Controlled, Attribute::IceControlled(theirs)) => {
+                    if self.tie_breaker >= *theirs {
+                        self.set_role(IceRole::Controlling);
+                    } else {
+                        return self.push(reply.error(487, "Role Conflict", Some(key.as_bytes())));
+                    }
+                }
+                _ => {}
+            }
+        }
+        self.push(reply.success(key.as_bytes(), self.config.software.as_deref()));
+
+        // §7.3.1.3: an unknown source is a peer-reflexive candidate.
+        let remote = match self.remotes.iter().position(|r| r.address == from) {
+            Some(i) => Some(i),
+            None => self.add_remote(RemoteCandidate {
+                foundation: format!("prflx{}", self.remotes.len()),
+                address: from,
+                priority,
+                kind: CandidateKind::PeerReflexive,
+            }),
+        };
+        let Some(l) = self.locals.iter().position(|c| c.address == local) else {
+            return;
+        };
+        let Some(r) = remote else { return };
+        let Some(i) = self.pairs.iter().position(|p| p.local == l && p.remote == r) else {
+            return;
+        };
+        let use_candidate = msg.use_candidate() && self.role == IceRole::Controlled;
+        // §7.3.1.4 triggered check, and §7.3.1.5 nomination by the controlling peer.
+        let p = &mut self.pairs[i];
+        match p.state {
+            PairState::Succeeded => {
+                if use_candidate {
+                    p.nominated = true;
+                    self.update_selection(now);
+                }
+            }
+            PairState::InProgress => {
+                p.nominate_on_success |= use_candidate;
+            }
+            PairState::Frozen | PairState::Waiting | PairState::Failed => {
+                p.state = PairState::Waiting;
+                p.nominate_on_success |= use_candidate;
+                if !self.triggered.iter().any(|(t, _)| *t == i) {
+                    self.triggered.push_back((i, false));
+                }
+                self.next_check_at.get_or_insert(now);
+            }
+        }
+    }
+
+    fn on_response(
+        &mut self,
+        now: Instant,
+        local: SocketAddr,
+        from: SocketAddr,
+        msg: &Message,
+        bytes: &[u8],
+    ) {
+        let Some(k) = self.checks.iter().position(|c| c.tid == msg.transaction_id) else {
+            return;
+        };
+        let Some(creds) = &self.remote_credentials else { return };
+        // A response without valid integrity is discarded (RFC 8489 §9.1.3); the check
+        // goes on retransmitting.
+        if !msg.verify_integrity(bytes, creds.pwd.as_bytes()) {
+            return;
+        }
+        let check = self.checks.swap_remove(k);
+        // §7.2.5.2.1: a response from elsewhere than we sent to fails the pair.
+        if from != check.remote || local != check.local {
+            if let Some(pair) = check.pair {
+                self.check_failed(pair);
+            }
+            return;
+        }
+        if msg.class == Class::Error {
+            let Some(pair) = check.pair else { return };
+            if msg.error_code() == Some(487) {
+                // §7.2.5.1: switch from the role the request carried, and check again.
+                if check.role == self.role {
+                    self.set_role(match check.role {
+                        IceRole::Controlling => IceRole::Controlled,
+                        IceRole::Controlled => IceRole::Controlling,
+                    });
+                }
+                if let Some(p) = self.pairs.get_mut(pair) {
+                    p.state = PairState::Waiting;
+                }
+                if self.nominating == Some(pair) {
+                    self.nominating = None;
+                }
+                self.triggered.push_back((pair, false));
+            } else {
+                self.check_failed(pair);
+            }
+            return;
+        }
+        if let Some(c) = &mut self.consent {
+            if !c.lost && c.pair.local == local && c.pair.remote == from {
+                c.last_response = now;
+            }
+        }
+        let Some(p) = check.pair.and_then(|i| self.pairs.get_mut(i)) else {
+            return;
+        };
+        p.state = PairState::Succeeded;
+        if check.nominating || p.nominate_on_success {
+            p.nominated = true;
+        }
+        if check.nominating {
+            self.nominating = None;
+        }
+        self.first_valid_at.get_or_insert(now);
+        self.update_frozen();
+        self.update_selection(now);
+    }
+
+    fn push(&mut self, t: Option<Transmit>) {
+        self.transmits.extend(t);
+    }
+}
+
+/// splitmix64: a tiny, well-mixed generator; the seed carries the unpredictability.
+fn splitmix(state: &mut u64) -> u64 {
+    *state = state.wrapping_add(0x9E37_79B9_7F4A_7C15);
+    let mut z = *state;
+    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+    z ^ (z >> 31)
+}
