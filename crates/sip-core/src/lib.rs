@@ -44,11 +44,15 @@
 //! (answering a transaction that is gone, sending an ACK as a transaction) return
 //! [`TsxError`].
 
+pub mod dialog;
 pub mod error;
 pub mod peer;
 pub mod transaction;
 pub mod uas;
 
+pub use dialog::{
+    Dialog, DialogError, DialogId, DialogState, OfferAnswer, Prack, SessionTimer,
+};
 pub use error::TsxError;
 pub use peer::{ConnId, Peer, TransportKind};
 pub use transaction::{
