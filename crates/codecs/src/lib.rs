@@ -12,6 +12,15 @@
 //! - [`audio`]: sine generator, white noise, Goertzel power, dominant frequency, and a
 //!   "is this a 1 kHz tone" check.
 //! - [`dtmf`]: in-band DTMF (ITU-T Q.23 frequencies) generation and a Q.24-style detector.
+//! - [`g722`]: ITU-T G.722 sub-band ADPCM at 64 kbit/s, written from the Recommendation
+//!   (16 kHz audio on an 8000 Hz RTP clock, RFC 3551 §4.5.2).
+//! - [`opus`]: Opus through the system's libopus, at 8, 16 or 48 kHz PCM on a 48 kHz RTP
+//!   clock (RFC 7587).
+//! - [`resample`]: streaming polyphase FIR sample-rate conversion between 8, 16 and 48 kHz.
+//! - [`transcode_plan`]: which codecs, rate and resamplers a bridge between two legs needs.
+//!
+//! The one thing here that is not our own code is libopus (linked from the system through
+//! pkg-config); it allocates only when an Opus encoder or decoder is created.
 //!
 //! ```
 //! use sb_codecs::{audio, Codec};
@@ -32,9 +41,16 @@ pub mod audio;
 mod codec;
 pub mod dtmf;
 pub mod g711;
+pub mod g722;
+pub mod opus;
 mod plc;
+pub mod resample;
+mod transcode;
 
 pub use codec::{Codec, UnknownCodec};
+pub use opus::{OpusRate, OpusSettings};
+pub use resample::Resampler;
+pub use transcode::{transcode_plan, Bridge, RateChange, TranscodePlan};
 
 /// Turns linear 16-bit PCM into a codec payload.
 pub trait Encoder: Send {

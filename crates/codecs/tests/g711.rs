@@ -132,7 +132,7 @@ fn snr_db(clean: &[i16], coded: &[i16]) -> f64 {
 #[test]
 fn tones_survive_both_laws() {
     let freqs = [300.0, 1000.0, 1633.0, 3000.0];
-    for codec in Codec::ALL {
+    for codec in Codec::G711 {
         for &f in &freqs {
             for dbm0 in [-40.0, -20.0, 0.0] {
                 let tone = sine(f, dbm0_to_amplitude(dbm0), 8000, 1600);

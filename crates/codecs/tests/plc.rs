@@ -23,7 +23,7 @@ fn peak(s: &[i16]) -> i32 {
 
 #[test]
 fn concealment_continues_the_tone_then_fades_to_silence() {
-    for codec in Codec::ALL {
+    for codec in Codec::G711 {
         let (mut dec, heard) = decode_tone(codec, 1000.0, 5);
         let mut lost = Vec::new();
         for _ in 0..4 {
