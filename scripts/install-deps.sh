@@ -3,6 +3,7 @@
 set -euo pipefail
 packages=(sip-tester stunnel4 openssl ca-certificates postgresql baresip kamailio libxml2-utils)
 packages+=(libxml2-utils python3) # xmllint and python3 check presence documents in the e2e tests
+packages+=(iproute2) # media tests make their own network namespace with ip
 packages+=(libopus-dev) # sb-codecs links the system libopus through pkg-config
 missing=()
 for p in "${packages[@]}"; do

@@ -407,3 +407,4 @@ pub mod calls;
 pub mod kamailio;
 pub mod presence;
 pub mod sipp_peer;
+pub mod softphone;
