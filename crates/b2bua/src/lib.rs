@@ -1,0 +1,1 @@
+//! Back-to-back user agent for mediation (work in progress).
