@@ -9,8 +9,8 @@
 //! never touches a socket: see the crate docs for the drive loop.
 
 use crate::candidate::{
-    candidate_priority, host_candidates, pair_priority, CandidateKind, Credentials,
-    LocalCandidate, RemoteCandidate,
+    candidate_priority, host_candidates, pair_priority, CandidateKind, Credentials, LocalCandidate,
+    RemoteCandidate,
 };
 use crate::check::{self, Check, Pair, PairState};
 use crate::stun::{classify, Attribute, Class, Message, Method, PacketKind, TransactionId};
@@ -125,6 +125,9 @@ struct Consent {
     last_response: Instant,
     next_check: Instant,
     lost: bool,
+    /// Cleared by a restart, so the pair the new generation selects is announced even
+    /// when it is the same one.
+    announced: bool,
 }
 
 /// A full ICE agent for one stream; see the module docs.
@@ -220,7 +223,8 @@ impl IceAgent {
     /// Whether a datagram from `from` arriving on `local` may be treated as media: only
     /// from the selected pair's remote address (RFC 8445 §12.1).
     pub fn accepts_media(&self, local: SocketAddr, from: SocketAddr) -> bool {
-        self.selected().is_some_and(|p| p.local == local && p.remote == from)
+        self.selected()
+            .is_some_and(|p| p.local == local && p.remote == from)
     }
 
     // ---- commands
@@ -250,7 +254,11 @@ impl IceAgent {
             // §6.1.1: a full agent facing a lite one is controlling.
             self.set_role(IceRole::Controlling);
         }
-        for c in remote.candidates.iter().filter_map(RemoteCandidate::from_sdp) {
+        for c in remote
+            .candidates
+            .iter()
+            .filter_map(RemoteCandidate::from_sdp)
+        {
             self.add_remote(c);
         }
         self.update_frozen();
@@ -315,10 +323,14 @@ impl IceAgent {
                 i += 1;
                 continue;
             }
-            let limit = if c.consent { 1 } else { self.config.max_transmits };
+            let limit = if c.consent {
+                1
+            } else {
+                self.config.max_transmits
+            };
             if c.transmits < limit {
                 c.transmits += 1;
-                c.rto = (c.rto * 2).min(self.config.rto_max);
+                c.rto = c.rto.saturating_mul(2).min(self.config.rto_max);
                 c.next_at = now + c.rto;
                 let t = c.transmit();
                 self.transmits.push_back(t);
@@ -394,6 +406,9 @@ impl IceAgent {
         self.nominating = None;
         self.nominated = false;
         self.failed = false;
+        if let Some(c) = &mut self.consent {
+            c.announced = false;
+        }
     }
 
     fn set_role(&mut self, role: IceRole) {
@@ -438,7 +453,10 @@ impl IceAgent {
     }
 
     fn foundation(&self, p: &Pair) -> (&str, &str) {
-        (&self.locals[p.local].foundation, &self.remotes[p.remote].foundation)
+        (
+            &self.locals[p.local].foundation,
+            &self.remotes[p.remote].foundation,
+        )
     }
 
     /// §6.1.2.6 and §7.2.5.3.3: a frozen pair thaws when a pair of its foundation
@@ -452,7 +470,8 @@ impl IceAgent {
             let f = self.foundation(p);
             let same = || self.pairs.iter().filter(|q| self.foundation(q) == f);
             let succeeded = same().any(|q| q.state == PairState::Succeeded);
-            let busy = same().any(|q| matches!(q.state, PairState::Waiting | PairState::InProgress));
+            let busy =
+                same().any(|q| matches!(q.state, PairState::Waiting | PairState::InProgress));
             let best = same()
                 .filter(|q| q.state == PairState::Frozen)
                 .all(|q| q.priority <= p.priority);
@@ -479,7 +498,8 @@ impl IceAgent {
         if self.role != IceRole::Controlling || self.nominated || self.nominating.is_some() {
             return None;
         }
-        self.first_valid_at.map(|t| t + self.config.nomination_delay)
+        self.first_valid_at
+            .map(|t| t + self.config.nomination_delay)
     }
 
     /// Everything that follows from the current state at `now`: nomination, the paced
@@ -537,7 +557,10 @@ impl IceAgent {
             p.state = PairState::InProgress;
         }
         self.transmits.push_back(check.transmit());
-        self.checks.push(Check { pair: Some(pair), ..check });
+        self.checks.push(Check {
+            pair: Some(pair),
+            ..check
+        });
     }
 
     /// A Binding request from local candidate `local` (RFC 8445 §7.2.2).
@@ -602,7 +625,10 @@ impl IceAgent {
         let prio = self.pairs[best].priority;
         let better_pending = self.pairs.iter().any(|p| {
             p.priority > prio
-                && matches!(p.state, PairState::Frozen | PairState::Waiting | PairState::InProgress)
+                && matches!(
+                    p.state,
+                    PairState::Frozen | PairState::Waiting | PairState::InProgress
+                )
         });
         let waited = self.nomination_deadline().is_some_and(|t| now >= t);
         if !better_pending || waited || self.remote_lite {
@@ -629,7 +655,10 @@ impl IceAgent {
         // check names addresses, not a pair, so it survives a restart's new check list.
         if let Some(check) = self.request(now, local, c.pair.remote, false, next - now) {
             self.transmits.push_back(check.transmit());
-            self.checks.push(Check { consent: true, ..check });
+            self.checks.push(Check {
+                consent: true,
+                ..check
+            });
         }
     }
 
@@ -671,7 +700,7 @@ impl IceAgent {
             local: self.locals[p.local].address,
             remote: self.remotes[p.remote].address,
         };
-        if self.selected() == Some(sel) {
+        if self.selected() == Some(sel) && self.consent.is_some_and(|c| c.announced) {
             return;
         }
         self.consent = Some(Consent {
@@ -679,6 +708,7 @@ impl IceAgent {
             last_response: now,
             next_check: now + self.config.consent_interval,
             lost: false,
+            announced: true,
         });
         self.events.push_back(IceEvent::SelectedPair(sel));
     }
@@ -691,7 +721,11 @@ impl IceAgent {
         msg: &Message,
         bytes: &[u8],
     ) {
-        let reply = check::Reply { tid: msg.transaction_id, local, remote: from };
+        let reply = check::Reply {
+            tid: msg.transaction_id,
+            local,
+            remote: from,
+        };
         let key = self.local_credentials.pwd.clone();
         // RFC 8489 §9.1.3: both USERNAME and MESSAGE-INTEGRITY or a 400; a wrong user or
         // a wrong MAC is a 401. Neither error carries integrity: we have no shared key.
@@ -748,7 +782,11 @@ impl IceAgent {
             return;
         };
         let Some(r) = remote else { return };
-        let Some(i) = self.pairs.iter().position(|p| p.local == l && p.remote == r) else {
+        let Some(i) = self
+            .pairs
+            .iter()
+            .position(|p| p.local == l && p.remote == r)
+        else {
             return;
         };
         let use_candidate = msg.use_candidate() && self.role == IceRole::Controlled;
@@ -786,7 +824,9 @@ impl IceAgent {
         let Some(k) = self.checks.iter().position(|c| c.tid == msg.transaction_id) else {
             return;
         };
-        let Some(creds) = &self.remote_credentials else { return };
+        let Some(creds) = &self.remote_credentials else {
+            return;
+        };
         // A response without valid integrity is discarded (RFC 8489 §9.1.3); the check
         // goes on retransmitting.
         if !msg.verify_integrity(bytes, creds.pwd.as_bytes()) {

@@ -16,13 +16,18 @@ pub struct Credentials {
 impl fmt::Debug for Credentials {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         // The password is a key; keep it out of logs.
-        f.debug_struct("Credentials").field("ufrag", &self.ufrag).finish_non_exhaustive()
+        f.debug_struct("Credentials")
+            .field("ufrag", &self.ufrag)
+            .finish_non_exhaustive()
     }
 }
 
 impl Credentials {
     pub fn new(ufrag: impl Into<String>, pwd: impl Into<String>) -> Credentials {
-        Credentials { ufrag: ufrag.into(), pwd: pwd.into() }
+        Credentials {
+            ufrag: ufrag.into(),
+            pwd: pwd.into(),
+        }
     }
 
     /// Fresh credentials from 24 random bytes the caller draws from the operating system:
@@ -37,7 +42,10 @@ impl Credentials {
                 })
                 .collect()
         };
-        Credentials { ufrag: chars(&bytes[..6]), pwd: chars(&bytes[6..]) }
+        Credentials {
+            ufrag: chars(&bytes[..6]),
+            pwd: chars(&bytes[6..]),
+        }
     }
 }
 
@@ -171,8 +179,14 @@ mod tests {
     #[test]
     fn host_priority_follows_the_formula() {
         // 126 << 24 | 65535 << 8 | 255
-        assert_eq!(candidate_priority(CandidateKind::Host, 65535, 1), 2_130_706_431);
-        assert_eq!(candidate_priority(CandidateKind::PeerReflexive, 65535, 1), 1_862_270_975);
+        assert_eq!(
+            candidate_priority(CandidateKind::Host, 65535, 1),
+            2_130_706_431
+        );
+        assert_eq!(
+            candidate_priority(CandidateKind::PeerReflexive, 65535, 1),
+            1_862_270_975
+        );
     }
 
     #[test]

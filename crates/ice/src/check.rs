@@ -66,7 +66,11 @@ pub(crate) struct Check {
 
 impl Check {
     pub fn transmit(&self) -> Transmit {
-        Transmit { local: self.local, remote: self.remote, payload: self.payload.clone() }
+        Transmit {
+            local: self.local,
+            remote: self.remote,
+            payload: self.payload.clone(),
+        }
     }
 }
 
@@ -81,7 +85,11 @@ pub(crate) struct Reply {
 impl Reply {
     fn send(&self, msg: Message, key: Option<&[u8]>) -> Option<Transmit> {
         let payload = msg.encode(key, true).ok()?;
-        Some(Transmit { local: self.local, remote: self.remote, payload })
+        Some(Transmit {
+            local: self.local,
+            remote: self.remote,
+            payload,
+        })
     }
 
     /// Success with XOR-MAPPED-ADDRESS, integrity and fingerprint (RFC 8445 §7.3.1.2).
@@ -95,15 +103,21 @@ impl Reply {
     }
 
     pub fn error(&self, code: u16, reason: &str, key: Option<&[u8]>) -> Option<Transmit> {
-        let msg = Message::new(Class::Error, Method::BINDING, self.tid)
-            .with(Attribute::ErrorCode { code, reason: reason.to_string() });
+        let msg =
+            Message::new(Class::Error, Method::BINDING, self.tid).with(Attribute::ErrorCode {
+                code,
+                reason: reason.to_string(),
+            });
         self.send(msg, key)
     }
 
     /// 420 listing what we did not understand (RFC 8489 §6.3.1.1).
     pub fn unknown_attributes(&self, kinds: Vec<u16>, key: &[u8]) -> Option<Transmit> {
         let msg = Message::new(Class::Error, Method::BINDING, self.tid)
-            .with(Attribute::ErrorCode { code: 420, reason: "Unknown Attribute".to_string() })
+            .with(Attribute::ErrorCode {
+                code: 420,
+                reason: "Unknown Attribute".to_string(),
+            })
             .with(Attribute::UnknownAttributes(kinds));
         self.send(msg, Some(key))
     }

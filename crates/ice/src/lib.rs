@@ -61,11 +61,9 @@ mod check;
 mod crc;
 pub mod stun;
 
-pub use agent::{
-    IceAgent, IceConfig, IceEvent, IceRole, RemoteChange, SelectedPair, Transmit,
-};
+pub use agent::{IceAgent, IceConfig, IceEvent, IceRole, RemoteChange, SelectedPair, Transmit};
 pub use candidate::{
-    candidate_priority, host_candidates, pair_priority, CandidateKind, Credentials,
-    LocalCandidate, RemoteCandidate,
+    candidate_priority, host_candidates, pair_priority, CandidateKind, Credentials, LocalCandidate,
+    RemoteCandidate,
 };
 pub use stun::{classify, Attribute, Class, Message, Method, PacketKind, StunError, TransactionId};

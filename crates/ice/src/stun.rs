@@ -328,8 +328,8 @@ impl Message {
             }
             // §14.5: attributes after MESSAGE-INTEGRITY (other than FINGERPRINT and
             // MESSAGE-INTEGRITY-SHA256 after the SHA-1 one) are ignored.
-            let skip =
-                after_integrity && !(kind == at::MESSAGE_INTEGRITY_SHA256 && msg.integrity256_at.is_none());
+            let skip = after_integrity
+                && !(kind == at::MESSAGE_INTEGRITY_SHA256 && msg.integrity256_at.is_none());
             if !skip {
                 let a = decode_attribute(kind, value, &tid)?;
                 match a {
@@ -353,7 +353,11 @@ impl Message {
     /// Writes the message: its attributes except any integrity or fingerprint ones, then
     /// MESSAGE-INTEGRITY keyed with `integrity_key` when given (§14.5), then FINGERPRINT
     /// when asked (§14.7). Padding is zero bytes.
-    pub fn encode(&self, integrity_key: Option<&[u8]>, fingerprint: bool) -> Result<Vec<u8>, StunError> {
+    pub fn encode(
+        &self,
+        integrity_key: Option<&[u8]>,
+        fingerprint: bool,
+    ) -> Result<Vec<u8>, StunError> {
         let mut out = Vec::with_capacity(128);
         out.extend_from_slice(&type_of(self.class, self.method.0).to_be_bytes());
         out.extend_from_slice(&[0, 0]);
@@ -449,22 +453,26 @@ fn decode_attribute(kind: u16, v: &[u8], tid: &[u8; 12]) -> Result<Attribute, St
     Ok(match kind {
         at::USERNAME => Attribute::Username(text(513)?),
         at::SOFTWARE => Attribute::Software(text(763)?),
-        at::MESSAGE_INTEGRITY => {
-            Attribute::MessageIntegrity(v.try_into().map_err(|_| bad())?)
-        }
+        at::MESSAGE_INTEGRITY => Attribute::MessageIntegrity(v.try_into().map_err(|_| bad())?),
         at::MESSAGE_INTEGRITY_SHA256 => {
             if !(16..=32).contains(&v.len()) || v.len() % 4 != 0 {
                 return Err(bad());
             }
             Attribute::MessageIntegritySha256(v.to_vec())
         }
-        at::XOR_MAPPED_ADDRESS => Attribute::XorMappedAddress(address(v, Some(tid)).ok_or_else(bad)?),
+        at::XOR_MAPPED_ADDRESS => {
+            Attribute::XorMappedAddress(address(v, Some(tid)).ok_or_else(bad)?)
+        }
         at::MAPPED_ADDRESS => Attribute::MappedAddress(address(v, None).ok_or_else(bad)?),
         at::PRIORITY => Attribute::Priority(be32(fixed::<4>(v).ok_or_else(bad)?)),
         at::USE_CANDIDATE if v.is_empty() => Attribute::UseCandidate,
         at::USE_CANDIDATE => return Err(bad()),
-        at::ICE_CONTROLLED => Attribute::IceControlled(u64::from_be_bytes(*fixed::<8>(v).ok_or_else(bad)?)),
-        at::ICE_CONTROLLING => Attribute::IceControlling(u64::from_be_bytes(*fixed::<8>(v).ok_or_else(bad)?)),
+        at::ICE_CONTROLLED => {
+            Attribute::IceControlled(u64::from_be_bytes(*fixed::<8>(v).ok_or_else(bad)?))
+        }
+        at::ICE_CONTROLLING => {
+            Attribute::IceControlling(u64::from_be_bytes(*fixed::<8>(v).ok_or_else(bad)?))
+        }
         at::ERROR_CODE => {
             if v.len() < 4 || v.len() > 4 + 763 {
                 return Err(bad());
@@ -475,7 +483,10 @@ fn decode_attribute(kind: u16, v: &[u8], tid: &[u8; 12]) -> Result<Attribute, St
                 return Err(bad());
             }
             let reason = String::from_utf8(v[4..].to_vec()).map_err(|_| bad())?;
-            Attribute::ErrorCode { code: class * 100 + number, reason }
+            Attribute::ErrorCode {
+                code: class * 100 + number,
+                reason,
+            }
         }
         at::UNKNOWN_ATTRIBUTES => {
             if v.len() % 2 != 0 {
@@ -483,7 +494,10 @@ fn decode_attribute(kind: u16, v: &[u8], tid: &[u8; 12]) -> Result<Attribute, St
             }
             Attribute::UnknownAttributes(v.chunks_exact(2).map(be16).collect())
         }
-        _ => Attribute::Other { kind, value: v.to_vec() },
+        _ => Attribute::Other {
+            kind,
+            value: v.to_vec(),
+        },
     })
 }
 
@@ -526,7 +540,11 @@ fn address(v: &[u8], tid: Option<&[u8; 12]>) -> Option<SocketAddr> {
 fn put_address(s: SocketAddr, tid: Option<&[u8; 12]>) -> Vec<u8> {
     let cookie = MAGIC_COOKIE.to_be_bytes();
     let mut v = vec![0u8];
-    let port = if tid.is_some() { s.port() ^ (MAGIC_COOKIE >> 16) as u16 } else { s.port() };
+    let port = if tid.is_some() {
+        s.port() ^ (MAGIC_COOKIE >> 16) as u16
+    } else {
+        s.port()
+    };
     match s.ip() {
         IpAddr::V4(ip) => {
             v.push(0x01);
@@ -542,7 +560,9 @@ fn put_address(s: SocketAddr, tid: Option<&[u8; 12]>) -> Vec<u8> {
             v.extend_from_slice(&port.to_be_bytes());
             let mut a = ip.octets();
             if let Some(t) = tid {
-                a.iter_mut().zip(cookie.iter().chain(t.iter())).for_each(|(b, k)| *b ^= k);
+                a.iter_mut()
+                    .zip(cookie.iter().chain(t.iter()))
+                    .for_each(|(b, k)| *b ^= k);
             }
             v.extend_from_slice(&a);
         }

@@ -16,7 +16,9 @@ fn hex(s: &str) -> Vec<u8> {
 }
 
 const PASSWORD: &str = "VOkJxbRl1RmTxUk/WvJxBt";
-const TID: [u8; 12] = [0xb7, 0xe7, 0xa7, 0x01, 0xbc, 0x34, 0xd6, 0x86, 0xfa, 0x87, 0xdf, 0xae];
+const TID: [u8; 12] = [
+    0xb7, 0xe7, 0xa7, 0x01, 0xbc, 0x34, 0xd6, 0x86, 0xfa, 0x87, 0xdf, 0xae,
+];
 
 /// RFC 5769 §2.1 Sample Request.
 fn sample_request() -> Vec<u8> {
@@ -53,13 +55,21 @@ fn rfc5769_sample_request_decodes_and_authenticates() {
     let m = Message::decode(&bytes).expect("the RFC's request decodes");
     assert_eq!((m.class, m.method), (Class::Request, Method::BINDING));
     assert_eq!(m.transaction_id, TransactionId(TID));
-    assert_eq!(m.attributes[0], Attribute::Software("STUN test client".into()));
+    assert_eq!(
+        m.attributes[0],
+        Attribute::Software("STUN test client".into())
+    );
     assert_eq!(m.priority(), Some(0x6e00_01ff));
-    assert!(m.attributes.contains(&Attribute::IceControlled(0x932f_f9b1_5126_3b36)));
+    assert!(m
+        .attributes
+        .contains(&Attribute::IceControlled(0x932f_f9b1_5126_3b36)));
     assert_eq!(m.username(), Some("evtj:h6vY"));
     assert!(m.verify_integrity(&bytes, short_term_key(PASSWORD)));
     assert!(!m.verify_integrity(&bytes, b"VOkJxbRl1RmTxUk/WvJxBT"));
-    assert_eq!(m.attributes.last(), Some(&Attribute::Fingerprint(0xe57a_3bcf)));
+    assert_eq!(
+        m.attributes.last(),
+        Some(&Attribute::Fingerprint(0xe57a_3bcf))
+    );
 }
 
 #[test]
@@ -77,14 +87,19 @@ fn rfc5769_ipv4_response_gives_the_mapped_address() {
 fn rfc5769_ipv6_response_gives_the_mapped_address() {
     let bytes = sample_ipv6_response();
     let m = Message::decode(&bytes).expect("decodes");
-    let want: SocketAddr = "[2001:db8:1234:5678:11:2233:4455:6677]:32853".parse().unwrap();
+    let want: SocketAddr = "[2001:db8:1234:5678:11:2233:4455:6677]:32853"
+        .parse()
+        .unwrap();
     assert_eq!(m.xor_mapped_address(), Some(want));
     assert!(m.verify_integrity(&bytes, PASSWORD.as_bytes()));
 }
 
 #[test]
 fn encoding_the_vectors_again_reproduces_their_address_bytes_and_verifies() {
-    for (bytes, at) in [(sample_ipv4_response(), 36..48), (sample_ipv6_response(), 36..60)] {
+    for (bytes, at) in [
+        (sample_ipv4_response(), 36..48),
+        (sample_ipv6_response(), 36..60),
+    ] {
         let m = Message::decode(&bytes).unwrap();
         let again = m.encode(Some(PASSWORD.as_bytes()), true).unwrap();
         // Same XOR-MAPPED-ADDRESS attribute, byte for byte.
@@ -106,7 +121,9 @@ fn a_changed_byte_breaks_the_fingerprint_or_the_integrity() {
     let mut bytes = sample_request();
     bytes.truncate(bytes.len() - 8);
     bytes[3] -= 8;
-    assert!(Message::decode(&bytes).unwrap().verify_integrity(&bytes, PASSWORD.as_bytes()));
+    assert!(Message::decode(&bytes)
+        .unwrap()
+        .verify_integrity(&bytes, PASSWORD.as_bytes()));
     bytes[30] ^= 0x01;
     let m = Message::decode(&bytes).unwrap();
     assert!(!m.verify_integrity(&bytes, PASSWORD.as_bytes()));
@@ -124,11 +141,17 @@ fn header_checks_refuse_what_is_not_stun() {
     assert_eq!(Message::decode(&old), Err(StunError::NoMagicCookie));
     let mut long = ok.clone();
     long.push(0);
-    assert!(matches!(Message::decode(&long), Err(StunError::BadLength(_))));
+    assert!(matches!(
+        Message::decode(&long),
+        Err(StunError::BadLength(_))
+    ));
     let mut after = ok.clone();
     after.extend_from_slice(&[0x80, 0x22, 0, 0]);
     after[3] += 4;
-    assert!(Message::decode(&after).is_err(), "nothing may follow FINGERPRINT");
+    assert!(
+        Message::decode(&after).is_err(),
+        "nothing may follow FINGERPRINT"
+    );
 }
 
 #[test]
@@ -140,13 +163,20 @@ fn message_types_follow_the_bit_layout() {
         (Class::Success, 0x0101),
         (Class::Error, 0x0111),
     ] {
-        let bytes = Message::new(class, Method::BINDING, tid).encode(None, false).unwrap();
+        let bytes = Message::new(class, Method::BINDING, tid)
+            .encode(None, false)
+            .unwrap();
         assert_eq!(u16::from_be_bytes([bytes[0], bytes[1]]), ty);
         assert_eq!(Message::decode(&bytes).unwrap().class, class);
     }
     // A method with bits in every field survives.
     let m = Message::new(Class::Success, Method(0xABC), tid);
-    assert_eq!(Message::decode(&m.encode(None, false).unwrap()).unwrap().method, Method(0xABC));
+    assert_eq!(
+        Message::decode(&m.encode(None, false).unwrap())
+            .unwrap()
+            .method,
+        Method(0xABC)
+    );
 }
 
 #[test]
@@ -157,11 +187,17 @@ fn every_ice_attribute_round_trips() {
         .with(Attribute::UseCandidate)
         .with(Attribute::IceControlling(u64::MAX))
         .with(Attribute::IceControlled(1))
-        .with(Attribute::ErrorCode { code: 487, reason: "Role Conflict".into() })
+        .with(Attribute::ErrorCode {
+            code: 487,
+            reason: "Role Conflict".into(),
+        })
         .with(Attribute::UnknownAttributes(vec![0x0031, 0x0032, 0x0033]))
         .with(Attribute::XorMappedAddress("[::1]:9".parse().unwrap()))
         .with(Attribute::MappedAddress("10.1.2.3:4".parse().unwrap()))
-        .with(Attribute::Other { kind: 0xC001, value: vec![1, 2, 3] });
+        .with(Attribute::Other {
+            kind: 0xC001,
+            value: vec![1, 2, 3],
+        });
     let bytes = m.encode(Some(b"key"), true).unwrap();
     assert_eq!(bytes.len() % 4, 0);
     let back = Message::decode(&bytes).unwrap();
@@ -169,15 +205,27 @@ fn every_ice_attribute_round_trips() {
     assert_eq!(back.attributes[..m.attributes.len()], m.attributes[..]);
     assert_eq!(back.error_code(), Some(487));
     assert!(back.use_candidate());
-    assert!(back.unknown_required().is_empty(), "0xC001 is comprehension-optional");
+    assert!(
+        back.unknown_required().is_empty(),
+        "0xC001 is comprehension-optional"
+    );
 }
 
 #[test]
 fn unknown_comprehension_required_attributes_are_listed() {
     let m = Message::new(Class::Request, Method::BINDING, TransactionId([2; 12]))
-        .with(Attribute::Other { kind: 0x0031, value: vec![] })
-        .with(Attribute::Other { kind: 0x8031, value: vec![] })
-        .with(Attribute::Other { kind: 0x7FFF, value: vec![0; 5] });
+        .with(Attribute::Other {
+            kind: 0x0031,
+            value: vec![],
+        })
+        .with(Attribute::Other {
+            kind: 0x8031,
+            value: vec![],
+        })
+        .with(Attribute::Other {
+            kind: 0x7FFF,
+            value: vec![0; 5],
+        });
     let back = Message::decode(&m.encode(None, true).unwrap()).unwrap();
     assert_eq!(back.unknown_required(), vec![0x0031, 0x7FFF]);
 }
@@ -214,4 +262,27 @@ fn demultiplexing_follows_rfc_7983() {
     assert_eq!(classify(&[0x40]), PacketKind::TurnChannel);
     assert_eq!(classify(&[0xC0]), PacketKind::Unknown);
     assert_eq!(classify(&[]), PacketKind::Unknown);
+}
+
+#[test]
+fn fuzz_seeds_are_valid_stun() {
+    // The fuzz seeds (copied into fuzz/corpus/stun by fuzz/seed.sh) start the `stun` target
+    // on the deep paths: each must decode, and the agent-facing ones must authenticate with
+    // the fuzz target's credentials.
+    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data/stun");
+    let read = |name: &str| std::fs::read(format!("{dir}/{name}")).expect("seed present");
+    assert_eq!(read("rfc5769-request"), sample_request());
+    for (name, key) in [
+        ("check-use-candidate", "password-password-pass"),
+        ("check-unknown-attribute", "password-password-pass"),
+        ("error-487", "another-password-12345"),
+    ] {
+        let bytes = read(name);
+        let m = Message::decode(&bytes).unwrap_or_else(|e| panic!("{name}: {e}"));
+        assert!(m.verify_integrity(&bytes, key.as_bytes()), "{name}");
+    }
+    assert_eq!(
+        Message::decode(&read("indication")).unwrap().class,
+        Class::Indication
+    );
 }

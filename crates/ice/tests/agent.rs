@@ -1,0 +1,635 @@
+//! Two ICE agents over an in-test packet pump on a virtual clock: A plays Switchboard (the
+//! answerer), B the client. Links have a fixed 10 ms delay, seeded loss, optional black
+//! holes and an optional NAT in front of B.
+
+use sb_ice::stun::short_term_key;
+use sb_ice::{
+    Attribute, Class, Credentials, IceAgent, IceConfig, IceEvent, IceRole, Message, Method,
+    RemoteChange, SelectedPair, TransactionId,
+};
+use std::collections::HashSet;
+use std::net::SocketAddr;
+use std::time::{Duration, Instant};
+
+fn addr(s: &str) -> SocketAddr {
+    s.parse().unwrap()
+}
+
+fn config(role: IceRole) -> IceConfig {
+    let mut c = IceConfig::default();
+    c.role = role;
+    c
+}
+
+fn creds(n: u8) -> Credentials {
+    Credentials::from_entropy(&[n; 24])
+}
+
+/// B's signalled address is `private`; A sees it as `public`.
+struct Nat {
+    private: SocketAddr,
+    public: SocketAddr,
+}
+
+struct Packet {
+    at: Instant,
+    to: usize,
+    local: SocketAddr,
+    from: SocketAddr,
+    bytes: Vec<u8>,
+}
+
+struct Net {
+    start: Instant,
+    now: Instant,
+    agents: [IceAgent; 2],
+    addrs: [Vec<SocketAddr>; 2],
+    nat: Option<Nat>,
+    /// Addresses packets to which vanish.
+    unreachable: HashSet<SocketAddr>,
+    /// Drop everything agent i sends.
+    mute: [bool; 2],
+    loss: f64,
+    rng: u64,
+    queue: Vec<Packet>,
+    events: [Vec<(Duration, IceEvent)>; 2],
+    /// (time, sender, message) of every STUN message sent.
+    sent: Vec<(Duration, usize, Message)>,
+}
+
+impl Net {
+    fn new(a: IceAgent, a_addrs: &[&str], b: IceAgent, b_addrs: &[&str]) -> Net {
+        let now = Instant::now();
+        Net {
+            start: now,
+            now,
+            agents: [a, b],
+            addrs: [
+                a_addrs.iter().map(|s| addr(s)).collect(),
+                b_addrs.iter().map(|s| addr(s)).collect(),
+            ],
+            nat: None,
+            unreachable: HashSet::new(),
+            mute: [false; 2],
+            loss: 0.0,
+            rng: 1,
+            queue: Vec::new(),
+            events: [Vec::new(), Vec::new()],
+            sent: Vec::new(),
+        }
+    }
+
+    fn remote_of(&self, i: usize) -> sb_sdp::RemoteIce {
+        let a = &self.agents[i];
+        sb_sdp::RemoteIce {
+            ufrag: a.local_credentials().ufrag.clone(),
+            pwd: a.local_credentials().pwd.clone(),
+            lite: false,
+            candidates: a.local_candidates().iter().map(|c| c.to_sdp()).collect(),
+        }
+    }
+
+    /// Offer/answer: each side learns the other's credentials and candidates.
+    fn exchange(&mut self) {
+        let (ra, rb) = (self.remote_of(0), self.remote_of(1));
+        let now = self.now;
+        self.agents[1].set_remote(now, &ra, || creds(201));
+        self.agents[0].set_remote(now, &rb, || creds(200));
+        self.drain();
+    }
+
+    fn chance(&mut self) -> f64 {
+        self.rng ^= self.rng << 13;
+        self.rng ^= self.rng >> 7;
+        self.rng ^= self.rng << 17;
+        (self.rng >> 11) as f64 / (1u64 << 53) as f64
+    }
+
+    fn drain(&mut self) {
+        for i in 0..2 {
+            while let Some(t) = self.agents[i].poll_transmit() {
+                let elapsed = self.now - self.start;
+                self.sent.push((
+                    elapsed,
+                    i,
+                    Message::decode(&t.payload).expect("we send valid STUN"),
+                ));
+                if self.mute[i] || (self.loss > 0.0 && self.chance() < self.loss) {
+                    continue;
+                }
+                let mut from = t.local;
+                let mut to = t.remote;
+                if let Some(nat) = &self.nat {
+                    if i == 1 && from == nat.private {
+                        from = nat.public;
+                    } else if i == 0 && to == nat.public {
+                        to = nat.private;
+                    } else if i == 0 && to == nat.private {
+                        continue; // a private address is unreachable from outside
+                    }
+                }
+                if self.unreachable.contains(&to) {
+                    continue;
+                }
+                let j = 1 - i;
+                if !self.addrs[j].contains(&to) {
+                    continue;
+                }
+                self.queue.push(Packet {
+                    at: self.now + Duration::from_millis(10),
+                    to: j,
+                    local: to,
+                    from,
+                    bytes: t.payload,
+                });
+            }
+            while let Some(e) = self.agents[i].poll_event() {
+                self.events[i].push((self.now - self.start, e));
+            }
+        }
+    }
+
+    fn step(&mut self, limit: Instant) -> bool {
+        let next = self
+            .queue
+            .iter()
+            .map(|p| p.at)
+            .chain(self.agents.iter().filter_map(|a| a.poll_timeout()))
+            .min();
+        let Some(next) = next.filter(|t| *t <= limit) else {
+            return false;
+        };
+        self.now = self.now.max(next);
+        let now = self.now;
+        let due: Vec<Packet> = {
+            let (due, rest) = self.queue.drain(..).partition(|p| p.at <= now);
+            self.queue = rest;
+            due
+        };
+        for p in due {
+            let stun = self.agents[p.to].handle_packet(now, p.local, p.from, &p.bytes);
+            assert!(stun, "only STUN flows here");
+        }
+        for a in &mut self.agents {
+            if a.poll_timeout().is_some_and(|t| t <= now) {
+                a.handle_timeout(now);
+            }
+        }
+        self.drain();
+        true
+    }
+
+    fn run_for(&mut self, d: Duration) {
+        let limit = self.now + d;
+        let mut steps = 0;
+        while self.step(limit) {
+            steps += 1;
+            assert!(steps < 200_000, "the agents spin without progress");
+        }
+        self.now = limit;
+    }
+
+    fn selected_event(&self, i: usize) -> Option<(Duration, SelectedPair)> {
+        self.events[i].iter().rev().find_map(|(t, e)| match e {
+            IceEvent::SelectedPair(p) => Some((*t, *p)),
+            _ => None,
+        })
+    }
+}
+
+fn pair(a_role: IceRole, b_role: IceRole) -> Net {
+    let a = IceAgent::new(config(a_role), &[addr("192.0.2.10:40000")], creds(1), 11);
+    let b = IceAgent::new(config(b_role), &[addr("198.51.100.7:5000")], creds(2), 22);
+    Net::new(a, &["192.0.2.10:40000"], b, &["198.51.100.7:5000"])
+}
+
+fn assert_connected(net: &Net, within: Duration) {
+    let (ta, pa) = net.selected_event(0).expect("A selected a pair");
+    let (tb, pb) = net.selected_event(1).expect("B selected a pair");
+    assert!(
+        ta <= within && tb <= within,
+        "selected at {ta:?} and {tb:?}"
+    );
+    assert_eq!(net.agents[0].selected(), Some(pa));
+    assert_eq!(net.agents[1].selected(), Some(pb));
+    // The two ends agree: what A sends to is where B sends from, and back (behind a NAT
+    // B's side is its private address).
+    assert_eq!(pa.local, net.addrs[0][0]);
+    assert_eq!(pb.remote, pa.local);
+}
+
+#[test]
+fn controlled_answerer_selects_the_pair_the_client_nominates() {
+    let mut net = pair(IceRole::Controlled, IceRole::Controlling);
+    net.exchange();
+    net.run_for(Duration::from_secs(3));
+    assert_connected(&net, Duration::from_secs(1));
+    assert_eq!(
+        net.agents[0].selected().unwrap().remote,
+        addr("198.51.100.7:5000")
+    );
+    // Only the controlling side sent USE-CANDIDATE.
+    assert!(net
+        .sent
+        .iter()
+        .any(|(_, i, m)| *i == 1 && m.use_candidate()));
+    assert!(!net
+        .sent
+        .iter()
+        .any(|(_, i, m)| *i == 0 && m.use_candidate()));
+    assert!(!net.events[0]
+        .iter()
+        .any(|(_, e)| matches!(e, IceEvent::Failed)));
+}
+
+#[test]
+fn controlling_agent_nominates_the_best_working_pair() {
+    // A has two addresses (the first preferred); B has two, and its preferred one is
+    // unreachable. A must nominate A1 <-> B2, the best pair that works.
+    let a = IceAgent::new(
+        config(IceRole::Controlling),
+        &[addr("192.0.2.10:40000"), addr("192.0.2.11:40000")],
+        creds(1),
+        5,
+    );
+    let b = IceAgent::new(
+        config(IceRole::Controlled),
+        &[addr("198.51.100.7:5000"), addr("198.51.100.8:5000")],
+        creds(2),
+        6,
+    );
+    let mut net = Net::new(
+        a,
+        &["192.0.2.10:40000", "192.0.2.11:40000"],
+        b,
+        &["198.51.100.7:5000", "198.51.100.8:5000"],
+    );
+    net.unreachable.insert(addr("198.51.100.7:5000"));
+    net.exchange();
+    net.run_for(Duration::from_secs(10));
+    let want = SelectedPair {
+        local: addr("192.0.2.10:40000"),
+        remote: addr("198.51.100.8:5000"),
+    };
+    assert_eq!(net.agents[0].selected(), Some(want));
+    assert_eq!(
+        net.agents[1].selected(),
+        Some(SelectedPair {
+            local: want.remote,
+            remote: want.local
+        })
+    );
+    let nominations: Vec<_> = net
+        .sent
+        .iter()
+        .filter(|(_, _, m)| m.use_candidate())
+        .collect();
+    assert!(!nominations.is_empty() && nominations.iter().all(|(_, i, _)| *i == 0));
+}
+
+#[test]
+fn new_checks_are_paced_by_ta() {
+    let a = IceAgent::new(
+        config(IceRole::Controlled),
+        &[addr("192.0.2.10:40000")],
+        creds(1),
+        3,
+    );
+    let b_addrs = [
+        "198.51.100.1:1",
+        "198.51.100.2:2",
+        "198.51.100.3:3",
+        "198.51.100.4:4",
+    ];
+    let b = IceAgent::new(
+        config(IceRole::Controlling),
+        &b_addrs.map(addr),
+        creds(2),
+        4,
+    );
+    let mut net = Net::new(a, &["192.0.2.10:40000"], b, &b_addrs);
+    net.mute[1] = true; // B never answers; A's checks all go unanswered
+    net.exchange();
+    net.run_for(Duration::from_secs(2));
+    let mut seen = HashSet::new();
+    let firsts: Vec<Duration> = net
+        .sent
+        .iter()
+        .filter(|(_, i, m)| *i == 0 && m.class == Class::Request && seen.insert(m.transaction_id))
+        .map(|(t, _, _)| *t)
+        .collect();
+    assert_eq!(firsts.len(), 4, "one check per remote candidate");
+    for w in firsts.windows(2) {
+        assert!(w[1] - w[0] >= Duration::from_millis(50), "{firsts:?}");
+    }
+}
+
+#[test]
+fn checks_get_through_heavy_loss() {
+    for seed in 1..30u64 {
+        let mut net = pair(IceRole::Controlled, IceRole::Controlling);
+        net.loss = 0.3;
+        net.rng = seed;
+        net.exchange();
+        net.run_for(Duration::from_secs(20));
+        let pa = net.agents[0]
+            .selected()
+            .unwrap_or_else(|| panic!("seed {seed}: A has no pair"));
+        assert_eq!(pa.remote, addr("198.51.100.7:5000"), "seed {seed}");
+        assert!(
+            net.agents[1].selected().is_some(),
+            "seed {seed}: B has no pair"
+        );
+    }
+}
+
+#[test]
+fn role_conflict_between_two_controlled_agents_is_resolved() {
+    let mut net = pair(IceRole::Controlled, IceRole::Controlled);
+    net.exchange();
+    net.run_for(Duration::from_secs(5));
+    let roles = [net.agents[0].role(), net.agents[1].role()];
+    assert_ne!(roles[0], roles[1], "exactly one agent became controlling");
+    // RFC 8445 §7.3.1.1: the larger tie-breaker wins the controlling role.
+    let winner = if net.agents[0].tie_breaker() > net.agents[1].tie_breaker() {
+        0
+    } else {
+        1
+    };
+    assert_eq!(roles[winner], IceRole::Controlling);
+    assert!(net.events[winner]
+        .iter()
+        .any(|(_, e)| *e == IceEvent::RoleChanged(IceRole::Controlling)));
+    assert_connected(&net, Duration::from_secs(3));
+}
+
+#[test]
+fn role_conflict_between_two_controlling_agents_is_resolved() {
+    let mut net = pair(IceRole::Controlling, IceRole::Controlling);
+    net.exchange();
+    net.run_for(Duration::from_secs(5));
+    assert_ne!(net.agents[0].role(), net.agents[1].role());
+    // Someone answered a 487.
+    assert!(net.sent.iter().any(|(_, _, m)| m.error_code() == Some(487)));
+    assert_connected(&net, Duration::from_secs(3));
+}
+
+#[test]
+fn a_client_behind_a_nat_is_learnt_as_peer_reflexive() {
+    let mut net = pair(IceRole::Controlled, IceRole::Controlling);
+    net.nat = Some(Nat {
+        private: addr("198.51.100.7:5000"),
+        public: addr("203.0.113.9:61000"),
+    });
+    net.exchange();
+    net.run_for(Duration::from_secs(5));
+    assert_connected(&net, Duration::from_secs(2));
+    let pa = net.agents[0].selected().unwrap();
+    assert_eq!(pa.remote, addr("203.0.113.9:61000"));
+    let prflx = net.agents[0]
+        .remote_candidates()
+        .iter()
+        .find(|c| c.address == pa.remote)
+        .expect("learnt from B's check");
+    assert_eq!(prflx.kind, sb_ice::CandidateKind::PeerReflexive);
+    // Its priority is the one B put in PRIORITY (§7.3.1.3).
+    let b_priority = net
+        .sent
+        .iter()
+        .find_map(|(_, i, m)| if *i == 1 { m.priority() } else { None })
+        .unwrap();
+    assert_eq!(prflx.priority, b_priority);
+    assert!(net.agents[0].accepts_media(pa.local, addr("203.0.113.9:61000")));
+    assert!(!net.agents[0].accepts_media(pa.local, addr("198.51.100.7:5000")));
+}
+
+#[test]
+fn consent_is_refreshed_and_then_lost_when_the_peer_goes_silent() {
+    let mut net = pair(IceRole::Controlled, IceRole::Controlling);
+    net.exchange();
+    net.run_for(Duration::from_secs(60));
+    assert!(
+        net.agents[0].selected().is_some(),
+        "consent held for a minute"
+    );
+    // Consent checks every ~5 s (±20%) after selection, from both sides.
+    let from_a = net
+        .sent
+        .iter()
+        .filter(|(t, i, m)| *i == 0 && m.class == Class::Request && *t > Duration::from_secs(2));
+    let n = from_a.count();
+    assert!((9..=15).contains(&n), "{n} consent checks in ~58 s");
+
+    net.mute[1] = true;
+    let silent_at = net.now - net.start;
+    net.run_for(Duration::from_secs(40));
+    let lost = net.events[0]
+        .iter()
+        .find_map(|(t, e)| matches!(e, IceEvent::ConsentLost(_)).then_some(*t))
+        .expect("consent lost");
+    let after = lost - silent_at;
+    assert!(
+        after > Duration::from_secs(24) && after <= Duration::from_secs(30),
+        "lost {after:?} after the peer went silent (30 s after its last response)"
+    );
+    assert_eq!(
+        net.agents[0].selected(),
+        None,
+        "no media once consent is lost"
+    );
+    // No more consent checks after that.
+    let late = net
+        .sent
+        .iter()
+        .filter(|(t, i, _)| *i == 0 && *t > lost + Duration::from_millis(1));
+    assert_eq!(
+        late.filter(|(_, _, m)| m.class == Class::Request).count(),
+        0
+    );
+}
+
+#[test]
+fn failed_when_no_pair_works() {
+    let mut net = pair(IceRole::Controlled, IceRole::Controlling);
+    net.unreachable.insert(addr("198.51.100.7:5000"));
+    net.mute[1] = true;
+    net.exchange();
+    net.run_for(Duration::from_secs(60));
+    let failed = net.events[0].iter().find(|(_, e)| *e == IceEvent::Failed);
+    let (t, _) = failed.expect("A reports failure");
+    assert!(*t < Duration::from_secs(30), "failed after {t:?}");
+    assert_eq!(net.agents[0].selected(), None);
+    assert_eq!(net.agents[0].poll_timeout(), None, "nothing left to do");
+}
+
+#[test]
+fn ice_restart_moves_media_without_a_gap() {
+    let mut net = pair(IceRole::Controlled, IceRole::Controlling);
+    net.exchange();
+    net.run_for(Duration::from_secs(2));
+    let before = net.agents[0].selected().expect("connected");
+    let old_a = net.agents[0].local_credentials().clone();
+
+    // The client restarts: new credentials in a re-offer.
+    net.agents[1].restart_local(creds(50));
+    let offer = net.remote_of(1);
+    let now = net.now;
+    let change = net.agents[0].set_remote(now, &offer, || creds(60));
+    assert_eq!(change, RemoteChange::Restarted);
+    assert_eq!(net.agents[0].local_credentials(), &creds(60));
+    assert_ne!(net.agents[0].local_credentials(), &old_a);
+    assert_eq!(
+        net.agents[0].selected(),
+        Some(before),
+        "media stays on the old pair"
+    );
+    let answer = net.remote_of(0);
+    assert_eq!(
+        net.agents[1].set_remote(now, &answer, || creds(99)),
+        RemoteChange::Started
+    );
+    let events_before = net.events[0].len();
+    net.drain();
+    net.run_for(Duration::from_secs(40));
+    // The new generation selects (here the same addresses) and says so.
+    let after: Vec<_> = net.events[0][events_before..]
+        .iter()
+        .map(|(_, e)| e.clone())
+        .collect();
+    assert_eq!(after, vec![IceEvent::SelectedPair(before)]);
+    assert_eq!(net.agents[0].selected(), Some(before));
+    assert!(!net.events[0]
+        .iter()
+        .any(|(_, e)| matches!(e, IceEvent::ConsentLost(_))));
+    // Checks after the restart use the new username.
+    let last = net
+        .sent
+        .iter()
+        .rev()
+        .find(|(_, i, m)| *i == 0 && m.class == Class::Request)
+        .unwrap();
+    assert_eq!(
+        last.2.username().unwrap(),
+        format!("{}:{}", creds(50).ufrag, creds(60).ufrag)
+    );
+    // Same credentials again: nothing restarts.
+    let again = net.remote_of(1);
+    let now = net.now;
+    assert_eq!(
+        net.agents[0].set_remote(now, &again, || creds(70)),
+        RemoteChange::Unchanged
+    );
+}
+
+#[test]
+fn a_lite_peer_makes_us_controlling() {
+    let mut a = IceAgent::new(
+        config(IceRole::Controlled),
+        &[addr("192.0.2.10:40000")],
+        creds(1),
+        1,
+    );
+    let remote = sb_sdp::RemoteIce {
+        ufrag: "abcd".into(),
+        pwd: "x".repeat(22),
+        lite: true,
+        candidates: vec![],
+    };
+    a.set_remote(Instant::now(), &remote, || creds(3));
+    assert_eq!(a.role(), IceRole::Controlling);
+    assert_eq!(
+        a.poll_event(),
+        Some(IceEvent::RoleChanged(IceRole::Controlling))
+    );
+}
+
+/// A Binding request as a client would send it to A.
+fn request(tid: u8, username: Option<&str>, key: Option<&str>, extra: &[Attribute]) -> Vec<u8> {
+    let mut m = Message::new(Class::Request, Method::BINDING, TransactionId([tid; 12]));
+    if let Some(u) = username {
+        m = m.with(Attribute::Username(u.into()));
+    }
+    m = m
+        .with(Attribute::Priority(1_845_501_695))
+        .with(Attribute::IceControlling(7));
+    for a in extra {
+        m = m.with(a.clone());
+    }
+    m.encode(key.map(short_term_key), true).unwrap()
+}
+
+#[test]
+fn requests_are_answered_or_refused_per_rfc_8489() {
+    let local = addr("192.0.2.10:40000");
+    let from = addr("198.51.100.7:5000");
+    let a_creds = creds(1);
+    let user = format!("{}:peer", a_creds.ufrag);
+    let mut a = IceAgent::new(config(IceRole::Controlled), &[local], a_creds.clone(), 9);
+    let now = Instant::now();
+    let mut answer = |bytes: Vec<u8>| {
+        assert!(a.handle_packet(now, local, from, &bytes));
+        let t = a.poll_transmit().expect("an answer");
+        assert_eq!((t.local, t.remote), (local, from));
+        let m = Message::decode(&t.payload).expect("valid STUN");
+        (m, t.payload)
+    };
+    let pwd = a_creds.pwd.as_str();
+
+    let (ok, bytes) = answer(request(1, Some(&user), Some(pwd), &[]));
+    assert_eq!(ok.class, Class::Success);
+    assert_eq!(ok.xor_mapped_address(), Some(from));
+    assert!(ok.verify_integrity(&bytes, pwd.as_bytes()));
+
+    let (m, _) = answer(request(2, None, Some(pwd), &[]));
+    assert_eq!(m.error_code(), Some(400), "no USERNAME");
+    let (m, _) = answer(request(3, Some(&user), None, &[]));
+    assert_eq!(m.error_code(), Some(400), "no MESSAGE-INTEGRITY");
+    let (m, _) = answer(request(4, Some("someone:peer"), Some(pwd), &[]));
+    assert_eq!(m.error_code(), Some(401), "not our ufrag");
+    let (m, _) = answer(request(5, Some(&user), Some("wrong password here!!!"), &[]));
+    assert_eq!(m.error_code(), Some(401), "bad MAC");
+    let odd = Attribute::Other {
+        kind: 0x0042,
+        value: vec![1, 2, 3, 4],
+    };
+    let (m, bytes) = answer(request(6, Some(&user), Some(pwd), &[odd]));
+    assert_eq!(m.error_code(), Some(420));
+    assert!(m
+        .attributes
+        .contains(&Attribute::UnknownAttributes(vec![0x0042])));
+    assert!(m.verify_integrity(&bytes, pwd.as_bytes()));
+
+    // Not STUN: left to the media path, nothing sent.
+    assert!(!a.handle_packet(now, local, from, &[0x80, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 1]));
+    assert!(a.poll_transmit().is_none());
+}
+
+#[test]
+fn use_candidate_before_our_check_succeeds_still_selects() {
+    // The client nominates in its very first check (aggressive-style); A, controlled,
+    // selects the pair once its own triggered check on it succeeds.
+    let mut net = pair(IceRole::Controlled, IceRole::Controlling);
+    let (ra, rb) = (net.remote_of(0), net.remote_of(1));
+    let now = net.now;
+    net.agents[0].set_remote(now, &rb, || creds(3));
+    net.drain();
+    let b_creds = net.agents[1].local_credentials().clone();
+    let bytes = request(
+        42,
+        Some(&format!("{}:{}", ra.ufrag, b_creds.ufrag)),
+        Some(&ra.pwd),
+        &[Attribute::UseCandidate],
+    );
+    net.queue.push(Packet {
+        at: now,
+        to: 0,
+        local: addr("192.0.2.10:40000"),
+        from: addr("198.51.100.7:5000"),
+        bytes,
+    });
+    net.agents[1].set_remote(now, &ra, || creds(4));
+    net.drain();
+    net.run_for(Duration::from_secs(1));
+    let (_, p) = net.selected_event(0).expect("A selected");
+    assert_eq!(p.remote, addr("198.51.100.7:5000"));
+}
