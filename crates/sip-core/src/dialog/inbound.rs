@@ -159,9 +159,11 @@ impl Dialog {
     /// (§12.2.2), confirms the dialog on a 2xx to the initial INVITE and ends it on a
     /// non-2xx final one (§12.3), and records SDP in offer/answer.
     ///
-    /// Errors are the caller's: an SDP offer while one is outstanding
-    /// ([`DialogError::OfferPending`]), a 2xx without the answer it owes; the dialog then
-    /// stays as it was. A reliable 1xx must have been through [`Dialog::make_reliable`].
+    /// The response is on its way whatever this says, so the dialog state always moves.
+    /// An error says the response broke offer/answer (an SDP offer while one is
+    /// outstanding, [`DialogError::OfferPending`]; a 2xx without the answer or offer it
+    /// owes): the caller's mistake, which the peer will likely answer with BYE. A reliable
+    /// 1xx must have been through [`Dialog::make_reliable`] first.
     pub fn record_sent_response(
         &mut self,
         resp: &Response,
@@ -169,8 +171,7 @@ impl Dialog {
         let cseq = need(resp.headers.cseq(), "CSeq")?;
         let (seq, method) = (cseq.seq, cseq.method.clone());
         let status = resp.status;
-        let mut oa = self.offer_answer.clone();
-        let role = oa.handle(&OaMessage {
+        let oa = self.offer_answer.handle(&OaMessage {
             from: Side::Local,
             kind: OaKind::Response {
                 method: method.clone(),
@@ -179,10 +180,9 @@ impl Dialog {
             },
             cseq: seq,
             has_sdp: has_sdp(&resp.headers, &resp.body),
-        })?;
-        self.offer_answer = oa;
+        });
         if status.is_provisional() {
-            return Ok(role);
+            return oa;
         }
         if method == Method::Invite && self.remote_invite == Some(seq) {
             self.remote_invite = None;
@@ -202,7 +202,7 @@ impl Dialog {
                 self.pending_refresh = Some((m, s, uri));
             }
         }
-        Ok(role)
+        oa
     }
 
     /// UAS: makes a 101–199 response to the INVITE reliable (RFC 3262 §3): adds
