@@ -237,7 +237,7 @@ pub fn inbound_caller(req: &Request) -> InboundCaller {
     let calling = addrs(req, "Remote-Party-ID").into_iter().find(|na| {
         na.params
             .value("party")
-            .map_or(true, |p| p.eq_ignore_ascii_case("calling"))
+            .is_none_or(|p| p.eq_ignore_ascii_case("calling"))
             && uri_number(&na.uri).is_some()
     });
     if let Some(na) = calling {

@@ -115,7 +115,7 @@ pub struct GatewayState {
 impl GatewayState {
     /// Not down and not full.
     pub fn available(&self) -> bool {
-        self.health != Health::Down && self.capacity.map_or(true, |c| self.active_calls < c)
+        self.health != Health::Down && self.capacity.is_none_or(|c| self.active_calls < c)
     }
 }
 
