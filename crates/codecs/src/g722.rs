@@ -21,9 +21,10 @@
 //!
 //! The arithmetic follows the Recommendation's fixed-point description (16-bit values,
 //! arithmetic shifts, saturation), so the encoder's and decoder's predictor states stay in
-//! step bit for bit with each other and with other conforming implementations. Input is
-//! linear 16-bit PCM; the Recommendation's 14-bit input scale is absorbed into the QMF
-//! shifts.
+//! step bit for bit with each other and with other conforming implementations (the tests
+//! hold hashes of another implementation's output). Input is linear 16-bit PCM; the
+//! Recommendation's 14-bit input scale is absorbed into the QMF shifts. Decoded output
+//! saturates at the 16-bit range rather than wrapping.
 
 use crate::{Codec, Decoder, Encoder};
 
@@ -256,11 +257,14 @@ impl Band {
         self.a[1] = a1;
         self.a[2] = a2;
 
-        // FILTEP, FILTEZ, PREDIC
-        let sp = sat(((2 * self.r[1] * self.a[1]) >> 15) + ((2 * self.r[2] * self.a[2]) >> 15));
+        // FILTEP, FILTEZ, PREDIC. The doubled signal is a 16-bit register in the
+        // Recommendation, so it saturates before the multiplication.
+        let sp = sat(
+            ((sat(2 * self.r[1]) * self.a[1]) >> 15) + ((sat(2 * self.r[2]) * self.a[2]) >> 15)
+        );
         let mut sz = 0;
         for i in 1..7 {
-            sz = sat(sz + ((2 * self.d[i] * self.b[i]) >> 15));
+            sz = sat(sz + ((sat(2 * self.d[i]) * self.b[i]) >> 15));
         }
         self.sz = sz;
         self.s = sat(sp + sz);
