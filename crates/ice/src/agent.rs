@@ -12,11 +12,13 @@ use crate::candidate::{
     candidate_priority, host_candidates, pair_priority, CandidateKind, Credentials, LocalCandidate,
     RemoteCandidate,
 };
-use crate::check::{self, Check, Pair, PairState};
+use crate::check::{Check, Pair, PairState};
 use crate::stun::{classify, Attribute, Class, Message, Method, PacketKind, TransactionId};
 use std::collections::VecDeque;
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
+
+mod inbound;
 
 /// Bound on remote candidates kept, so a peer can't grow the agent without limit.
 const MAX_REMOTE_CANDIDATES: usize = 32;
@@ -209,6 +211,22 @@ impl IceAgent {
     /// What goes in our `a=candidate` lines ([`LocalCandidate::to_sdp`]).
     pub fn local_candidates(&self) -> &[LocalCandidate] {
         &self.locals
+    }
+
+    /// Our `a=ice-ufrag`, `a=ice-pwd` and `a=candidate` lines for an offer or answer
+    /// (RFC 8839 §5), in that order.
+    pub fn sdp_attributes(&self) -> Vec<sb_sdp::Attribute> {
+        let c = &self.local_credentials;
+        let mut v = vec![
+            sb_sdp::Attribute::IceUfrag(c.ufrag.clone()),
+            sb_sdp::Attribute::IcePwd(c.pwd.clone()),
+        ];
+        v.extend(
+            self.locals
+                .iter()
+                .map(|l| sb_sdp::Attribute::Candidate(l.to_sdp())),
+        );
+        v
     }
 
     pub fn remote_candidates(&self) -> &[RemoteCandidate] {
@@ -711,175 +729,6 @@ impl IceAgent {
             announced: true,
         });
         self.events.push_back(IceEvent::SelectedPair(sel));
-    }
-
-    fn on_request(
-        &mut self,
-        now: Instant,
-        local: SocketAddr,
-        from: SocketAddr,
-        msg: &Message,
-        bytes: &[u8],
-    ) {
-        let reply = check::Reply {
-            tid: msg.transaction_id,
-            local,
-            remote: from,
-        };
-        let key = self.local_credentials.pwd.clone();
-        // RFC 8489 §9.1.3: both USERNAME and MESSAGE-INTEGRITY or a 400; a wrong user or
-        // a wrong MAC is a 401. Neither error carries integrity: we have no shared key.
-        let Some(username) = msg.username() else {
-            return self.push(reply.error(400, "Bad Request", None));
-        };
-        if !msg.has_integrity() {
-            return self.push(reply.error(400, "Bad Request", None));
-        }
-        let ours = username.split(':').next().unwrap_or("");
-        if ours != self.local_credentials.ufrag || !msg.verify_integrity(bytes, key.as_bytes()) {
-            return self.push(reply.error(401, "Unauthenticated", None));
-        }
-        let unknown = msg.unknown_required();
-        if !unknown.is_empty() {
-            let t = reply.unknown_attributes(unknown, key.as_bytes());
-            return self.push(t);
-        }
-        let Some(priority) = msg.priority() else {
-            return self.push(reply.error(400, "Missing PRIORITY", Some(key.as_bytes())));
-        };
-        // §7.3.1.1: role conflict.
-        for a in &msg.attributes {
-            match (self.role, a) {
-                (IceRole::Controlling, Attribute::IceControlling(theirs)) => {
-                    if self.tie_breaker >= *theirs {
-                        return self.push(reply.error(487, "Role Conflict", Some(key.as_bytes())));
-                    }
-                    self.set_role(IceRole::Controlled);
-                }
-                (IceRole::Controlled, Attribute::IceControlled(theirs)) => {
-                    if self.tie_breaker >= *theirs {
-                        self.set_role(IceRole::Controlling);
-                    } else {
-                        return self.push(reply.error(487, "Role Conflict", Some(key.as_bytes())));
-                    }
-                }
-                _ => {}
-            }
-        }
-        self.push(reply.success(key.as_bytes(), self.config.software.as_deref()));
-
-        // §7.3.1.3: an unknown source is a peer-reflexive candidate.
-        let remote = match self.remotes.iter().position(|r| r.address == from) {
-            Some(i) => Some(i),
-            None => self.add_remote(RemoteCandidate {
-                foundation: format!("prflx{}", self.remotes.len()),
-                address: from,
-                priority,
-                kind: CandidateKind::PeerReflexive,
-            }),
-        };
-        let Some(l) = self.locals.iter().position(|c| c.address == local) else {
-            return;
-        };
-        let Some(r) = remote else { return };
-        let Some(i) = self
-            .pairs
-            .iter()
-            .position(|p| p.local == l && p.remote == r)
-        else {
-            return;
-        };
-        let use_candidate = msg.use_candidate() && self.role == IceRole::Controlled;
-        // §7.3.1.4 triggered check, and §7.3.1.5 nomination by the controlling peer.
-        let p = &mut self.pairs[i];
-        match p.state {
-            PairState::Succeeded => {
-                if use_candidate {
-                    p.nominated = true;
-                    self.update_selection(now);
-                }
-            }
-            PairState::InProgress => {
-                p.nominate_on_success |= use_candidate;
-            }
-            PairState::Frozen | PairState::Waiting | PairState::Failed => {
-                p.state = PairState::Waiting;
-                p.nominate_on_success |= use_candidate;
-                if !self.triggered.iter().any(|(t, _)| *t == i) {
-                    self.triggered.push_back((i, false));
-                }
-                self.next_check_at.get_or_insert(now);
-            }
-        }
-    }
-
-    fn on_response(
-        &mut self,
-        now: Instant,
-        local: SocketAddr,
-        from: SocketAddr,
-        msg: &Message,
-        bytes: &[u8],
-    ) {
-        let Some(k) = self.checks.iter().position(|c| c.tid == msg.transaction_id) else {
-            return;
-        };
-        let Some(creds) = &self.remote_credentials else {
-            return;
-        };
-        // A response without valid integrity is discarded (RFC 8489 §9.1.3); the check
-        // goes on retransmitting.
-        if !msg.verify_integrity(bytes, creds.pwd.as_bytes()) {
-            return;
-        }
-        let check = self.checks.swap_remove(k);
-        // §7.2.5.2.1: a response from elsewhere than we sent to fails the pair.
-        if from != check.remote || local != check.local {
-            if let Some(pair) = check.pair {
-                self.check_failed(pair);
-            }
-            return;
-        }
-        if msg.class == Class::Error {
-            let Some(pair) = check.pair else { return };
-            if msg.error_code() == Some(487) {
-                // §7.2.5.1: switch from the role the request carried, and check again.
-                if check.role == self.role {
-                    self.set_role(match check.role {
-                        IceRole::Controlling => IceRole::Controlled,
-                        IceRole::Controlled => IceRole::Controlling,
-                    });
-                }
-                if let Some(p) = self.pairs.get_mut(pair) {
-                    p.state = PairState::Waiting;
-                }
-                if self.nominating == Some(pair) {
-                    self.nominating = None;
-                }
-                self.triggered.push_back((pair, false));
-            } else {
-                self.check_failed(pair);
-            }
-            return;
-        }
-        if let Some(c) = &mut self.consent {
-            if !c.lost && c.pair.local == local && c.pair.remote == from {
-                c.last_response = now;
-            }
-        }
-        let Some(p) = check.pair.and_then(|i| self.pairs.get_mut(i)) else {
-            return;
-        };
-        p.state = PairState::Succeeded;
-        if check.nominating || p.nominate_on_success {
-            p.nominated = true;
-        }
-        if check.nominating {
-            self.nominating = None;
-        }
-        self.first_valid_at.get_or_insert(now);
-        self.update_frozen();
-        self.update_selection(now);
     }
 
     fn push(&mut self, t: Option<Transmit>) {

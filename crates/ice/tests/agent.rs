@@ -633,3 +633,100 @@ fn use_candidate_before_our_check_succeeds_still_selects() {
     let (_, p) = net.selected_event(0).expect("A selected");
     assert_eq!(p.remote, addr("198.51.100.7:5000"));
 }
+
+#[test]
+fn sdp_candidates_the_agent_cannot_use_are_skipped_and_ours_print() {
+    // A browser-like offer: host, an mDNS name, TCP, an RTCP component and a srflx.
+    let sdp = "v=0\r\no=- 1 1 IN IP4 0.0.0.0\r\ns=-\r\nt=0 0\r\n\
+        m=audio 9 UDP/TLS/RTP/SAVPF 111\r\nc=IN IP4 0.0.0.0\r\n\
+        a=ice-ufrag:F7gI\r\na=ice-pwd:x9cml/YzichV2+XlhiMu8g\r\n\
+        a=candidate:1 1 udp 2122260223 10.0.0.5 50000 typ host generation 0\r\n\
+        a=candidate:2 1 udp 2122194687 3f1b2c4d-1111-2222-3333-444455556666.local 50001 typ host\r\n\
+        a=candidate:3 1 tcp 1518280447 10.0.0.5 9 typ host tcptype active\r\n\
+        a=candidate:1 2 udp 2122260222 10.0.0.5 50002 typ host\r\n\
+        a=candidate:4 1 udp 1686052607 203.0.113.9 61000 typ srflx raddr 10.0.0.5 rport 50000\r\n\
+        a=candidate:5 1 udp 2122262783 2001:db8::5 50003 typ host\r\n\
+        a=rtcp-mux\r\na=rtpmap:111 opus/48000/2\r\n";
+    let parsed = sb_sdp::parse_str(sdp).expect("valid SDP");
+    let m = &parsed.media[0];
+    let get = |f: &dyn Fn(&sb_sdp::Attribute) -> Option<String>| m.attributes.iter().find_map(f);
+    let remote = sb_sdp::RemoteIce {
+        ufrag: get(&|a| match a {
+            sb_sdp::Attribute::IceUfrag(u) => Some(u.clone()),
+            _ => None,
+        })
+        .unwrap(),
+        pwd: get(&|a| match a {
+            sb_sdp::Attribute::IcePwd(p) => Some(p.clone()),
+            _ => None,
+        })
+        .unwrap(),
+        lite: false,
+        candidates: m
+            .attributes
+            .iter()
+            .filter_map(|a| match a {
+                sb_sdp::Attribute::Candidate(c) => Some(c.clone()),
+                _ => None,
+            })
+            .collect(),
+    };
+    let mut a = IceAgent::new(
+        config(IceRole::Controlled),
+        &[addr("192.0.2.10:40000")],
+        creds(1),
+        1,
+    );
+    assert_eq!(
+        a.set_remote(Instant::now(), &remote, || creds(2)),
+        RemoteChange::Started
+    );
+    let kept: Vec<_> = a.remote_candidates().iter().map(|c| c.address).collect();
+    assert_eq!(
+        kept,
+        vec![
+            addr("10.0.0.5:50000"),
+            addr("203.0.113.9:61000"),
+            addr("[2001:db8::5]:50003")
+        ]
+    );
+    // Only the IPv4 pairs are checked from an IPv4-only server.
+    let mut checked = HashSet::new();
+    let start = Instant::now();
+    for ms in 0..2000 {
+        a.handle_timeout(start + Duration::from_millis(ms));
+        while let Some(t) = a.poll_transmit() {
+            checked.insert(t.remote);
+        }
+    }
+    assert_eq!(
+        checked,
+        HashSet::from([addr("10.0.0.5:50000"), addr("203.0.113.9:61000")])
+    );
+
+    let lines: Vec<String> = a.sdp_attributes().iter().map(|x| x.to_string()).collect();
+    assert_eq!(lines[0], format!("ice-ufrag:{}", creds(1).ufrag));
+    assert_eq!(lines[1], format!("ice-pwd:{}", creds(1).pwd));
+    assert_eq!(
+        lines[2],
+        "candidate:1 1 UDP 2130706431 192.0.2.10 40000 typ host"
+    );
+}
+
+#[test]
+fn a_request_on_an_address_that_is_not_ours_teaches_nothing() {
+    let local = addr("192.0.2.10:40000");
+    let a_creds = creds(1);
+    let mut a = IceAgent::new(config(IceRole::Controlled), &[local], a_creds.clone(), 9);
+    let bytes = request(
+        1,
+        Some(&format!("{}:peer", a_creds.ufrag)),
+        Some(&a_creds.pwd),
+        &[],
+    );
+    let elsewhere = addr("192.0.2.99:40000");
+    assert!(a.handle_packet(Instant::now(), elsewhere, addr("198.51.100.7:5000"), &bytes));
+    let t = a.poll_transmit().expect("still answered");
+    assert_eq!(t.local, elsewhere);
+    assert!(a.remote_candidates().is_empty());
+}
