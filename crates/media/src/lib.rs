@@ -30,8 +30,15 @@
 //! assert_eq!(jb.stats().late, 0);
 //! ```
 
+mod engine;
+pub mod ice;
 pub mod jitter;
+mod leg;
 pub mod seq;
+mod tone;
+pub mod transcode;
 
+pub use engine::{EngineConfig, EngineStats, MediaEngine, Transmit};
 pub use jitter::{ConfigError, Frame, JitterBuffer, JitterConfig, JitterStats, PushOutcome};
 pub use seq::SeqExtender;
+pub use tone::ToneGenerator;
