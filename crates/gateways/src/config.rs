@@ -27,7 +27,7 @@ use sb_sip_msg::{Host, Params, SipUri, Uri};
 
 use crate::error::ConfigError;
 use crate::ids::{valid_name, GatewayName, PoolName};
-use crate::numbers::{NumberRuleConfig, NumberRules};
+use crate::numbers::{escape_user, NumberRuleConfig, NumberRules};
 
 /// How signalling reaches the gateway.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -292,6 +292,8 @@ pub struct Gateway {
     pub address: GatewayAddress,
     pub outbound: NumberRules,
     pub inbound: NumberRules,
+    /// `codecs` in their SDP spelling (`PCMU`, `PCMA`, `G722`, `opus`), preferred first.
+    pub codecs: Vec<&'static str>,
 }
 
 impl Gateway {
@@ -312,7 +314,7 @@ impl Gateway {
         }
         Uri::Sip(SipUri {
             secure: false,
-            user: Some(number.to_string()),
+            user: Some(escape_user(number)),
             password: None,
             host: self.address.host.clone(),
             port: self.address.port,
@@ -426,6 +428,7 @@ impl Gateway {
             address,
             outbound,
             inbound,
+            codecs: seen,
         })
     }
 }

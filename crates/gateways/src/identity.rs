@@ -19,7 +19,7 @@
 use sb_sip_msg::{Header, Host, NameAddr, OtherHeader, Params, Request, SipUri, Uri};
 
 use crate::config::{GatewayConfig, IdentityMode, PrivacyHandling};
-use crate::numbers::{split_values, uri_number};
+use crate::numbers::{escape_user, split_values, uri_number};
 
 /// Who is calling, as the server knows it (an authenticated user and their settings).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -61,7 +61,7 @@ fn number_addr(display: Option<&str>, number: &str, host: &Host) -> NameAddr {
     params.set("user", Some("phone"));
     let mut na = NameAddr::new(Uri::Sip(SipUri {
         secure: false,
-        user: Some(number.to_string()),
+        user: Some(escape_user(number)),
         password: None,
         host: host.clone(),
         port: None,

@@ -79,7 +79,7 @@ pub use monitor::{
     GatewayMonitor, GatewayState, Health, KeepAlive, MonitorConfig, MonitorEvent, Reason,
 };
 pub use numbers::{
-    uri_number, Conversion, NumberPattern, NumberRole, NumberRule, NumberRuleConfig, NumberRules,
-    Rewritten, Scope,
+    escape_user, uri_number, Conversion, NumberPattern, NumberRole, NumberRule, NumberRuleConfig,
+    NumberRules, Rewritten, Scope,
 };
 pub use select::{candidates, pick};

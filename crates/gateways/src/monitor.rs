@@ -73,6 +73,7 @@ pub enum Health {
 
 /// Why a gateway is in its state.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum Reason {
     /// It answered a keep-alive with this status.
     Answered(u16),
@@ -131,6 +132,7 @@ pub struct KeepAlive {
 
 /// A change of a gateway's health.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum MonitorEvent {
     GatewayUp {
         gateway: GatewayName,

@@ -282,6 +282,12 @@ pub(crate) fn is_number(s: &str) -> bool {
             .all(|b| b.is_ascii_digit() || b == b'*' || b == b'#')
 }
 
+/// A number as a SIP URI user part: `#` is not allowed there unescaped (RFC 3261
+/// §25.1 `user-unreserved`), `+` and `*` are.
+pub fn escape_user(number: &str) -> String {
+    number.replace('#', "%23")
+}
+
 /// Removes RFC 3966 §5.1.1 visual separators.
 pub(crate) fn without_separators(s: &str) -> String {
     s.chars()
@@ -363,7 +369,7 @@ impl NumberRules {
             Uri::Sip(s) => {
                 let user = s.user.as_deref().unwrap_or_default();
                 let params = user.find(';').map_or("", |i| &user[i..]);
-                s.user = Some(format!("{after}{params}"));
+                s.user = Some(format!("{}{params}", escape_user(&after)));
             }
             Uri::Other { .. } => return None,
         }

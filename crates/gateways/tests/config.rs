@@ -256,3 +256,13 @@ fn route_targets_must_be_pools_or_known_trunks() {
         "routing.routes \"intl\": trunks: \"gw-sea-1\" is neither a gateway pool nor a trunk"
     );
 }
+
+#[test]
+fn codecs_are_kept_in_sdp_spelling_and_hash_is_escaped_in_uris() {
+    let t = compile(&one("codecs = [\"pcma\", \"OPUS\", \"g722\"]")).unwrap();
+    let g = t.gateway(&"gw-a".into()).unwrap();
+    assert_eq!(g.codecs, ["PCMA", "opus", "G722"]);
+    let uri = g.request_uri("*67#4255551212");
+    assert_eq!(uri.to_string(), "sip:*67%234255551212@192.0.2.1;user=phone");
+    assert_eq!(uri_number(&uri).as_deref(), Some("*67#4255551212"));
+}

@@ -263,7 +263,13 @@ fn configured_call_failures_mark_down_until_a_keep_alive_is_answered() {
 #[test]
 fn selection_table() {
     // (strategy, gw-a capacity, down gateways, calls to reserve in order, expected order)
-    type Row<'a> = (&'a str, &'a str, &'a [&'a str], &'a [&'a str], &'a [&'a str]);
+    type Row<'a> = (
+        &'a str,
+        &'a str,
+        &'a [&'a str],
+        &'a [&'a str],
+        &'a [&'a str],
+    );
     let table_rows: [Row; 6] = [
         ("priority", "", &[], &[], &["gw-a", "gw-b", "gw-c"]),
         ("priority", "", &["gw-a"], &[], &["gw-b", "gw-c"]),
