@@ -108,6 +108,20 @@ pub enum IceEvent {
     RoleChanged(IceRole),
 }
 
+/// Where an agent stands ([`IceAgent::state`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum IceState {
+    /// No pair selected yet (media, if any, goes to the SDP address).
+    Checking,
+    /// Media goes on this pair.
+    Selected(SelectedPair),
+    /// Every pair failed before one was selected.
+    Failed,
+    /// The selected pair lost consent (RFC 7675): send no media.
+    ConsentLost(SelectedPair),
+}
+
 /// What [`IceAgent::set_remote`] did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[non_exhaustive]
@@ -238,6 +252,16 @@ impl IceAgent {
         self.consent.filter(|c| !c.lost).map(|c| c.pair)
     }
 
+    /// Where ICE stands, for a caller that reports state rather than events.
+    pub fn state(&self) -> IceState {
+        match self.consent {
+            Some(c) if c.lost => IceState::ConsentLost(c.pair),
+            Some(c) => IceState::Selected(c.pair),
+            None if self.failed => IceState::Failed,
+            None => IceState::Checking,
+        }
+    }
+
     /// Whether a datagram from `from` arriving on `local` may be treated as media: only
     /// from the selected pair's remote address (RFC 8445 §12.1).
     pub fn accepts_media(&self, local: SocketAddr, from: SocketAddr) -> bool {
@@ -257,26 +281,40 @@ impl IceAgent {
         remote: &sb_sdp::RemoteIce,
         fresh_local: impl FnOnce() -> Credentials,
     ) -> RemoteChange {
+        let candidates = remote
+            .candidates
+            .iter()
+            .filter_map(RemoteCandidate::from_sdp);
         let creds = Credentials::new(remote.ufrag.clone(), remote.pwd.clone());
+        self.set_remote_parts(now, creds, remote.lite, candidates, fresh_local)
+    }
+
+    /// [`IceAgent::set_remote`] from plain values, for callers that carry the peer's ICE
+    /// attributes in their own types. All candidates are taken before the first check goes
+    /// out, so it goes to the best pair.
+    pub fn set_remote_parts(
+        &mut self,
+        now: Instant,
+        remote: Credentials,
+        lite: bool,
+        candidates: impl IntoIterator<Item = RemoteCandidate>,
+        fresh_local: impl FnOnce() -> Credentials,
+    ) -> RemoteChange {
         let change = match &self.remote_credentials {
             None => RemoteChange::Started,
-            Some(old) if *old == creds => RemoteChange::Unchanged,
+            Some(old) if *old == remote => RemoteChange::Unchanged,
             Some(_) => {
                 self.restart(fresh_local());
                 RemoteChange::Restarted
             }
         };
-        self.remote_credentials = Some(creds);
-        self.remote_lite = remote.lite;
-        if remote.lite && self.role != IceRole::Controlling {
+        self.remote_credentials = Some(remote);
+        self.remote_lite = lite;
+        if lite && self.role != IceRole::Controlling {
             // §6.1.1: a full agent facing a lite one is controlling.
             self.set_role(IceRole::Controlling);
         }
-        for c in remote
-            .candidates
-            .iter()
-            .filter_map(RemoteCandidate::from_sdp)
-        {
+        for c in candidates {
             self.add_remote(c);
         }
         self.update_frozen();

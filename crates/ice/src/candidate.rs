@@ -124,18 +124,8 @@ pub struct RemoteCandidate {
 }
 
 impl RemoteCandidate {
-    /// The candidate to check, when this SDP candidate is one: UDP, component 1 (with
-    /// rtcp-mux the RTCP component is never used), a literal IP address (an mDNS `.local`
-    /// name needs a resolver; such a peer still reaches us and is learnt as peer
-    /// reflexive), and a known type.
+    /// The candidate to check, when this SDP candidate is one (see [`RemoteCandidate::parse`]).
     pub fn from_sdp(c: &sb_sdp::Candidate) -> Option<RemoteCandidate> {
-        if c.component != 1 || !c.transport.eq_ignore_ascii_case("udp") || c.port == 0 {
-            return None;
-        }
-        let ip: IpAddr = c.address.parse().ok()?;
-        if ip.is_unspecified() || ip.is_multicast() {
-            return None;
-        }
         let kind = match c.kind {
             sb_sdp::CandidateType::Host => CandidateKind::Host,
             sb_sdp::CandidateType::ServerReflexive => CandidateKind::ServerReflexive,
@@ -143,10 +133,41 @@ impl RemoteCandidate {
             sb_sdp::CandidateType::Relayed => CandidateKind::Relayed,
             _ => return None,
         };
+        RemoteCandidate::parse(
+            &c.foundation,
+            c.component,
+            &c.transport,
+            c.priority,
+            &c.address,
+            c.port,
+            kind,
+        )
+    }
+
+    /// The candidate to check, from the fields of an `a=candidate` line, when it is one:
+    /// UDP, component 1 (with rtcp-mux the RTCP component is never used), and a literal IP
+    /// address (an mDNS `.local` name needs a resolver first; unresolved, such a peer still
+    /// reaches us and is learnt as peer reflexive).
+    pub fn parse(
+        foundation: &str,
+        component: u16,
+        transport: &str,
+        priority: u32,
+        address: &str,
+        port: u16,
+        kind: CandidateKind,
+    ) -> Option<RemoteCandidate> {
+        if component != 1 || !transport.eq_ignore_ascii_case("udp") || port == 0 {
+            return None;
+        }
+        let ip: IpAddr = address.parse().ok()?;
+        if ip.is_unspecified() || ip.is_multicast() {
+            return None;
+        }
         Some(RemoteCandidate {
-            foundation: c.foundation.clone(),
-            address: SocketAddr::new(ip, c.port),
-            priority: c.priority,
+            foundation: foundation.to_string(),
+            address: SocketAddr::new(ip, port),
+            priority,
             kind,
         })
     }

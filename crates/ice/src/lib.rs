@@ -61,7 +61,9 @@ mod check;
 mod crc;
 pub mod stun;
 
-pub use agent::{IceAgent, IceConfig, IceEvent, IceRole, RemoteChange, SelectedPair, Transmit};
+pub use agent::{
+    IceAgent, IceConfig, IceEvent, IceRole, IceState, RemoteChange, SelectedPair, Transmit,
+};
 pub use candidate::{
     candidate_priority, host_candidates, pair_priority, CandidateKind, Credentials, LocalCandidate,
     RemoteCandidate,

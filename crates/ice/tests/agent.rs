@@ -4,8 +4,8 @@
 
 use sb_ice::stun::short_term_key;
 use sb_ice::{
-    Attribute, Class, Credentials, IceAgent, IceConfig, IceEvent, IceRole, Message, Method,
-    RemoteChange, SelectedPair, TransactionId,
+    Attribute, Class, Credentials, IceAgent, IceConfig, IceEvent, IceRole, IceState, Message,
+    Method, RemoteChange, SelectedPair, TransactionId,
 };
 use std::collections::HashSet;
 use std::net::SocketAddr;
@@ -211,6 +211,7 @@ fn assert_connected(net: &Net, within: Duration) {
         "selected at {ta:?} and {tb:?}"
     );
     assert_eq!(net.agents[0].selected(), Some(pa));
+    assert_eq!(net.agents[0].state(), IceState::Selected(pa));
     assert_eq!(net.agents[1].selected(), Some(pb));
     // The two ends agree: what A sends to is where B sends from, and back (behind a NAT
     // B's side is its private address).
@@ -460,6 +461,7 @@ fn failed_when_no_pair_works() {
     assert!(*t < Duration::from_secs(30), "failed after {t:?}");
     assert_eq!(net.agents[0].selected(), None);
     assert_eq!(net.agents[0].poll_timeout(), None, "nothing left to do");
+    assert_eq!(net.agents[0].state(), IceState::Failed);
 }
 
 #[test]
