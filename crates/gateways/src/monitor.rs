@@ -87,6 +87,16 @@ pub enum Reason {
     TransportFailure,
 }
 
+impl fmt::Display for Health {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Health::Unknown => "unknown",
+            Health::Up => "up",
+            Health::Down => "down",
+        })
+    }
+}
+
 impl fmt::Display for Reason {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
@@ -162,9 +172,21 @@ struct Slot {
     state: GatewayState,
     next_probe: Instant,
     pending: Option<Pending>,
+    /// Call-ID of the keep-alive before the pending one: its answer may still come
+    /// (the transaction waits 32 s), and it still proves the gateway alive.
+    previous_call_id: Option<String>,
     cseq: u32,
     /// Order of the last reservation (0: never), for round robin.
     last_reserved: u64,
+}
+
+impl Slot {
+    /// The pending keep-alive is answered or given up; its Call-ID is remembered.
+    fn settle(&mut self) {
+        if let Some(p) = self.pending.take() {
+            self.previous_call_id = Some(p.call_id);
+        }
+    }
 }
 
 /// Health and call counts of every gateway. See the module docs for the contract.
@@ -230,6 +252,7 @@ impl GatewayMonitor {
                     .as_ref()
                     .map_or(now, |k| k.next_probe.min(now + interval)),
                 pending: kept.as_ref().and_then(|k| k.pending.clone()),
+                previous_call_id: kept.as_ref().and_then(|k| k.previous_call_id.clone()),
                 cseq: kept.as_ref().map_or(0, |k| k.cseq),
                 last_reserved: kept.as_ref().map_or(0, |k| k.last_reserved),
             });
@@ -253,11 +276,15 @@ impl GatewayMonitor {
         self.state(gw).is_some_and(GatewayState::available)
     }
 
-    /// The gateway a keep-alive with this Call-ID went to, while it is awaited.
+    /// The gateway a keep-alive with this Call-ID went to (one of the last two sent to
+    /// each gateway).
     pub fn gateway_for_call_id(&self, call_id: &str) -> Option<&GatewayName> {
         self.slots
             .iter()
-            .find(|s| s.pending.as_ref().is_some_and(|p| p.call_id == call_id))
+            .find(|s| {
+                s.pending.as_ref().is_some_and(|p| p.call_id == call_id)
+                    || s.previous_call_id.as_deref() == Some(call_id)
+            })
             .map(|s| &s.name)
     }
 
@@ -272,7 +299,7 @@ impl GatewayMonitor {
         for i in 0..self.slots.len() {
             let s = &mut self.slots[i];
             if s.pending.as_ref().is_some_and(|p| p.deadline <= now) {
-                s.pending = None;
+                s.settle();
                 self.missed(now, i, None);
             }
         }
@@ -288,7 +315,7 @@ impl GatewayMonitor {
             return;
         }
         let s = &mut self.slots[i];
-        s.pending = None;
+        s.settle();
         s.state.last_answer = Some(now);
         if status == StatusCode::SERVICE_UNAVAILABLE {
             s.state.missed = 0;
@@ -300,7 +327,7 @@ impl GatewayMonitor {
     }
 
     /// A response to a keep-alive, matched to its gateway by Call-ID; false when it
-    /// answers no keep-alive we are waiting for.
+    /// answers none of the last two keep-alives of any gateway.
     pub fn handle_options_response(&mut self, now: Instant, resp: &Response) -> bool {
         let gw = resp
             .headers
@@ -319,7 +346,7 @@ impl GatewayMonitor {
     /// The keep-alive to `gw` could not be sent or its transaction timed out: a miss.
     pub fn handle_failure(&mut self, now: Instant, gw: &GatewayName) {
         let Some(i) = self.index(gw) else { return };
-        self.slots[i].pending = None;
+        self.slots[i].settle();
         self.missed(now, i, Some(Reason::TransportFailure));
     }
 
@@ -422,6 +449,12 @@ impl GatewayMonitor {
             }
             self.counter = self.counter.wrapping_add(1);
             let request = self.options(i, self.counter);
+            if self.slots[i].pending.is_some() {
+                // Only after a new configuration shortened the interval: the new
+                // keep-alive replaces the old one, whose window is over.
+                self.slots[i].settle();
+                self.missed(now, i, None);
+            }
             let timeout = self.config.answer_timeout;
             let s = &mut self.slots[i];
             let call_id = request

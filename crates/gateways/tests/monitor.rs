@@ -211,8 +211,13 @@ fn responses_are_matched_by_call_id_and_failures_count_as_misses() {
     assert!(m.handle_options_response(clock.now(), &answer(&ks[2], 200)));
     assert_eq!(m.state(&gw("gw-c")).unwrap().health, Health::Up);
     assert!(m.state(&gw("gw-c")).unwrap().last_answer.is_some());
-    // Answered already: a duplicate matches nothing.
-    assert!(!m.handle_options_response(clock.now(), &answer(&ks[2], 200)));
+    // A Call-ID we never sent matches nothing.
+    let mut stray = answer(&ks[2], 200);
+    stray.headers.0.clear();
+    stray
+        .headers
+        .push(Header::CallId(CallId("nobody@else".into())));
+    assert!(!m.handle_options_response(clock.now(), &stray));
     // The caller could not reach gw-b.
     m.handle_failure(clock.now(), &gw("gw-b"));
     assert_eq!(m.state(&gw("gw-b")).unwrap().health, Health::Down);
@@ -440,4 +445,34 @@ fn failover_and_back_on_a_virtual_clock() {
     assert!(back <= interval + rtt, "back after {back:?}");
     assert_eq!(m.state(&gw("gw-a")).unwrap().health, Health::Up);
     assert_eq!(m.state(&gw("gw-b")).unwrap().health, Health::Up);
+}
+
+#[test]
+fn a_late_answer_after_a_miss_still_proves_the_gateway_alive() {
+    let mut clock = VirtualClock::new();
+    let t = table("", "priority");
+    let mut m = monitor(&clock, &t);
+    let a = gw("gw-a");
+    let first = drain(&mut m).remove(0);
+    // Unanswered within the 10 s window: missed, down; the next keep-alive goes out.
+    clock.advance(Duration::from_secs(10));
+    m.handle_timeout(clock.now());
+    assert_eq!(m.state(&a).unwrap().health, Health::Down);
+    let second = drain(&mut m).remove(0);
+    assert_ne!(
+        first.request.headers.call_id(),
+        second.request.headers.call_id()
+    );
+    // The first keep-alive's answer arrives late (its transaction waits 32 s).
+    clock.advance(Duration::from_secs(5));
+    assert!(m.handle_options_response(clock.now(), &answer(&first, 200)));
+    assert_eq!(m.state(&a).unwrap().health, Health::Up);
+    assert_eq!(m.state(&a).unwrap().health.to_string(), "up");
+    // Two rounds later it is forgotten.
+    for _ in 0..2 {
+        clock.advance(Duration::from_secs(10));
+        m.handle_timeout(clock.now());
+        drain(&mut m);
+    }
+    assert!(!m.handle_options_response(clock.now(), &answer(&first, 200)));
 }
