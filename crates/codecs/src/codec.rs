@@ -24,7 +24,7 @@ pub enum Codec {
     G722,
     /// Opus (RFC 6716, RTP RFC 7587), mono, with its PCM side at `rate`; the RTP clock is
     /// 48 kHz and SDP says `opus/48000/2` whatever the rate. The rate is a local choice
-    /// (see [`transcode_plan`]), not something the two ends negotiate, so Opus at
+    /// (see [`transcode_plan`](crate::transcode_plan)), not something the two ends negotiate, so Opus at
     /// different rates is still the same codec on the wire ([`Codec::same_wire_format`]).
     Opus {
         /// The PCM rate the encoder takes and the decoder produces.
@@ -168,7 +168,7 @@ impl Codec {
 
     /// Finds a codec by its SDP encoding name (case-insensitive, RFC 4855 §3), RTP clock
     /// rate and channel count (1 when the rtpmap omits it; Opus must say 2). Opus comes back
-    /// at its full-band rate; pick another with [`Codec::opus`] or [`transcode_plan`].
+    /// at its full-band rate; pick another with [`Codec::opus`] or [`transcode_plan`](crate::transcode_plan).
     pub fn from_rtpmap(name: &str, clock_rate: u32, channels: u16) -> Result<Codec, UnknownCodec> {
         Codec::ALL
             .into_iter()

@@ -169,7 +169,7 @@ impl OpusEncoder {
     pub fn new(rate: OpusRate, settings: OpusSettings) -> Result<OpusEncoder, OpusError> {
         let mut lib = LibEncoder::new(rate.lib(), Channels::Mono, Application::Voip)?;
         let bitrate = settings.bitrate.unwrap_or(rate.default_bitrate());
-        lib.set_bitrate(Bitrate::BitsPerSecond(bitrate.min(512_000) as i32))?;
+        lib.set_bitrate(Bitrate::BitsPerSecond(bitrate.clamp(500, 512_000) as i32))?;
         lib.set_inband_fec(settings.fec)?;
         lib.set_packet_loss_perc(settings.expected_loss_percent.min(100))?;
         lib.set_encoder_ctl_request(OPUS_SET_DTX_REQUEST, i32::from(settings.dtx))?;

@@ -3,11 +3,10 @@
 //! back (or, going up, nothing leaks out as an image).
 
 use sb_codecs::audio::{self, sine};
-use sb_codecs::resample::STOPBAND_DB;
 use sb_codecs::Resampler;
 
 /// Attenuation the tests demand of aliases and images, in dB: the filters are designed
-/// for [`STOPBAND_DB`] and the tests leave a margin.
+/// for 70 dB (`sb_codecs::resample::STOPBAND_DB`) and the tests leave a margin.
 const MIN_REJECTION_DB: f64 = 60.0;
 
 const PAIRS: [(u32, u32); 6] = [
@@ -185,6 +184,5 @@ fn delay_is_reported() {
             "{from} -> {to}: peak at {peak}, delay {}",
             r.delay()
         );
-        assert!(STOPBAND_DB >= MIN_REJECTION_DB);
     }
 }
