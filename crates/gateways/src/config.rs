@@ -402,7 +402,7 @@ impl Gateway {
         if c.srtp && c.transport != GatewayTransport::Tls {
             return Err(err(
                 "srtp",
-                "SDES keys travel in SDP and need transport = \"tls\" (RFC 4568 §8.3)".into(),
+                "SDES keys travel in SDP and need transport = \"tls\" (RFC 4568 §8)".into(),
             ));
         }
         if c.media_bypass {

@@ -4,8 +4,8 @@
 //! become the From and the identity headers the gateway's profile wants:
 //! P-Asserted-Identity with `Privacy: id` (RFC 3325 §9.1, RFC 3323 §4.2), Remote-Party-ID
 //! with `party`, `screen` and `privacy` parameters for gateways older than RFC 3325
-//! (draft-ietf-sip-privacy-04 §6), or the From alone. A caller who withholds their
-//! identity always gets the anonymous From of RFC 3323 §4.1.1.3, so the number never
+//! (draft-ietf-sip-privacy-04), or the From alone. A caller who withholds their
+//! identity always gets the anonymous From of RFC 3323 §4.1, so the number never
 //! travels in a header the gateway might copy to the PSTN unasked.
 //!
 //! Inbound ([`inbound_caller`]): the caller's number is read from P-Asserted-Identity,
@@ -40,7 +40,7 @@ pub struct OutboundIdentity {
     pub headers: Vec<Header>,
 }
 
-/// The anonymous From of RFC 3323 §4.1.1.3.
+/// The anonymous From of RFC 3323 §4.1.
 pub fn anonymous_from() -> NameAddr {
     let mut na = NameAddr::new(Uri::Sip(SipUri {
         secure: false,

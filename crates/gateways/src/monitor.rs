@@ -1,6 +1,5 @@
 //! Gateway health: OPTIONS keep-alives and call outcomes decide whether a gateway takes
-//! new calls (RFC 3261 §11 OPTIONS as a liveness probe; RFC 3263 §4.3 leaves the choice
-//! of "a server that is up" to the client, and this is how we know).
+//! new calls (RFC 3261 §11: OPTIONS as a liveness probe that any SIP element answers).
 //!
 //! [`GatewayMonitor`] is sans-IO. Every `options_interval_s` it queues an OPTIONS for
 //! each gateway ([`GatewayMonitor::poll_transmit`]); the caller sends it through its

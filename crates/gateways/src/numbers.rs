@@ -45,7 +45,7 @@ impl Scope {
     }
 }
 
-/// E.164 ↔ national conversion (ITU-T E.164 §6: country code, national significant
+/// E.164 ↔ national conversion (ITU-T E.164: country code, national significant
 /// number; the trunk prefix is what callers dial in front of it within the country).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "to", rename_all = "snake_case", deny_unknown_fields)]
