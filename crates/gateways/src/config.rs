@@ -522,6 +522,16 @@ impl GatewayTable {
         self.gateways.iter().find(|g| g.name() == name)
     }
 
+    /// The gateway provisioned at this IP literal (to recognise a request's source).
+    /// Gateways provisioned by name match only after the caller resolves them.
+    pub fn gateway_by_ip(&self, ip: std::net::IpAddr) -> Option<&Gateway> {
+        self.gateways.iter().find(|g| match (&g.address.host, ip) {
+            (Host::V4(a), std::net::IpAddr::V4(b)) => *a == b,
+            (Host::V6(a), std::net::IpAddr::V6(b)) => *a == b,
+            _ => false,
+        })
+    }
+
     pub fn pool(&self, name: &PoolName) -> Option<&Pool> {
         self.pools.iter().find(|p| &p.name == name)
     }

@@ -19,7 +19,7 @@
 use sb_sip_msg::{Header, Host, NameAddr, OtherHeader, Params, Request, SipUri, Uri};
 
 use crate::config::{GatewayConfig, IdentityMode, PrivacyHandling};
-use crate::numbers::{escape_user, split_values, uri_number};
+use crate::numbers::{escape_user, split_values, uri_number, NumberRole};
 
 /// Who is calling, as the server knows it (an authenticated user and their settings).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -266,4 +266,30 @@ pub fn inbound_caller(req: &Request) -> InboundCaller {
             .filter(|d| !d.eq_ignore_ascii_case("anonymous"));
     }
     out
+}
+
+impl crate::config::Gateway {
+    /// [`outbound_identity`] for a caller whose number is as the server knows it
+    /// (E.164): the number goes through this gateway's outbound rules first.
+    pub fn outbound_identity(&self, caller: &CallerIdentity, host: &Host) -> OutboundIdentity {
+        let mut caller = caller.clone();
+        if let Some(n) = &caller.number {
+            if let Some((_, out)) = self.outbound.rewrite(n, NumberRole::Calling) {
+                caller.number = Some(out);
+            }
+        }
+        outbound_identity(&self.config, &caller, host)
+    }
+
+    /// [`inbound_caller`] with the number through this gateway's inbound rules, as
+    /// routing and call records want it.
+    pub fn inbound_caller(&self, req: &Request) -> InboundCaller {
+        let mut c = inbound_caller(req);
+        if let Some(n) = &c.number {
+            if let Some((_, out)) = self.inbound.rewrite(n, NumberRole::Calling) {
+                c.number = Some(out);
+            }
+        }
+        c
+    }
 }

@@ -259,3 +259,34 @@ fn inbound_caller_table() {
         assert_eq!(c.presented_name(), display.filter(|_| !dr), "{what}");
     }
 }
+
+#[test]
+fn a_gateway_applies_its_number_rules_to_identities() {
+    let t = GatewayTable::compile(
+        toml::from_str(
+            r#"
+            [[gateways]]
+            name = "gw-a"
+            address = "192.0.2.1"
+            identity = "pai"
+            outbound = [ { match = "+1.", convert = { to = "national", country_code = "1" } } ]
+            inbound = [ { match = "NXXNXXXXXX", convert = { to = "e164", country_code = "1" } } ]
+            "#,
+        )
+        .unwrap(),
+    )
+    .unwrap();
+    let g = t.gateway_by_ip("192.0.2.1".parse().unwrap()).unwrap();
+    assert!(t.gateway_by_ip("192.0.2.2".parse().unwrap()).is_none());
+    let id = g.outbound_identity(&alice(false), &Host::Domain("example.com".into()));
+    assert_eq!(
+        lines(&id),
+        [
+            "From: \"Alice Smith\" <sip:4255550100@example.com;user=phone>",
+            "P-Asserted-Identity: \"Alice Smith\" <sip:4255550100@example.com;user=phone>"
+        ]
+    );
+    let c = g.inbound_caller(&invite("<sip:2065550199@192.0.2.1>", &[]));
+    assert_eq!(c.number.as_deref(), Some("+12065550199"));
+    assert_eq!(c.source, IdentitySource::From);
+}
