@@ -313,3 +313,36 @@ fn short_intervals_use_a_third_as_margin_and_a_failed_refresher_expires() {
     stopped.stop();
     assert_eq!(stopped.poll_timeout(), None);
 }
+
+#[test]
+fn reliable_1xx_is_resent_doubling_without_cap_until_prack_or_64_t1() {
+    use sb_sip_core::dialog::{Reliable1xxEvent, Reliable1xxRetransmitter};
+    let cfg = sb_sip_core::TimerConfig::default();
+    let r183 = response("183 Session Progress", "Require: 100rel\nRSeq: 1");
+    let mut clock = VirtualClock::new();
+    let mut rt = Reliable1xxRetransmitter::new(clock.now(), r183.clone(), &cfg);
+    let mut sent = Vec::new();
+    let mut events = Vec::new();
+    while let Some(at) = rt.poll_timeout() {
+        clock.advance_to(at);
+        rt.handle_timeout(clock.now());
+        if let Some(r) = rt.poll_transmit() {
+            assert_eq!(r, r183);
+            sent.push(clock.elapsed().as_millis());
+        }
+        events.extend(rt.poll_event().map(|e| (clock.elapsed().as_millis(), e)));
+    }
+    // T1 = 500 ms: 0.5, 1.5, 3.5, 7.5, 15.5, 31.5 s; the 2xx schedule would cap at T2.
+    assert_eq!(sent, [500, 1500, 3500, 7500, 15500, 31500]);
+    assert_eq!(events, [(32000, Reliable1xxEvent::PrackTimeout)]);
+    assert!(rt.is_done());
+
+    let mut clock = VirtualClock::new();
+    let mut rt = Reliable1xxRetransmitter::new(clock.now(), r183, &cfg);
+    clock.advance(Duration::from_millis(500));
+    rt.handle_timeout(clock.now());
+    assert!(rt.poll_transmit().is_some());
+    rt.handle_prack();
+    assert_eq!(rt.poll_timeout(), None);
+    assert!(rt.is_done());
+}

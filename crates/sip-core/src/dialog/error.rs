@@ -70,6 +70,9 @@ pub enum DialogError {
     /// A PRACK matched no unacknowledged reliable provisional response: 481 (RFC 3262 §3).
     #[error("the PRACK matches no unacknowledged reliable provisional response (RFC 3262 §3)")]
     NoMatchingProvisional,
+    /// Only a 101–199 can be sent reliably (RFC 3262 §3).
+    #[error("a {0} response cannot be sent reliably (RFC 3262 §3)")]
+    NotProvisional(u16),
     /// A second reliable provisional response before the first was PRACKed (RFC 3262 §3).
     #[error("the previous reliable provisional response is not yet acknowledged (RFC 3262 §3)")]
     UnacknowledgedProvisional,

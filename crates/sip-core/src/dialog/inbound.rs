@@ -55,7 +55,8 @@ impl Dialog {
     /// * A PRACK that names no unacknowledged reliable 1xx: 481 (RFC 3262 §3).
     /// * A target refresh (re-INVITE, UPDATE) updates the remote target from its Contact
     ///   when we answer it with 2xx ([`Dialog::record_sent_response`]).
-    /// * BYE ends the dialog.
+    /// * BYE ends the dialog. In an early dialog the UAS also owes the pending INVITE a
+    ///   487 (§15.1.2); that response is the caller's to send.
     pub fn handle_request(&mut self, req: &Request) -> Result<Option<SdpRole>, DialogError> {
         if !self.matches_request(req) {
             return Err(DialogError::NoSuchDialog);

@@ -52,7 +52,9 @@ use sb_sip_msg::{CallId, ContactValue, Headers, Method, NameAddr, Request, Respo
 pub use error::DialogError;
 pub use inbound::ResponseOutcome;
 pub use offer_answer::{Carrier, OaKind, OaMessage, OaState, OfferAnswer, SdpRole, Side};
-pub use prack::{is_reliable, rseq_of, Prack, Provisional, RAck};
+pub use prack::{
+    is_reliable, rseq_of, Prack, Provisional, RAck, Reliable1xxEvent, Reliable1xxRetransmitter,
+};
 pub use session_timer::{
     MinSe, Negotiated, Refresher, SessionExpires, SessionTimer, SessionTimerConfig,
     SessionTimerEvent, DEFAULT_INTERVAL, MIN_SE_FLOOR,
@@ -225,6 +227,8 @@ impl Dialog {
     /// Contact (the INVITE's Request-URI until a response supplies one); the dialog is
     /// early for a 1xx and confirmed for a 2xx. The response itself is then processed as by
     /// [`Dialog::handle_response`], whose outcome (PRACK due, SDP role) is returned with it.
+    /// When a dialog with this response's [`DialogId`] already exists (an earlier 1xx with
+    /// the same To tag), pass the response to that dialog instead.
     pub fn uac(
         invite: &Request,
         resp: &Response,
@@ -338,11 +342,9 @@ impl Dialog {
     }
 
     /// Sets the first RSeq this UA issues (RFC 3262 §3 wants it random; the caller draws
-    /// it). Has no effect once a reliable provisional response was issued.
-    pub fn set_first_rseq(&mut self, rseq: u32) {
-        if self.prack.unacknowledged().is_none() && self.prack == Prack::new(1) {
-            self.prack = Prack::new(rseq);
-        }
+    /// it). Returns false, changing nothing, once a reliable provisional response went out.
+    pub fn set_first_rseq(&mut self, rseq: u32) -> bool {
+        self.prack.set_first_rseq(rseq)
     }
 
     pub fn id(&self) -> &DialogId {

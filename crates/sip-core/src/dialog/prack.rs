@@ -5,14 +5,17 @@
 //! it (RFC 3262 §3); the UAC acknowledges each new one exactly once, in order, and ignores
 //! retransmissions and responses that skip ahead (RFC 3262 §4).
 //!
-//! Retransmitting an unacknowledged reliable 1xx (T1, doubling, give up at 64*T1) is the
-//! UAS core's schedule, like the 2xx one in [`crate::uas`]; it is not kept here.
+//! Retransmitting an unacknowledged reliable 1xx is the UAS core's job, not the
+//! transaction's (the INVITE server transaction sends a 1xx once): [`Reliable1xxRetransmitter`]
+//! is its schedule, like [`crate::uas::Uas2xxRetransmitter`] for the 2xx.
 
 use std::fmt;
+use std::time::{Duration, Instant};
 
 use sb_sip_msg::{Header, Method, OtherHeader, Request, Response};
 
 use super::error::DialogError;
+use crate::transaction::TimerConfig;
 
 /// The RAck header value (RFC 3262 §7.2): which reliable 1xx a PRACK acknowledges.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -124,6 +127,7 @@ pub enum Provisional {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Prack {
     next_rseq: u32,
+    issued_any: bool,
     unacked: Option<RAck>,
     last_received: Option<u32>,
 }
@@ -134,9 +138,20 @@ impl Prack {
     pub fn new(first_rseq: u32) -> Prack {
         Prack {
             next_rseq: first_rseq.clamp(1, (1 << 31) - 1),
+            issued_any: false,
             unacked: None,
             last_received: None,
         }
+    }
+
+    /// Sets the first RSeq, as [`Prack::new`] does; ignored (returning false) once a
+    /// reliable provisional response was issued, because RSeq only counts up.
+    pub fn set_first_rseq(&mut self, first_rseq: u32) -> bool {
+        if self.issued_any {
+            return false;
+        }
+        self.next_rseq = first_rseq.clamp(1, (1 << 31) - 1);
+        true
     }
 
     /// The reliable provisional response sent and not yet acknowledged, if any.
@@ -149,7 +164,7 @@ impl Prack {
     /// second in flight.
     pub fn issue(&mut self, resp: &mut Response) -> Result<RAck, DialogError> {
         if !(101..200).contains(&resp.status.code()) {
-            return Err(DialogError::NotDialogCreating(resp.status.code()));
+            return Err(DialogError::NotProvisional(resp.status.code()));
         }
         if self.unacked.is_some() {
             return Err(DialogError::UnacknowledgedProvisional);
@@ -161,6 +176,7 @@ impl Prack {
             .clone();
         let rseq = self.next_rseq;
         self.next_rseq = rseq.checked_add(1).ok_or(DialogError::CSeqExhausted)?;
+        self.issued_any = true;
         resp.headers.remove_other("RSeq");
         if !resp
             .headers
@@ -211,5 +227,82 @@ impl Prack {
             cseq: cseq.seq,
             method: cseq.method.clone(),
         }))
+    }
+}
+
+/// What a [`Reliable1xxRetransmitter`] tells its owner.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Reliable1xxEvent {
+    /// 64*T1 passed without the PRACK: the UAS SHOULD reject the INVITE with a 5xx
+    /// (RFC 3262 §3).
+    PrackTimeout,
+}
+
+/// The RFC 3262 §3 schedule of one reliable provisional response: resent at T1, the
+/// interval doubling each time (with no T2 cap, unlike the 2xx of §13.3.1.4), until the
+/// PRACK arrives or 64*T1 has passed.
+#[derive(Debug, Clone)]
+pub struct Reliable1xxRetransmitter {
+    response: Response,
+    interval: Duration,
+    next: Option<Instant>,
+    give_up: Instant,
+    due: Option<Response>,
+    event: Option<Reliable1xxEvent>,
+}
+
+impl Reliable1xxRetransmitter {
+    /// Starts at `now`, when the response was first sent.
+    pub fn new(now: Instant, response: Response, cfg: &TimerConfig) -> Self {
+        Reliable1xxRetransmitter {
+            response,
+            interval: cfg.t1,
+            next: Some(now + cfg.t1),
+            give_up: now + cfg.t1_x64(),
+            due: None,
+            event: None,
+        }
+    }
+
+    /// The PRACK for this response arrived ([`crate::dialog::Dialog::handle_request`]
+    /// accepted it): stop.
+    pub fn handle_prack(&mut self) {
+        self.next = None;
+        self.due = None;
+    }
+
+    pub fn handle_timeout(&mut self, now: Instant) {
+        let Some(next) = self.next else {
+            return;
+        };
+        if now >= self.give_up {
+            self.next = None;
+            self.event = Some(Reliable1xxEvent::PrackTimeout);
+        } else if now >= next {
+            self.due = Some(self.response.clone());
+            self.interval = self.interval.saturating_mul(2);
+            self.next = Some(next + self.interval);
+        }
+    }
+
+    /// A retransmission to hand to the transaction layer now.
+    #[must_use]
+    pub fn poll_transmit(&mut self) -> Option<Response> {
+        self.due.take()
+    }
+
+    #[must_use]
+    pub fn poll_event(&mut self) -> Option<Reliable1xxEvent> {
+        self.event.take()
+    }
+
+    #[must_use]
+    pub fn poll_timeout(&self) -> Option<Instant> {
+        self.next.map(|n| n.min(self.give_up))
+    }
+
+    /// True once the PRACK came or the schedule gave up.
+    pub fn is_done(&self) -> bool {
+        self.next.is_none()
     }
 }
