@@ -26,7 +26,6 @@ use sb_rtp::{build_compound, demux, parse_compound, Demux, NtpTime, RtcpPacket, 
 
 use crate::ice::{IceFactory, IceState, NoIce};
 use crate::leg::{self, Forward, Leg, Mode, PartnerView, Seeds};
-use crate::transcode::Playout;
 
 /// The minimum RTCP interval, RFC 3550 §6.2.
 const RTCP_MIN_INTERVAL_US: u64 = 5_000_000;
@@ -376,20 +375,23 @@ impl MediaEngine {
         self.link(a, b)
     }
 
-    /// Sets both legs' partner and mode, and the transcoding stages the mode needs.
+    /// Sets both legs' partner and mode, and the transcoding stages the mode needs
+    /// (sb-codecs' `transcode_plan` picks each side's codec rate and resampling).
     fn link(&mut self, a: LegId, b: LegId) -> Result<(), CommandError> {
         let mode = mode_between(&self.leg(a)?.spec, &self.leg(b)?.spec)?;
-        for (x, y) in [(a, b), (b, a)] {
+        let codecs = match (self.leg(a)?.codec, self.leg(b)?.codec) {
+            (Some(ca), Some(cb)) if mode == Mode::Transcode => {
+                match sb_codecs::transcode_plan(ca, cb) {
+                    sb_codecs::TranscodePlan::Transcode(bridge) => (Some(bridge.a), Some(bridge.b)),
+                    _ => (Some(ca), Some(cb)),
+                }
+            }
+            (ca, cb) => (ca, cb),
+        };
+        for (x, y, codec) in [(a, b, codecs.0), (b, a, codecs.1)] {
             let l = self.leg_mut(x)?;
             l.partner = Some(y);
-            l.mode = Some(mode);
-            l.playout = match (mode, l.codec) {
-                (Mode::Transcode, Some(c)) => match l.playout.take() {
-                    Some(p) => Some(p),
-                    None => Some(Playout::new(c, l.spec.ptime_ms)),
-                },
-                _ => None,
-            };
+            l.join(mode, codec);
         }
         Ok(())
     }
@@ -398,13 +400,10 @@ impl MediaEngine {
         let Some(leg) = self.legs.get_mut(&a) else {
             return;
         };
-        let partner = leg.partner.take();
-        leg.mode = None;
-        leg.playout = None;
+        let partner = leg.partner;
+        leg.leave();
         if let Some(b) = partner.and_then(|b| self.legs.get_mut(&b)) {
-            b.partner = None;
-            b.mode = None;
-            b.playout = None;
+            b.leave();
         }
     }
 

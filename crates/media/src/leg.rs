@@ -364,6 +364,31 @@ impl Leg {
         Ok(())
     }
 
+    /// Joins a partner: `codec` is what this leg runs (for Opus, at the PCM rate the bridge
+    /// chose), and `transcode` whether its audio is decoded for the partner.
+    pub fn join(&mut self, mode: Mode, codec: Option<Codec>) {
+        self.mode = Some(mode);
+        if let Some(c) = codec {
+            if self.packetizer.as_ref().map(|p| p.codec()) != Some(c) {
+                self.packetizer = Some(Packetizer::new(c, self.spec.ptime_ms));
+            }
+            self.codec = Some(c);
+        }
+        self.playout = match (mode, self.codec) {
+            (Mode::Transcode, Some(c)) => match self.playout.take() {
+                Some(p) if p.codec() == c => Some(p),
+                _ => Some(Playout::new(c, self.spec.ptime_ms)),
+            },
+            _ => None,
+        };
+    }
+
+    pub fn leave(&mut self) {
+        self.partner = None;
+        self.mode = None;
+        self.playout = None;
+    }
+
     pub fn has_telephone_event(&self) -> bool {
         self.spec.telephone_event.is_some()
     }

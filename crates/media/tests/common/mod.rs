@@ -122,7 +122,7 @@ impl Peer {
         Self {
             addr,
             codec,
-            pt: codec.static_payload_type().unwrap(),
+            pt: codec.static_payload_type().unwrap_or(111),
             ssrc: Ssrc(0x1111_0000 + u32::from(addr.port())),
             seq: 65_500, // wraps during longer tests
             ts: 4_294_960_000,
@@ -136,7 +136,8 @@ impl Peer {
     /// The next 20 ms of a `freq` Hz tone at -10 dBm0 as an RTP packet (SRTP if keyed).
     pub fn tone_packet(&mut self, freq: f64) -> Vec<u8> {
         let n = self.codec.frame_samples(20);
-        let all = audio::sine(freq, audio::dbm0_to_amplitude(-10.0), 8000, self.phase + n);
+        let rate = self.codec.sample_rate();
+        let all = audio::sine(freq, audio::dbm0_to_amplitude(-10.0), rate, self.phase + n);
         self.phase += n;
         self.audio_packet(&all[all.len() - n..])
     }
@@ -146,7 +147,9 @@ impl Peer {
         let mut payload = Vec::new();
         self.enc.encode(pcm, &mut payload);
         let p = self.packet(self.pt, false, self.ts, payload);
-        self.ts = self.ts.wrapping_add(pcm.len() as u32);
+        let ticks = pcm.len() as u64 * u64::from(self.codec.clock_rate())
+            / u64::from(self.codec.sample_rate());
+        self.ts = self.ts.wrapping_add(ticks as u32);
         p
     }
 
