@@ -49,6 +49,8 @@ pub struct Resampler {
     down: usize,
     /// Taps per phase.
     taps: usize,
+    /// Group delay in output samples.
+    delay: usize,
     /// Phase-major coefficients: `coeffs[p * taps + j]` weighs input `i - j` for phase `p`.
     coeffs: Vec<f32>,
     /// The last `taps - 1` inputs, then the block being converted.
@@ -92,18 +94,21 @@ impl Resampler {
             return Err(unsupported);
         }
         let (up, down) = (up as usize, down as usize);
-        let coeffs = if up == 1 && down == 1 {
-            vec![1.0]
+        let (coeffs, len) = if up == 1 && down == 1 {
+            (vec![1.0], 1)
         } else {
             design(up, down)
         };
         let taps = coeffs.len() / up;
+        // The prototype's centre, (len - 1) / 2 on the upsampled grid, in output samples.
+        let delay = ((len - 1) as f64 / 2.0 / down as f64).round() as usize;
         Ok(Resampler {
             from,
             to,
             up,
             down,
             taps,
+            delay,
             coeffs,
             buf: vec![0.0; taps - 1],
             pos: (taps - 1) * up,
@@ -123,7 +128,7 @@ impl Resampler {
     /// Group delay of the filter in output samples (the filter is linear phase): a tone
     /// comes out this much later than it went in.
     pub fn delay(&self) -> usize {
-        (self.taps * self.up - 1) / 2 / self.down
+        self.delay
     }
 
     /// Output samples that `input` samples produce on average. With whole frames
@@ -164,8 +169,9 @@ impl Resampler {
 }
 
 /// The polyphase coefficients for interpolation by `up` and decimation by `down`, phase
-/// major, the prototype padded with zeros to a multiple of `up` taps.
-fn design(up: usize, down: usize) -> Vec<f32> {
+/// major, the prototype padded with zeros to a multiple of `up` taps; and the prototype's
+/// unpadded length.
+fn design(up: usize, down: usize) -> (Vec<f32>, usize) {
     // Work at the upsampled rate, normalised to 1. The lower of the two rates is 1/max(up,
     // down) of it.
     let low = 1.0 / up.max(down) as f64;
@@ -206,7 +212,7 @@ fn design(up: usize, down: usize) -> Vec<f32> {
             coeffs[p * taps + j] = proto[p + j * up] as f32;
         }
     }
-    coeffs
+    (coeffs, len)
 }
 
 #[cfg(test)]
