@@ -43,6 +43,7 @@
 //! ([`store_io`]).
 
 pub mod core;
+pub mod media;
 pub mod server;
 pub mod server_core;
 pub mod store_io;
@@ -53,4 +54,5 @@ mod ws;
 pub use crate::core::{Core, Transmit};
 pub use sb_sip_core::{ConnId, Peer, TransportKind};
 pub use server::{Control, ControlHandle, RuntimeConfig, RuntimeError, Server, ShutdownHandle};
+pub use media::{LegPorts, MediaHost, MediaHostConfig};
 pub use server_core::ServerCore;

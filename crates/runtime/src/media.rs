@@ -1,0 +1,363 @@
+//! The media host: the sockets and the clock around the sans-IO media engine.
+//!
+//! One task owns a [`sb_media::MediaEngine`]. Signalling (the B2BUA's event loop) hands it
+//! [`sb_media_api::Command`]s through a [`MediaHost`] handle and receives the engine's
+//! [`sb_media_api::Event`]s through a callback; neither side waits for the other.
+//!
+//! Ports come from a configured range: each leg gets an even RTP port and the odd port
+//! above it for RTCP (RFC 3550 §11), bound at once by [`MediaHost::allocate`] so the
+//! addresses written into SDP are already ours. A socket's datagrams are read by a small
+//! task of their own and passed to the engine with the socket's local address; the engine
+//! says from which local socket each datagram leaves.
+//!
+//! Time: the engine counts microseconds from the host's start ([`Instant`] based, so a
+//! wall-clock step never moves it); the wall clock is read once, for RTCP's NTP stamps.
+//!
+//! Metrics: `media_legs` and `media_sessions` (gauges), `media_ports_in_use` (gauge),
+//! `media_packets_sent_total`, `media_send_errors_total`, `media_command_errors_total`.
+
+use std::collections::HashMap;
+use std::io;
+use std::net::{IpAddr, SocketAddr, UdpSocket as StdUdpSocket};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use sb_media::{EngineConfig, MediaEngine};
+use sb_media_api::{Command, Event};
+use tokio::net::UdpSocket;
+use tokio::sync::mpsc;
+use tokio::task::JoinHandle;
+
+/// Where media sockets live.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MediaHostConfig {
+    /// The address bound and written into SDP.
+    pub address: IpAddr,
+    /// First port of the range (rounded up to even).
+    pub port_min: u16,
+    /// Last port of the range.
+    pub port_max: u16,
+}
+
+impl Default for MediaHostConfig {
+    fn default() -> Self {
+        MediaHostConfig {
+            address: IpAddr::from([127, 0, 0, 1]),
+            port_min: 20_000,
+            port_max: 29_999,
+        }
+    }
+}
+
+/// The two sockets of one leg.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct LegPorts {
+    pub rtp: SocketAddr,
+    pub rtcp: SocketAddr,
+}
+
+/// Why ports could not be had.
+#[derive(Debug, thiserror::Error)]
+pub enum AllocError {
+    #[error("no free media port pair left in {min}-{max}")]
+    Exhausted { min: u16, max: u16 },
+    #[error("media host stopped")]
+    Stopped,
+}
+
+enum Input {
+    Command(Box<Command>),
+    Socket(SocketAddr, StdUdpSocket),
+    Release(LegPorts),
+    Packet {
+        local: SocketAddr,
+        from: SocketAddr,
+        bytes: Vec<u8>,
+    },
+}
+
+/// The next pair to try and which pairs are taken.
+struct PortPool {
+    min: u16,
+    max: u16,
+    next: u16,
+    taken: std::collections::HashSet<u16>,
+}
+
+impl PortPool {
+    fn new(min: u16, max: u16) -> PortPool {
+        let min = min.saturating_add(min & 1);
+        PortPool {
+            min,
+            max,
+            next: min,
+            taken: Default::default(),
+        }
+    }
+
+    /// Even RTP ports from `min` whose odd neighbour is within `max`.
+    fn pairs(&self) -> usize {
+        if self.max <= self.min {
+            0
+        } else {
+            usize::from((self.max - self.min).div_ceil(2))
+        }
+    }
+
+    /// The next untaken even port, round-robin, so a port just released is not reused at
+    /// once (late packets of the old call would land in the new one).
+    fn candidate(&mut self) -> Option<u16> {
+        for _ in 0..self.pairs() {
+            let p = self.next;
+            self.next = if p.saturating_add(3) > self.max {
+                self.min
+            } else {
+                p + 2
+            };
+            if !self.taken.contains(&p) {
+                return Some(p);
+            }
+        }
+        None
+    }
+}
+
+/// A handle on the media task; cheap to clone.
+#[derive(Clone)]
+pub struct MediaHost {
+    tx: mpsc::UnboundedSender<Input>,
+    pool: Arc<Mutex<PortPool>>,
+    address: IpAddr,
+}
+
+impl MediaHost {
+    /// Starts the media task. `on_event` runs on the task for every engine event; it must
+    /// not block (send it on to the signalling loop).
+    pub fn start(
+        config: MediaHostConfig,
+        seed: u64,
+        on_event: impl FnMut(Event) + Send + 'static,
+    ) -> (MediaHost, JoinHandle<()>) {
+        let unix_us = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map(|d| d.as_micros() as u64)
+            .unwrap_or(0);
+        let engine = MediaEngine::new(EngineConfig::new(seed, unix_us));
+        Self::start_with(config, engine, on_event)
+    }
+
+    /// As [`MediaHost::start`], with an engine the caller built (an ICE factory, say).
+    pub fn start_with(
+        config: MediaHostConfig,
+        engine: MediaEngine,
+        on_event: impl FnMut(Event) + Send + 'static,
+    ) -> (MediaHost, JoinHandle<()>) {
+        let (tx, rx) = mpsc::unbounded_channel();
+        let task = tokio::spawn(run(engine, rx, tx.clone(), on_event));
+        let host = MediaHost {
+            tx,
+            pool: Arc::new(Mutex::new(PortPool::new(config.port_min, config.port_max))),
+            address: config.address,
+        };
+        (host, task)
+    }
+
+    /// The address media sockets are bound to.
+    pub fn address(&self) -> IpAddr {
+        self.address
+    }
+
+    /// Binds an RTP/RTCP socket pair from the range and hands both to the engine's task.
+    /// Ports another program holds are skipped.
+    pub fn allocate(&self) -> Result<LegPorts, AllocError> {
+        let mut pool = self.pool.lock().unwrap_or_else(|e| e.into_inner());
+        let (min, max) = (pool.min, pool.max);
+        for _ in 0..pool.pairs() {
+            let Some(port) = pool.candidate() else { break };
+            let Ok(rtp) = bind(self.address, port) else {
+                continue;
+            };
+            let Ok(rtcp) = bind(self.address, port + 1) else {
+                continue;
+            };
+            let ports = LegPorts {
+                rtp: SocketAddr::new(self.address, port),
+                rtcp: SocketAddr::new(self.address, port + 1),
+            };
+            self.tx
+                .send(Input::Socket(ports.rtp, rtp))
+                .map_err(|_| AllocError::Stopped)?;
+            self.tx
+                .send(Input::Socket(ports.rtcp, rtcp))
+                .map_err(|_| AllocError::Stopped)?;
+            pool.taken.insert(port);
+            metrics::gauge!("media_ports_in_use").set((pool.taken.len() * 2) as f64);
+            return Ok(ports);
+        }
+        Err(AllocError::Exhausted { min, max })
+    }
+
+    /// Closes a leg's sockets and returns its ports to the range. Send the engine its
+    /// `RemoveLeg` (or `DestroySession`) first.
+    pub fn release(&self, ports: LegPorts) {
+        let mut pool = self.pool.lock().unwrap_or_else(|e| e.into_inner());
+        if pool.taken.remove(&ports.rtp.port()) {
+            metrics::gauge!("media_ports_in_use").set((pool.taken.len() * 2) as f64);
+            let _ = self.tx.send(Input::Release(ports));
+        }
+    }
+
+    /// Hands a command to the engine. A command the engine refuses is logged and counted
+    /// (`media_command_errors_total`); signalling learns of a dead leg from the events.
+    pub fn command(&self, cmd: Command) {
+        let _ = self.tx.send(Input::Command(Box::new(cmd)));
+    }
+}
+
+fn bind(ip: IpAddr, port: u16) -> io::Result<StdUdpSocket> {
+    let s = StdUdpSocket::bind(SocketAddr::new(ip, port))?;
+    s.set_nonblocking(true)?;
+    Ok(s)
+}
+
+struct Socket {
+    sock: Arc<UdpSocket>,
+    reader: JoinHandle<()>,
+}
+
+async fn run(
+    mut engine: MediaEngine,
+    mut rx: mpsc::UnboundedReceiver<Input>,
+    tx: mpsc::UnboundedSender<Input>,
+    mut on_event: impl FnMut(Event) + Send + 'static,
+) {
+    // The reader tasks hold senders too; keep only a weak one here so the loop ends when
+    // every handle is gone.
+    let weak = tx.downgrade();
+    drop(tx);
+    let origin = Instant::now();
+    let now_us = |at: Instant| at.saturating_duration_since(origin).as_micros() as u64;
+    let mut sockets: HashMap<SocketAddr, Socket> = HashMap::new();
+    loop {
+        let deadline = engine
+            .poll_timeout()
+            .map(|us| origin + Duration::from_micros(us));
+        let input = match deadline {
+            Some(at) => tokio::select! {
+                i = rx.recv() => i,
+                _ = tokio::time::sleep_until(at.into()) => {
+                    engine.handle_timeout(now_us(Instant::now()));
+                    flush(&mut engine, &sockets, &mut on_event);
+                    continue;
+                }
+            },
+            None => rx.recv().await,
+        };
+        let Some(input) = input else { break };
+        let now = now_us(Instant::now());
+        match input {
+            Input::Command(cmd) => {
+                let what = format!("{cmd:?}");
+                if let Err(e) = engine.handle_command(now, *cmd) {
+                    metrics::counter!("media_command_errors_total").increment(1);
+                    tracing::warn!(error = %e, command = %what, "media command refused");
+                }
+                metrics::gauge!("media_sessions").set(engine.session_count() as f64);
+                metrics::gauge!("media_legs").set(engine.leg_count() as f64);
+            }
+            Input::Socket(local, std_sock) => {
+                let Ok(sock) = UdpSocket::from_std(std_sock) else {
+                    continue;
+                };
+                let sock = Arc::new(sock);
+                let Some(tx) = weak.upgrade() else { break };
+                let reader = tokio::spawn(read_socket(Arc::clone(&sock), local, tx));
+                sockets.insert(local, Socket { sock, reader });
+            }
+            Input::Release(ports) => {
+                for local in [ports.rtp, ports.rtcp] {
+                    if let Some(s) = sockets.remove(&local) {
+                        s.reader.abort();
+                    }
+                }
+            }
+            Input::Packet { local, from, bytes } => {
+                engine.handle_packet(now, local, from, &bytes);
+            }
+        }
+        flush(&mut engine, &sockets, &mut on_event);
+    }
+    for (_, s) in sockets {
+        s.reader.abort();
+    }
+}
+
+/// Sends what the engine produced and passes its events on. A full socket buffer drops the
+/// datagram: late media is worse than lost media, and RTP copes with loss.
+fn flush(
+    engine: &mut MediaEngine,
+    sockets: &HashMap<SocketAddr, Socket>,
+    on_event: &mut impl FnMut(Event),
+) {
+    let mut sent = 0u64;
+    while let Some(t) = engine.poll_transmit() {
+        match sockets.get(&t.from_local) {
+            Some(s) if s.sock.try_send_to(&t.bytes, t.to).is_ok() => sent += 1,
+            _ => metrics::counter!("media_send_errors_total").increment(1),
+        }
+    }
+    if sent > 0 {
+        metrics::counter!("media_packets_sent_total").increment(sent);
+    }
+    while let Some(ev) = engine.poll_event() {
+        on_event(ev);
+    }
+}
+
+async fn read_socket(sock: Arc<UdpSocket>, local: SocketAddr, tx: mpsc::UnboundedSender<Input>) {
+    let mut buf = vec![0u8; 2048];
+    loop {
+        match sock.recv_from(&mut buf).await {
+            Ok((n, from)) => {
+                let input = Input::Packet {
+                    local,
+                    from,
+                    bytes: buf[..n].to_vec(),
+                };
+                if tx.send(input).is_err() {
+                    return;
+                }
+            }
+            // ICMP port unreachable surfaces as an error on some systems; keep reading.
+            Err(e) if e.kind() == io::ErrorKind::ConnectionReset => continue,
+            Err(_) => return,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pairs_are_even_and_cycle_without_reusing_at_once() {
+        let mut p = PortPool::new(30_001, 30_007);
+        assert_eq!(p.pairs(), 3);
+        assert_eq!(p.candidate(), Some(30_002));
+        p.taken.insert(30_002);
+        assert_eq!(p.candidate(), Some(30_004));
+        assert_eq!(p.candidate(), Some(30_006));
+        assert_eq!(
+            p.candidate(),
+            Some(30_004),
+            "wraps, skipping the taken pair"
+        );
+        p.taken.extend([30_004, 30_006]);
+        assert_eq!(p.candidate(), None);
+
+        // An even last port has no RTCP neighbour inside the range: never handed out.
+        let mut p = PortPool::new(30_002, 30_006);
+        let seen: Vec<_> = (0..4).filter_map(|_| p.candidate()).collect();
+        assert_eq!(seen, [30_002, 30_004, 30_002, 30_004]);
+    }
+}
