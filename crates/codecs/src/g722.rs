@@ -1,10 +1,10 @@
 //! ITU-T G.722: 7 kHz audio coding within 64 kbit/s (mode 1), by sub-band ADPCM.
 //!
 //! A 24-tap quadrature mirror filter pair splits 16 kHz audio into a lower band (0–4 kHz)
-//! and a higher band (4–8 kHz), each sampled at 8 kHz (G.722 §3.2, §4.4). Each band is coded
+//! and a higher band (4–8 kHz), each sampled at 8 kHz (the transmit and receive QMF). Each band is coded
 //! by ADPCM with a backward-adaptive quantizer scale and a pole-zero predictor (two poles,
 //! six zeros) driven only by quantized values, so the decoder tracks the encoder without
-//! side information (G.722 §3.3–§3.6):
+//! side information:
 //!
 //! - lower band: 6 bits per sample (60 levels); the predictor and scale adaptation see only
 //!   the 4 most significant bits, which is what lets a receiver drop 1 or 2 bits (modes 2
@@ -12,7 +12,10 @@
 //! - higher band: 2 bits per sample (4 levels).
 //!
 //! One octet per pair of input samples: the higher-band code in the two most significant
-//! bits, the lower-band code in the six least (G.722 §1.4.4 and RFC 3551 §4.5.2).
+//! bits, the lower-band code in the six least.
+//!
+//! Names in comments (LSBCODE, INVQAL, LOGSCL, SCALEL, UPPOL1, FILTEZ, ...) are the
+//! Recommendation's names for its computational blocks, so the code can be read beside it.
 //!
 //! **RTP clock quirk** (RFC 3551 §4.5.2): G.722 is sampled at 16 kHz but its RTP clock rate
 //! is 8000 Hz, an error in the original RFC 1890 kept for compatibility. A 20 ms frame holds
@@ -28,14 +31,14 @@
 
 use crate::{Codec, Decoder, Encoder};
 
-/// QMF coefficients h(0)..h(23), scaled by 2^13 (G.722 §4.4.2, table 11). The filter is
+/// QMF coefficients h(0)..h(23), scaled by 2^13 (transmit and receive QMF). The filter is
 /// symmetric, so analysis plus synthesis is linear phase with a 23-sample delay.
 const QMF: [i32; 24] = [
     3, -11, -11, 53, 12, -156, 32, 362, -210, -805, 951, 3876, 3876, 951, -805, -210, 362, 32,
     -156, 12, 53, -11, -11, 3,
 ];
 
-/// Lower-band quantizer decision levels (G.722 §3.3, table 6), scaled so that level × DETL
+/// Lower-band quantizer decision levels (LSBCODE), scaled so that level × DETL
 /// >> 12 is on the sub-band signal's scale. The last entry stands for "no upper bound".
 const Q6: [i32; 31] = [
     0,
@@ -71,19 +74,20 @@ const Q6: [i32; 31] = [
     i32::MAX,
 ];
 
-/// Lower-band codes for a negative difference, by quantizer interval (table 6, ILN).
+/// Lower-band codes for a negative difference, by quantizer interval (LSBCODE's ILN).
 const ILN: [u8; 31] = [
     0, 63, 62, 31, 30, 29, 28, 27, 26, 25, 24, 23, 22, 21, 20, 19, 18, 17, 16, 15, 14, 13, 12, 11,
     10, 9, 8, 7, 6, 5, 4,
 ];
 
-/// Lower-band codes for a positive difference, by quantizer interval (table 6, ILP).
+/// Lower-band codes for a positive difference, by quantizer interval (LSBCODE's ILP).
 const ILP: [u8; 31] = [
     0, 61, 60, 59, 58, 57, 56, 55, 54, 53, 52, 51, 50, 49, 48, 47, 46, 45, 44, 43, 42, 41, 40, 39,
     38, 37, 36, 35, 34, 33, 32,
 ];
 
-/// 6-bit inverse quantizer output by code, scaled by 2^15 / DETL (G.722 §3.4, table 7).
+/// 6-bit inverse quantizer output by code, scaled by 2^15 / DETL (INVQBL,
+/// mode 1).
 /// Codes 0–3 are never sent; they decode like the smallest negative level.
 const QM6: [i32; 64] = [
     -136, -136, -136, -136, -24808, -21904, -19008, -16704, -14984, -13512, -12280, -11192, -10232,
@@ -94,29 +98,29 @@ const QM6: [i32; 64] = [
 ];
 
 /// 4-bit inverse quantizer used inside the prediction loop, by the code's top four bits
-/// (G.722 §3.4, table 7, column for 4-bit codes).
+/// (INVQAL).
 const QM4: [i32; 16] = [
     0, -20456, -12896, -8968, -6288, -4240, -2584, -1200, 20456, 12896, 8968, 6288, 4240, 2584,
     1200, 0,
 ];
 
-/// Lower-band log scale factor multipliers (G.722 §3.5, table 8), by the 4-bit code's
+/// Lower-band log scale factor multipliers (LOGSCL), by the 4-bit code's
 /// magnitude index [`RL42`].
 const WL: [i32; 8] = [-60, -30, 58, 172, 334, 538, 1198, 3042];
 /// Magnitude index of each 4-bit lower-band code (0 = smallest level).
 const RL42: [usize; 16] = [0, 7, 6, 5, 4, 3, 2, 1, 7, 6, 5, 4, 3, 2, 1, 0];
 
-/// Higher-band decision level relative to the scale factor (G.722 §3.3, table 9).
+/// Higher-band decision level relative to the scale factor (HSBCODE).
 const Q2: i32 = 564;
-/// Higher-band codes by sign and interval: inner (1) and outer (2) (table 9).
+/// Higher-band codes by sign and interval: inner (1) and outer (2) (HSBCODE).
 const IHN: [u8; 3] = [0, 1, 0];
 const IHP: [u8; 3] = [0, 3, 2];
-/// 2-bit inverse quantizer output by code, scaled by 2^15 / DETH (G.722 §3.4, table 10).
+/// 2-bit inverse quantizer output by code, scaled by 2^15 / DETH (INVQAH).
 const QM2: [i32; 4] = [-7408, -1616, 7408, 1616];
-/// Higher-band log scale factor multipliers (G.722 §3.5, table 10), by code.
+/// Higher-band log scale factor multipliers (LOGSCH), by code.
 const WH: [i32; 4] = [798, -214, 798, -214];
 
-/// Anti-log table for the scale factors: 2048 · 2^(i/32) (G.722 §3.5, table 12).
+/// Anti-log table for the scale factors: 2048 · 2^(i/32) (SCALEL, SCALEH).
 const ILB: [i32; 32] = [
     2048, 2093, 2139, 2186, 2233, 2282, 2332, 2383, 2435, 2489, 2543, 2599, 2656, 2714, 2774, 2834,
     2896, 2960, 3025, 3091, 3158, 3228, 3298, 3371, 3444, 3520, 3597, 3676, 3756, 3838, 3922, 4008,
@@ -132,7 +136,7 @@ fn neg(x: i32) -> bool {
     x < 0
 }
 
-/// What differs between the two bands' scale adaptation (G.722 §3.5).
+/// What differs between the two bands' scale adaptation (LOGSCL/SCALEL against LOGSCH/SCALEH).
 #[derive(Debug, Clone, Copy)]
 struct ScaleParams {
     /// Upper limit of the log scale factor (18432 lower band, 22528 higher band).
@@ -151,7 +155,7 @@ const HIGHER: ScaleParams = ScaleParams {
 };
 
 /// The ADPCM state of one sub-band: quantizer scale and adaptive predictor. Encoder and
-/// decoder run the same update from the same quantized values (G.722 §3.5, §3.6).
+/// decoder run the same update from the same quantized values.
 #[derive(Debug, Clone)]
 struct Band {
     params: ScaleParams,
@@ -287,7 +291,7 @@ impl Band {
     }
 }
 
-/// Magnitude as the quantizers compare it: ones' complement for negatives (G.722 §3.3).
+/// Magnitude as the quantizers compare it: ones' complement for negatives.
 fn magnitude(e: i32) -> i32 {
     if e >= 0 {
         e
@@ -296,7 +300,7 @@ fn magnitude(e: i32) -> i32 {
     }
 }
 
-/// The 6-bit lower-band code for the prediction error `el` at scale `det` (G.722 §3.3).
+/// The 6-bit lower-band code for the prediction error `el` at scale `det` (LSBCODE).
 fn quantize_lower(el: i32, det: i32) -> u8 {
     let wd = magnitude(el);
     let interval = (1..30).find(|&i| wd < (Q6[i] * det) >> 12).unwrap_or(30);
@@ -307,7 +311,7 @@ fn quantize_lower(el: i32, det: i32) -> u8 {
     }
 }
 
-/// The 2-bit higher-band code for the prediction error `eh` at scale `det` (G.722 §3.3).
+/// The 2-bit higher-band code for the prediction error `eh` at scale `det` (HSBCODE).
 fn quantize_higher(eh: i32, det: i32) -> u8 {
     let interval = if magnitude(eh) >= (Q2 * det) >> 12 {
         2
@@ -351,7 +355,7 @@ impl G722Encoder {
 
     /// Codes one pair of consecutive samples (older first) as one octet.
     fn encode_pair(&mut self, older: i16, newer: i16) -> u8 {
-        // Transmit QMF (G.722 §4.4.2): the even taps see the newest sample and every other
+        // Transmit QMF: the even taps see the newest sample and every other
         // one before it, the odd taps the rest. Sum and difference give the two bands,
         // decimated by two.
         self.x.copy_within(0..22, 2);
@@ -433,7 +437,7 @@ impl G722Decoder {
         }
     }
 
-    /// Decodes one octet into two samples (G.722 §6.2, mode 1).
+    /// Decodes one octet into two samples (mode 1, 64 kbit/s).
     fn decode_octet(&mut self, octet: u8) -> [i16; 2] {
         let il = octet & 0x3F;
         let ih = octet >> 6;
@@ -447,7 +451,7 @@ impl G722Decoder {
         let rh = (self.higher.s + dh).clamp(-16384, 16383);
         self.higher.update_higher(ih);
 
-        // Receive QMF (G.722 §4.4.3): interpolate by two and recombine. Even outputs come
+        // Receive QMF: interpolate by two and recombine. Even outputs come
         // from the band difference, odd ones from the sum; 2^13 coefficient scale, a factor
         // two for the interpolation and one to undo the encoder's extra shift.
         self.xd.copy_within(0..11, 1);
