@@ -34,8 +34,15 @@ pub struct Sim {
 
 impl Sim {
     pub fn new() -> Self {
+        Self::with_engine(MediaEngine::new(EngineConfig::new(
+            42,
+            1_700_000_000_000_000,
+        )))
+    }
+
+    pub fn with_engine(engine: MediaEngine) -> Self {
         Self {
-            engine: MediaEngine::new(EngineConfig::new(42, 1_700_000_000_000_000)),
+            engine,
             now: 0,
             inbox: HashMap::new(),
             events: Vec::new(),
@@ -70,10 +77,14 @@ impl Sim {
 
     /// Runs the engine's timers up to `t`.
     pub fn advance_to(&mut self, t: u64) {
+        // Bounded, so an engine that keeps asking for the past fails instead of hanging.
+        let mut rounds = 0u32;
         while let Some(next) = self.engine.poll_timeout() {
             if next > t {
                 break;
             }
+            rounds += 1;
+            assert!(rounds < 100_000, "timer loop stuck at {next} µs");
             self.now = self.now.max(next);
             self.engine.handle_timeout(self.now);
             self.drain();
