@@ -384,7 +384,9 @@ impl IceAgent {
             } else {
                 self.config.max_transmits
             };
-            if c.transmits < limit {
+            if c.cancelled {
+                self.checks.swap_remove(i);
+            } else if c.transmits < limit {
                 c.transmits += 1;
                 c.rto = c.rto.saturating_mul(2).min(self.config.rto_max);
                 c.next_at = now + c.rto;
@@ -575,7 +577,9 @@ impl IceAgent {
     /// frozen one.
     fn send_next_check(&mut self, now: Instant) -> bool {
         while let Some((i, nominate)) = self.triggered.pop_front() {
-            if i < self.pairs.len() {
+            let Some(p) = self.pairs.get(i) else { continue };
+            // A cancelled check's late response may have made the pair valid meanwhile.
+            if p.state != PairState::Succeeded || nominate {
                 self.send_check(now, i, nominate);
                 return true;
             }
@@ -664,6 +668,7 @@ impl IceAgent {
             transmits: 1,
             nominating,
             consent: false,
+            cancelled: false,
             role,
         })
     }

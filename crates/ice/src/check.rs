@@ -60,6 +60,9 @@ pub(crate) struct Check {
     /// Carries USE-CANDIDATE.
     pub nominating: bool,
     pub consent: bool,
+    /// Cancelled by a triggered check (RFC 8445 §7.3.1.4): not retransmitted, and silence
+    /// until `next_at` fails nothing.
+    pub cancelled: bool,
     /// The role the request claimed, for §7.2.5.1.
     pub role: IceRole,
 }

@@ -50,6 +50,10 @@ struct Net {
     /// Drop everything agent i sends.
     mute: [bool; 2],
     loss: f64,
+    /// Extra random delay (0..jitter) per packet, which reorders them; and the chance a
+    /// packet is delivered twice.
+    jitter_ms: u64,
+    duplicate: f64,
     rng: u64,
     queue: Vec<Packet>,
     events: [Vec<(Duration, IceEvent)>; 2],
@@ -72,6 +76,8 @@ impl Net {
             unreachable: HashSet::new(),
             mute: [false; 2],
             loss: 0.0,
+            jitter_ms: 0,
+            duplicate: 0.0,
             rng: 1,
             queue: Vec::new(),
             events: [Vec::new(), Vec::new()],
@@ -135,13 +141,17 @@ impl Net {
                 if !self.addrs[j].contains(&to) {
                     continue;
                 }
-                self.queue.push(Packet {
-                    at: self.now + Duration::from_millis(10),
-                    to: j,
-                    local: to,
-                    from,
-                    bytes: t.payload,
-                });
+                let copies = if self.chance() < self.duplicate { 2 } else { 1 };
+                for _ in 0..copies {
+                    let extra = (self.chance() * self.jitter_ms as f64) as u64;
+                    self.queue.push(Packet {
+                        at: self.now + Duration::from_millis(10 + extra),
+                        to: j,
+                        local: to,
+                        from,
+                        bytes: t.payload.clone(),
+                    });
+                }
             }
             while let Some(e) = self.agents[i].poll_event() {
                 self.events[i].push((self.now - self.start, e));
@@ -326,10 +336,12 @@ fn new_checks_are_paced_by_ta() {
 }
 
 #[test]
-fn checks_get_through_heavy_loss() {
-    for seed in 1..30u64 {
+fn checks_get_through_heavy_loss_reordering_and_duplication() {
+    for seed in 1..100u64 {
         let mut net = pair(IceRole::Controlled, IceRole::Controlling);
         net.loss = 0.3;
+        net.jitter_ms = 80;
+        net.duplicate = 0.2;
         net.rng = seed;
         net.exchange();
         net.run_for(Duration::from_secs(20));
@@ -731,4 +743,79 @@ fn a_request_on_an_address_that_is_not_ours_teaches_nothing() {
     let t = a.poll_transmit().expect("still answered");
     assert_eq!(t.local, elsewhere);
     assert!(a.remote_candidates().is_empty());
+}
+
+#[test]
+fn an_unanswered_check_is_retransmitted_with_doubling_timeouts_then_fails() {
+    let mut net = pair(IceRole::Controlled, IceRole::Controlling);
+    net.mute[1] = true;
+    net.unreachable.insert(addr("198.51.100.7:5000"));
+    net.exchange();
+    net.run_for(Duration::from_secs(30));
+    let times: Vec<u128> = net
+        .sent
+        .iter()
+        .filter(|(_, i, m)| *i == 0 && m.class == Class::Request)
+        .map(|(t, _, _)| t.as_millis())
+        .collect();
+    // RFC 8489 §6.2.1: Rc = 7 transmissions, the timeout doubling from 500 ms (capped here
+    // at 3 s); the same transaction each time.
+    assert_eq!(times, vec![0, 500, 1500, 3500, 6500, 9500, 12500]);
+    let tids: HashSet<_> = net
+        .sent
+        .iter()
+        .filter(|(_, i, _)| *i == 0)
+        .map(|(_, _, m)| m.transaction_id)
+        .collect();
+    assert_eq!(tids.len(), 1);
+    let failed_at = net.events[0]
+        .iter()
+        .find(|(_, e)| *e == IceEvent::Failed)
+        .map(|(t, _)| t.as_millis());
+    assert_eq!(failed_at, Some(15_500), "the last wait is one more timeout");
+}
+
+#[test]
+fn a_request_on_a_pair_under_check_cancels_it_for_a_fresh_check() {
+    // RFC 8445 §7.3.1.4: the in-progress check stops retransmitting; a triggered check
+    // takes over at once.
+    let local = addr("192.0.2.10:40000");
+    let peer = addr("198.51.100.7:5000");
+    let a_creds = creds(1);
+    let peer_creds = creds(2);
+    let mut a = IceAgent::new(config(IceRole::Controlled), &[local], a_creds.clone(), 9);
+    let start = Instant::now();
+    let remote = sb_sdp::RemoteIce {
+        ufrag: peer_creds.ufrag.clone(),
+        pwd: peer_creds.pwd.clone(),
+        lite: false,
+        candidates: sb_ice::host_candidates(&[peer])
+            .iter()
+            .map(|c| c.to_sdp())
+            .collect(),
+    };
+    a.set_remote(start, &remote, || creds(3));
+    let first = Message::decode(&a.poll_transmit().expect("first check").payload).unwrap();
+
+    let user = format!("{}:{}", a_creds.ufrag, peer_creds.ufrag);
+    let req = request(7, Some(&user), Some(&a_creds.pwd), &[]);
+    a.handle_packet(start + Duration::from_millis(100), local, peer, &req);
+    let sent: Vec<Message> = std::iter::from_fn(|| a.poll_transmit())
+        .map(|t| Message::decode(&t.payload).unwrap())
+        .collect();
+    assert_eq!(sent.len(), 2, "the answer and a triggered check");
+    assert_eq!(sent[0].class, Class::Success);
+    let fresh = &sent[1];
+    assert_eq!(fresh.class, Class::Request);
+    assert_ne!(fresh.transaction_id, first.transaction_id);
+
+    let mut retransmitted = Vec::new();
+    for ms in (100..5000).step_by(10) {
+        a.handle_timeout(start + Duration::from_millis(ms));
+        while let Some(t) = a.poll_transmit() {
+            retransmitted.push(Message::decode(&t.payload).unwrap().transaction_id);
+        }
+    }
+    assert!(!retransmitted.contains(&first.transaction_id));
+    assert!(retransmitted.contains(&fresh.transaction_id));
 }

@@ -97,12 +97,18 @@ impl IceAgent {
                     self.update_selection(now);
                 }
             }
-            PairState::InProgress => {
-                // §7.3.1.4 would cancel and re-send; letting the check under way finish
-                // reaches the same state without a second transaction.
-                p.nominate_on_success |= use_candidate;
-            }
-            PairState::Frozen | PairState::Waiting | PairState::Failed => {
+            PairState::Frozen | PairState::Waiting | PairState::Failed | PairState::InProgress => {
+                // An in-progress check is cancelled: no more retransmissions and no failure
+                // on silence, but its response still counts. The peer's request shows the
+                // path works one way, so a fresh check now beats waiting out our backoff.
+                if p.state == PairState::InProgress {
+                    let wait = self.config.rto_max;
+                    for c in self.checks.iter_mut().filter(|c| c.pair == Some(i)) {
+                        c.cancelled = true;
+                        c.next_at = now + wait;
+                    }
+                }
+                let p = &mut self.pairs[i];
                 p.state = PairState::Waiting;
                 p.nominate_on_success |= use_candidate;
                 if !self.triggered.iter().any(|(t, _)| *t == i) {
