@@ -556,6 +556,11 @@ impl IceAgent {
         if self.role != IceRole::Controlling || self.nominated || self.nominating.is_some() {
             return None;
         }
+        // A 487 can send the only valid pair back to Waiting (§7.2.5.1): then there is
+        // nothing to nominate until a check succeeds again.
+        if !self.pairs.iter().any(|p| p.state == PairState::Succeeded) {
+            return None;
+        }
         self.first_valid_at
             .map(|t| t + self.config.nomination_delay)
     }
@@ -578,8 +583,10 @@ impl IceAgent {
     fn send_next_check(&mut self, now: Instant) -> bool {
         while let Some((i, nominate)) = self.triggered.pop_front() {
             let Some(p) = self.pairs.get(i) else { continue };
-            // A cancelled check's late response may have made the pair valid meanwhile.
-            if p.state != PairState::Succeeded || nominate {
+            // Pacing may have checked the pair since it was queued, and a cancelled check's
+            // late response may have made it valid: either way this entry is spent.
+            let settled = matches!(p.state, PairState::Succeeded | PairState::InProgress);
+            if !settled || nominate {
                 self.send_check(now, i, nominate);
                 return true;
             }
@@ -701,9 +708,11 @@ impl IceAgent {
 
     fn maybe_send_consent(&mut self, now: Instant) {
         let Some(c) = self.consent else { return };
-        if c.lost || now < c.next_check || self.remote_credentials.is_none() {
+        if c.lost || now < c.next_check {
             return;
         }
+        // The next slot is set even when this one sends nothing (mid-restart, without the
+        // peer's new credentials yet), so a due consent check never stays due.
         let jitter = 0.8 + 0.4 * (self.next_u64() >> 11) as f64 / (1u64 << 53) as f64;
         let next = now + self.config.consent_interval.mul_f64(jitter);
         if let Some(c) = &mut self.consent {

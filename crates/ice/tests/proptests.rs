@@ -116,6 +116,7 @@ proptest! {
             let now = start + Duration::from_millis(ms);
             agent.handle_packet(now, local, from, &bytes);
             agent.handle_timeout(now);
+            prop_assert!(!matches!(agent.poll_timeout(), Some(t) if t <= now), "busy timer");
             while agent.poll_transmit().is_some() {}
             while agent.poll_event().is_some() {}
         }
