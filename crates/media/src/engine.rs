@@ -450,7 +450,19 @@ impl MediaEngine {
         // RFC 7983 §7 and RFC 5761 §4: one socket may carry STUN, RTP and RTCP; the first
         // two octets tell them apart. A leg's separate RTCP socket is demultiplexed the
         // same way, which also copes with peers that mux without saying so.
-        match demux(bytes) {
+        let kind = demux(bytes);
+        if matches!(kind, Demux::Rtp | Demux::Rtcp) {
+            let refused = self
+                .legs
+                .get(&id)
+                .and_then(|l| l.ice.as_ref())
+                .is_some_and(|ice| !ice.accepts_media(from));
+            if refused {
+                self.stats.dropped += 1;
+                return;
+            }
+        }
+        match kind {
             Demux::Stun => self.on_stun(now_us, id, from, bytes),
             Demux::Rtcp => self.on_rtcp(now_us, id, from, bytes),
             Demux::Rtp => {

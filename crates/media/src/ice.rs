@@ -38,6 +38,13 @@ pub trait IceHandler: Send {
     fn poll_timeout(&self) -> Option<u64>;
     /// The current state; the engine reports changes as events.
     fn state(&self) -> IceState;
+    /// Whether media from `from` may be used: RFC 8445 §11 (and RFC 7675 consent) has
+    /// an agent take media only on a pair it verified, so a third party cannot inject
+    /// audio by guessing the port. Media refused here is dropped before SRTP and latching.
+    fn accepts_media(&self, from: SocketAddr) -> bool {
+        let _ = from;
+        true
+    }
     /// A re-INVITE changed the remote credentials or candidates (an ICE restart when the
     /// credentials changed, RFC 8445 §9).
     fn update(&mut self, now_us: u64, spec: &IceSpec);

@@ -238,6 +238,9 @@ impl IceHandler for StandInIce {
         }
     }
     fn update(&mut self, _now_us: u64, _spec: &IceSpec) {}
+    fn accepts_media(&self, from: SocketAddr) -> bool {
+        self.selected == Some(from)
+    }
 }
 
 struct StandInFactory;
@@ -318,4 +321,19 @@ fn stun_goes_to_the_ice_agent_and_its_selected_pair_carries_the_media() {
         10
     );
     assert!(sim.take(addr(A_PEER)).is_empty());
+    // ...and is not taken at all: the agent has not verified that source.
+    assert!(sim.take(addr(B_PEER)).is_empty());
+    assert_eq!(sim.engine.stats().dropped, 10);
+    // From the verified pair it is.
+    let mut from_pair = Peer::new(srflx, Codec::Pcmu);
+    let t = sim.now;
+    stream_tones(
+        &mut sim,
+        &mut [(&mut from_pair, addr(A_LOCAL), 1000.0)],
+        5,
+        t,
+        |_| true,
+    );
+    let to_b = Peer::new(addr(B_PEER), Codec::Pcmu).open(&sim.take(addr(B_PEER)));
+    assert_eq!(to_b.len(), 5);
 }

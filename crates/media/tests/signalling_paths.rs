@@ -280,7 +280,8 @@ fn hold_stops_sending_toward_the_held_leg_and_resume_restarts_it() {
         0,
         |_| true,
     );
-    assert_eq!(sim.take(addr(B_PEER)).len(), 10);
+    let before_hold = Peer::new(addr(B_PEER), Codec::Pcmu).open(&sim.take(addr(B_PEER)));
+    assert_eq!(before_hold.len(), 10);
 
     // B's peer puts us on hold (a=sendonly): we may only receive from it.
     let mut held = spec(B_PEER, CodecSpec::pcmu());
@@ -327,6 +328,14 @@ fn hold_stops_sending_toward_the_held_leg_and_resume_restarts_it() {
     let after = Peer::new(addr(B_PEER), Codec::Pcmu).open(&sim.take(addr(B_PEER)));
     assert_eq!(after.len(), 10);
     assert_eq!(Some(after[0].ssrc), sim.engine.local_ssrc(B));
+    // The held stretch is not a gap in B's sequence numbers (B would count it as loss),
+    // and the first packet after it is marked, so B's jitter buffer resynchronises.
+    assert_eq!(
+        after[0].sequence,
+        before_hold.last().unwrap().sequence.wrapping_add(1)
+    );
+    assert!(after[0].marker);
+    assert_continuous(&after, 160);
 }
 
 #[test]
