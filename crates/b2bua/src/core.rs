@@ -316,16 +316,26 @@ impl B2bua {
     fn on_failure(&mut self, now: Instant, tsx: TsxId, status: StatusCode) {
         match self.tsxs.get(&tsx).cloned() {
             Some(Owner::KeepAlive(gw)) => self.monitor.handle_failure(now, &gw),
-            Some(Owner::Invite(_)) | Some(Owner::Reoffer(..)) => {
-                let Some(req) = self.layer.request(tsx) else {
+            Some(Owner::Invite(id)) => {
+                // The transaction is gone by now; answer for it from the INVITE we kept.
+                let req = self.calls.get(&id).and_then(|c| c.b_invite.clone());
+                let Some(req) = req else {
                     return;
                 };
-                let mut resp = response_for(req, status);
+                let mut resp = response_for(&req, status);
                 resp.headers.push(wire::other(
                     "Reason",
                     format!("SIP;cause={};text=\"local\"", status.code()),
                 ));
-                self.on_response(now, tsx, resp);
+                self.with_call(id, |b, call| b.on_b_response(now, call, tsx, resp));
+            }
+            Some(Owner::Reoffer(id, _)) => {
+                // A re-INVITE that timed out or could not be sent ends the dialog
+                // (§12.2.1.2), and with it the call.
+                self.with_call(id, |b, call| {
+                    b.end_call(now, call, None, &[]);
+                    false
+                });
             }
             _ => {}
         }

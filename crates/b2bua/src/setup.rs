@@ -548,8 +548,8 @@ impl B2bua {
         let early_media = self.b_answer(call, resp);
         if early_media {
             self.stop_ringback(call);
-            self.connect_media(call);
             self.early_to_a(now, call, 183);
+            self.connect_media(call);
         } else if resp.status.code() == 180
             && call.direction == CallDirection::Outbound
             && call.a_answer.is_some()
