@@ -638,3 +638,24 @@ fn uac_and_uas_dialogs_talk_through_the_wire() {
     alice.handle_request(&bye).expect("bye arrives");
     assert!(alice.is_terminated() && bob.is_terminated());
 }
+
+#[test]
+fn a_request_that_times_out_ends_the_dialog_like_a_408() {
+    // The initial INVITE of an early dialog.
+    let (mut early, _) = Dialog::uac(&invite(), &answer("180 Ringing", "b1", "")).expect("early");
+    early.handle_request_failed(Method::Invite, 10);
+    assert!(early.is_terminated());
+
+    // An in-dialog request of a confirmed one.
+    let mut d = uac_confirmed("");
+    d.ack(None).expect("ack");
+    let re = d
+        .request_with_body(Method::Invite, Some(Body::sdp(SDP)))
+        .expect("re-INVITE");
+    assert!(d.invite_in_progress());
+    let seq = re.headers.cseq().expect("cseq").seq;
+    d.handle_request_failed(Method::Invite, seq);
+    assert!(d.is_terminated());
+    assert!(!d.invite_in_progress());
+    assert!(!d.offer_answer().is_pending());
+}

@@ -621,3 +621,27 @@ fn provisional_classification() {
         Err(DialogError::BadHeader("RSeq"))
     );
 }
+
+#[test]
+fn a_prack_refused_for_its_offer_does_not_acknowledge() {
+    // Bob answered Alice's INVITE offer in a reliable 183 and then offered in UPDATE;
+    // Alice's PRACK carrying a new offer collides with it: 491, and the 183 stays
+    // unacknowledged (so Bob keeps retransmitting it).
+    let inv = invite(SDP);
+    let mut bob = Dialog::uas(&inv, "b1", bob_contact()).expect("uas");
+    let mut p183 = with_sdp(bob.response(&inv, StatusCode(183)));
+    let rack = bob.make_reliable(&mut p183).expect("reliable");
+    bob.record_sent_response(&p183).expect("answer");
+    bob.request_with_body(Method::Update, sdp())
+        .expect("bob offers");
+    let prack = from_alice("PRACK", 2, SDP);
+    let mut prack = prack;
+    prack.headers.push(rack.header());
+    assert_eq!(bob.handle_request(&prack), Err(DialogError::RequestPending));
+    assert!(bob.prack_state().unacknowledged().is_some());
+    // Without the offer the same RAck is accepted.
+    let mut plain = from_alice("PRACK", 3, "");
+    plain.headers.push(rack.header());
+    assert_eq!(bob.handle_request(&plain), Ok(None));
+    assert!(bob.prack_state().unacknowledged().is_none());
+}

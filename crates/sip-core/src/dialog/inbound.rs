@@ -109,8 +109,13 @@ impl Dialog {
                 Ok(role)
             }
             Method::Prack => {
+                // Both checks before either commits: a PRACK refused for its offer must
+                // not count as acknowledging the provisional response.
+                let mut next = self.offer_answer.clone();
+                let role = next.handle(&oa(Method::Prack))?;
                 self.prack.handle_prack(req)?;
-                self.offer_answer.handle(&oa(Method::Prack))
+                self.offer_answer = next;
+                Ok(role)
             }
             Method::Bye => {
                 self.state = DialogState::Terminated;
@@ -311,5 +316,19 @@ impl Dialog {
             Err(e) => out.offer_answer_error = Some(e),
         }
         Ok(out)
+    }
+
+    /// A request this dialog built got no response: its transaction timed out or the
+    /// transport failed. Handled as the 408 the transaction layer stands in for
+    /// (§8.1.3.1), which ends the dialog (§12.2.1.2) and withdraws an offer it carried.
+    pub fn handle_request_failed(&mut self, method: Method, cseq: u32) -> ResponseOutcome {
+        let mut r = Response::new(StatusCode::REQUEST_TIMEOUT);
+        r.headers.push(Header::From(self.local_uri.clone()));
+        r.headers.push(Header::To(self.remote_uri.clone()));
+        r.headers.push(Header::CallId(self.id.call_id.clone()));
+        r.headers
+            .push(Header::CSeq(sb_sip_msg::CSeq { seq: cseq, method }));
+        // Built from our own fields, so it always matches this dialog.
+        self.handle_response(&r).unwrap_or_default()
     }
 }
