@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 
 use sb_b2bua::{B2bua, B2buaConfig, B2buaEvent, ClientSideConfig, MediaConfig};
 use sb_gateways::{GatewayTable, PoolName};
-use sb_media_api::Command;
+use sb_media_api::{Command, LegId};
 use sb_sip_core::{response_for, Peer, TimerConfig, Transmit, TransportKind};
 use sb_sip_msg::{
     parse_datagram, ContactValue, Header, Message, Method, NameAddr, Request, Response, StatusCode,
@@ -200,9 +200,24 @@ impl Harness {
         out
     }
 
-    /// The one request of `method` sent to `to` (panics otherwise).
+    /// The requests of `method` sent to `to`, retransmissions (same branch) counted once.
+    pub fn distinct_requests(&mut self, to: &str, method: Method) -> Vec<Request> {
+        let mut v = self.take_requests(to, method);
+        let mut seen = std::collections::HashSet::new();
+        v.retain(|r| {
+            seen.insert(
+                r.headers
+                    .top_via()
+                    .and_then(|v| v.branch())
+                    .map(str::to_string),
+            )
+        });
+        v
+    }
+
+    /// The one request of `method` sent to `to`, retransmissions aside (panics otherwise).
     pub fn one_request(&mut self, to: &str, method: Method) -> Request {
-        let mut v = self.take_requests(to, method.clone());
+        let mut v = self.distinct_requests(to, method.clone());
         assert_eq!(v.len(), 1, "expected one {method} to {to}, got {v:?}");
         v.remove(0)
     }
@@ -404,4 +419,62 @@ pub fn contact_of(m: &sb_sip_msg::Headers) -> String {
             ContactValue::Star => None,
         })
         .unwrap()
+}
+
+/// A client call up to the gateway's INVITE; returns it.
+pub fn call_to_gateway(h: &mut Harness) -> Request {
+    h.deliver_text(&client_invite("+15551234567", Some(CLIENT_SDP)), FRONT_END);
+    assert_eq!(h.statuses(FRONT_END), vec![100], "100 Trying at once");
+    h.one_request(GW_A, Method::Invite)
+}
+
+pub fn ack_for(ok: &Response) -> Request {
+    let to = ok.headers.to().unwrap().clone();
+    let from = ok.headers.from().unwrap().clone();
+    in_dialog(
+        Method::Ack,
+        &contact_of(&ok.headers),
+        ok.headers.call_id().unwrap().as_str(),
+        &from,
+        &to,
+        1,
+        "10.0.0.2:5060",
+        "z9hG4bKack1",
+        None,
+    )
+}
+
+/// Answers the gateway INVITE with 200 and the client's 200 with ACK; returns the 200
+/// the client got.
+pub fn answer(h: &mut Harness, inv: &Request) -> Response {
+    h.deliver_resp(
+        &reply(
+            inv,
+            200,
+            "gwtag",
+            "sip:gw@192.0.2.10",
+            Some(&gateway_sdp(30000, "sendrecv")),
+        ),
+        GW_A,
+    );
+    let acks = h.take_requests(GW_A, Method::Ack);
+    assert_eq!(acks.len(), 1, "the gateway's 2xx is ACKed");
+    let ok = h
+        .responses(FRONT_END)
+        .into_iter()
+        .find(|r| r.status.code() == 200)
+        .expect("200 to the client");
+    h.deliver_req(&ack_for(&ok), FRONT_END);
+    ok
+}
+
+pub fn add_legs(cmds: &[Command]) -> Vec<(LegId, sb_media_api::LegSpec, std::net::SocketAddr)> {
+    cmds.iter()
+        .filter_map(|c| match c {
+            Command::AddLeg {
+                leg, spec, local, ..
+            } => Some((*leg, spec.clone(), *local)),
+            _ => None,
+        })
+        .collect()
 }
