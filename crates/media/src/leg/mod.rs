@@ -470,17 +470,15 @@ impl Leg {
         }
         let mut fwd = Vec::new();
         match kind {
-            Kind::Event => self.on_event_packet(now_us, &buf, partner, &mut fwd, out),
+            Kind::Event => self.on_event_packet(now_us, buf, partner, &mut fwd, out),
             Kind::Audio => {
                 let payload = pkt.payload();
                 if pt != PT_CN {
                     self.detect_inband(payload, partner, &mut fwd, out);
                 }
                 match partner.map(|p| p.mode) {
-                    Some(Mode::Relay) => fwd.push(Forward::Relay {
-                        packet: buf.clone(),
-                        kind,
-                    }),
+                    // The decrypted buffer itself goes on; no copy per relayed packet.
+                    Some(Mode::Relay) => fwd.push(Forward::Relay { packet: buf, kind }),
                     Some(Mode::Transcode) if pt != PT_CN => {
                         if let Some(p) = &mut self.playout {
                             p.push(now_us, seq, ts, marker, payload.to_vec());
@@ -496,12 +494,12 @@ impl Leg {
     fn on_event_packet(
         &mut self,
         now_us: u64,
-        buf: &[u8],
+        buf: Vec<u8>,
         partner: Option<PartnerView>,
         fwd: &mut Vec<Forward>,
         out: &mut Out,
     ) {
-        let Ok(pkt) = RtpPacket::parse(buf) else {
+        let Ok(pkt) = RtpPacket::parse(&buf) else {
             return;
         };
         if let Some(rx) = &mut self.dtmf_rx {
@@ -524,7 +522,7 @@ impl Leg {
         );
         if relay {
             fwd.push(Forward::Relay {
-                packet: buf.to_vec(),
+                packet: buf,
                 kind: Kind::Event,
             });
         }
