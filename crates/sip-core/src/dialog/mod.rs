@@ -25,6 +25,47 @@
 //! transaction and copies that INVITE's Request-URI, Call-ID, From, To, CSeq number and
 //! Route (§9.1); [`Dialog::request`] refuses it.
 //!
+//! Headers may be added to a built request (Session-Expires, Supported, Reason, ...); its
+//! body may not change afterwards, because offer/answer recorded it when it was built.
+//!
+//! ```
+//! use sb_sip_core::dialog::{Dialog, DialogState, SdpRole};
+//! use sb_sip_msg::{parse_datagram, Message, Method};
+//! # fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! let Message::Request(invite) = parse_datagram(
+//!     b"INVITE sip:bob@example.com SIP/2.0\r\n\
+//!       Via: SIP/2.0/UDP 192.0.2.1;branch=z9hG4bK1\r\n\
+//!       From: <sip:alice@example.com>;tag=a1\r\nTo: <sip:bob@example.com>\r\n\
+//!       Call-ID: c1\r\nCSeq: 1 INVITE\r\nContact: <sip:alice@192.0.2.1>\r\n\
+//!       Content-Length: 0\r\n\r\n",
+//! )?
+//! else {
+//!     unreachable!()
+//! };
+//! let Message::Response(ok) = parse_datagram(
+//!     b"SIP/2.0 200 OK\r\nVia: SIP/2.0/UDP 192.0.2.1;branch=z9hG4bK1\r\n\
+//!       Record-Route: <sip:proxy.example.com;lr>\r\n\
+//!       From: <sip:alice@example.com>;tag=a1\r\nTo: <sip:bob@example.com>;tag=b1\r\n\
+//!       Call-ID: c1\r\nCSeq: 1 INVITE\r\nContact: <sip:bob@192.0.2.4>\r\n\
+//!       Content-Type: application/sdp\r\nContent-Length: 4\r\n\r\nv=0\n",
+//! )?
+//! else {
+//!     unreachable!()
+//! };
+//! let (mut dialog, outcome) = Dialog::uac(&invite, &ok)?;
+//! assert_eq!(dialog.state(), DialogState::Confirmed);
+//! // The INVITE had no offer, so the 2xx carried one and the ACK must answer it.
+//! assert_eq!(outcome.sdp, Some(SdpRole::Offer));
+//! let ack = dialog.ack(Some(sb_sip_core::dialog::Body::sdp("v=0\r\n")))?;
+//! assert_eq!(ack.headers.cseq().map(|c| c.seq), Some(1));
+//! let bye = dialog.request(Method::Bye)?;
+//! assert_eq!(bye.uri.to_string(), "sip:bob@192.0.2.4");
+//! assert_eq!(bye.headers.routes().count(), 1);
+//! assert!(dialog.is_terminated());
+//! # Ok(())
+//! # }
+//! ```
+//!
 //! # What it keeps
 //!
 //! Route set, remote target, secure flag, local and remote CSeq, URIs and tags (§12.1);
@@ -432,7 +473,9 @@ impl Dialog {
     }
 
     /// Ends the dialog without a message (the caller gave up on it, e.g. after a 2xx
-    /// retransmission timeout, §13.3.1.4).
+    /// retransmission timeout, §13.3.1.4). Not after sending CANCEL: a 2xx can still win
+    /// that race (§9.1), and it must then be ACKed and the dialog ended with BYE, which a
+    /// terminated dialog no longer builds. Wait for the 487 instead.
     pub fn terminate(&mut self) {
         self.state = DialogState::Terminated;
     }
