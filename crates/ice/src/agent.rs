@@ -146,7 +146,28 @@ struct Consent {
     announced: bool,
 }
 
-/// A full ICE agent for one stream; see the module docs.
+/// A full ICE agent for one stream with one component (rtcp-mux).
+///
+/// The contract, as for every core here:
+///
+/// - getters (`&self`): [`role`](Self::role), [`selected`](Self::selected),
+///   [`state`](Self::state), [`accepts_media`](Self::accepts_media), the credentials and
+///   candidates for SDP;
+/// - inputs, each taking `now`: [`handle_packet`](Self::handle_packet) for every datagram
+///   on one of our sockets (it says whether it was STUN),
+///   [`handle_timeout`](Self::handle_timeout) when [`poll_timeout`](Self::poll_timeout)
+///   comes due;
+/// - commands: [`set_remote`](Self::set_remote) (each offer or answer from the peer, which
+///   also detects a restart), [`add_remote_candidate`](Self::add_remote_candidate),
+///   [`restart_local`](Self::restart_local);
+/// - outputs, drained after every input and command: [`poll_transmit`](Self::poll_transmit)
+///   until `None`, then [`poll_event`](Self::poll_event) until `None`, then one timer at
+///   [`poll_timeout`](Self::poll_timeout). After `handle_timeout(now)`, `poll_timeout` is
+///   never at or before `now`.
+///
+/// Peer input never panics and never grows the agent without bound: at most 32 remote
+/// candidates and 100 pairs (RFC 8445 §6.1.2.5); a request that fails authentication is
+/// answered (400 or 401) and otherwise forgotten.
 #[derive(Debug)]
 pub struct IceAgent {
     config: IceConfig,

@@ -146,6 +146,15 @@ impl IceAgent {
             }
             return;
         }
+        // RFC 8489 §6.3.3: a success carrying attributes we must understand but don't
+        // fails the transaction.
+        let refused = msg.class == Class::Success && !msg.unknown_required().is_empty();
+        if refused {
+            if let Some(pair) = check.pair {
+                self.check_failed(pair);
+            }
+            return;
+        }
         if msg.class == Class::Error {
             let Some(pair) = check.pair else { return };
             if msg.error_code() == Some(487) {
