@@ -50,9 +50,7 @@ pub mod peer;
 pub mod transaction;
 pub mod uas;
 
-pub use dialog::{
-    Dialog, DialogError, DialogId, DialogState, OfferAnswer, Prack, SessionTimer,
-};
+pub use dialog::{Dialog, DialogError, DialogId, DialogState, OfferAnswer, Prack, SessionTimer};
 pub use error::TsxError;
 pub use peer::{ConnId, Peer, TransportKind};
 pub use transaction::{
