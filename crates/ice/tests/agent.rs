@@ -895,3 +895,62 @@ fn chaos_then_a_restart_always_recovers() {
         assert_ne!(net.agents[0].role(), net.agents[1].role(), "seed {seed}");
     }
 }
+
+#[test]
+fn offer_and_answer_through_sb_sdp_connect_the_agents() {
+    // The answerer's path end to end: a softphone's offer, our answer carrying the agent's
+    // attributes as sb-sdp prints them, `negotiated` on each side, then the checks.
+    let client = IceAgent::new(
+        config(IceRole::Controlling),
+        &[addr("198.51.100.7:5000")],
+        creds(2),
+        22,
+    );
+    let mut offer = String::from(
+        "v=0\r\no=- 1 1 IN IP4 198.51.100.7\r\ns=-\r\nc=IN IP4 198.51.100.7\r\nt=0 0\r\n\
+         m=audio 5000 RTP/AVP 0\r\na=rtpmap:0 PCMU/8000\r\na=rtcp-mux\r\n",
+    );
+    for a in client.sdp_attributes() {
+        offer.push_str(&format!("a={a}\r\n"));
+    }
+    let server = IceAgent::new(
+        config(IceRole::Controlled),
+        &[addr("192.0.2.10:40000")],
+        creds(1),
+        11,
+    );
+    let mut answer = String::from(
+        "v=0\r\no=- 2 2 IN IP4 192.0.2.10\r\ns=-\r\nc=IN IP4 192.0.2.10\r\nt=0 0\r\n\
+         m=audio 40000 RTP/AVP 0\r\na=rtpmap:0 PCMU/8000\r\na=rtcp-mux\r\n",
+    );
+    for a in server.sdp_attributes() {
+        answer.push_str(&format!("a={a}\r\n"));
+    }
+    let (offer, answer) = (
+        sb_sdp::parse_str(&offer).unwrap(),
+        sb_sdp::parse_str(&answer).unwrap(),
+    );
+    let at_server = sb_sdp::negotiated(&offer, &answer, sb_sdp::Role::Answerer).unwrap();
+    let at_client = sb_sdp::negotiated(&offer, &answer, sb_sdp::Role::Offerer).unwrap();
+    let client_ice = at_server.streams[0]
+        .remote_ice
+        .clone()
+        .expect("the offer has ICE");
+    let server_ice = at_client.streams[0]
+        .remote_ice
+        .clone()
+        .expect("the answer has ICE");
+
+    let mut net = Net::new(
+        server,
+        &["192.0.2.10:40000"],
+        client,
+        &["198.51.100.7:5000"],
+    );
+    let now = net.now;
+    net.agents[0].set_remote(now, &client_ice, || creds(3));
+    net.agents[1].set_remote(now, &server_ice, || creds(4));
+    net.drain();
+    net.run_for(Duration::from_secs(2));
+    assert_connected(&net, Duration::from_secs(1));
+}
