@@ -158,6 +158,8 @@ pub(crate) struct Call {
     /// A 1xx with our answer went to the A leg.
     pub early_answer_sent: bool,
     pub connected_media: bool,
+    /// While cancelling: when to stop waiting for the B leg's final response.
+    pub give_up_at: Option<Instant>,
 }
 
 impl Call {
@@ -186,6 +188,7 @@ impl Call {
                 ]
             })
             .flatten()
+            .chain(self.give_up_at)
             .min()
     }
 }

@@ -214,8 +214,7 @@ impl B2bua {
                 call,
                 None,
                 &["Q.850;cause=41;text=\"Media failure\"".to_string()],
-            );
-            false
+            )
         });
         self.drain(now);
     }
@@ -332,10 +331,7 @@ impl B2bua {
             Some(Owner::Reoffer(id, _)) => {
                 // A re-INVITE that timed out or could not be sent ends the dialog
                 // (§12.2.1.2), and with it the call.
-                self.with_call(id, |b, call| {
-                    b.end_call(now, call, None, &[]);
-                    false
-                });
+                self.with_call(id, |b, call| b.end_call(now, call, None, &[]));
             }
             _ => {}
         }
@@ -476,6 +472,10 @@ impl B2bua {
 
     /// The call's own timers: 2xx retransmissions and re-offers after a 491.
     fn on_call_timers(&mut self, now: Instant, call: &mut Call) -> bool {
+        if call.give_up_at.is_some_and(|t| t <= now) {
+            self.forget(call, Some(StatusCode::REQUEST_TERMINATED));
+            return false;
+        }
         for kind in [LegKind::A, LegKind::B] {
             let leg = call.leg_mut(kind);
             let mut resend = None;
@@ -493,8 +493,7 @@ impl B2bua {
             }
             if gave_up {
                 // §13.3.1.4: no ACK for our 2xx within 64*T1: end the session.
-                self.end_call(now, call, None, &[]);
-                return false;
+                return self.end_call(now, call, None, &[]);
             }
             let leg = call.leg_mut(kind);
             if leg
@@ -548,15 +547,17 @@ impl B2bua {
         });
     }
 
-    /// Ends a call: BYE on every leg with a live dialog (carrying `reason`), a final
-    /// `status` to the A leg's INVITE when it is still unanswered, then [`Self::forget`].
+    /// Ends a call: BYE on every leg with a live dialog (carrying `reason`), or, before
+    /// it connected, a final `status` to the A leg's INVITE and a CANCEL to the B leg.
+    /// Returns whether the call stays in the table: a cancelled B leg is kept until its
+    /// final response, so that a 2xx crossing the CANCEL can be ACKed and hung up.
     pub(crate) fn end_call(
         &mut self,
         now: Instant,
         call: &mut Call,
         status: Option<StatusCode>,
         reason: &[String],
-    ) {
+    ) -> bool {
         if call.phase == Phase::Setup {
             let st = status.unwrap_or(StatusCode::SERVER_INTERNAL_ERROR);
             self.final_to_a(now, call, st, reason);
@@ -564,9 +565,15 @@ impl B2bua {
                 let _ = self
                     .layer
                     .cancel_with_headers(now, tsx, &wire::reason_headers(reason));
+                self.start_cancelling(now, call);
+                return true;
             }
             self.forget(call, Some(st));
-            return;
+            return false;
+        }
+        if call.phase == Phase::Cancelling {
+            self.forget(call, Some(StatusCode::REQUEST_TERMINATED));
+            return false;
         }
         for kind in [LegKind::A, LegKind::B] {
             let peer = call.leg(kind).peer;
@@ -588,6 +595,20 @@ impl B2bua {
             }
         }
         self.forget(call, None);
+        false
+    }
+
+    /// The B leg was cancelled: wait for its final response, but no longer than 64*T1
+    /// (RFC 3261 §9.1: then the transaction counts as cancelled).
+    pub(crate) fn start_cancelling(&mut self, now: Instant, call: &mut Call) {
+        call.phase = Phase::Cancelling;
+        call.give_up_at = Some(now + self.layer.config().t1_x64());
+        if call.session_created {
+            self.media.push_back(Command::DestroySession {
+                session: call.session,
+            });
+            call.session_created = false;
+        }
     }
 
     /// A final non-2xx response to the A leg's INVITE.

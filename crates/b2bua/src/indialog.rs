@@ -109,14 +109,10 @@ impl B2bua {
         self.reply(now, call, kind, tsx, req, StatusCode::OK, None);
         let reason = wire::reasons(&req.headers);
         match call.phase {
-            Phase::Connected => {
-                self.end_call(now, call, None, &reason);
-                false
-            }
+            Phase::Connected => self.end_call(now, call, None, &reason),
             // The caller hung up on an early dialog (§15): as a CANCEL would.
             Phase::Setup if kind == LegKind::A => {
-                self.end_call(now, call, Some(StatusCode::REQUEST_TERMINATED), &reason);
-                false
+                self.end_call(now, call, Some(StatusCode::REQUEST_TERMINATED), &reason)
             }
             _ => true,
         }
@@ -317,8 +313,7 @@ impl B2bua {
             return true;
         } else if matches!(code, 408 | 481) {
             // The leg's dialog is gone (§12.2.1.2): so is the call.
-            self.end_call(now, call, None, &wire::reasons(&resp.headers));
-            return false;
+            return self.end_call(now, call, None, &wire::reasons(&resp.headers));
         }
         self.send_reoffer(now, call, kind);
         true

@@ -156,6 +156,7 @@ impl B2bua {
             ringback: false,
             early_answer_sent: false,
             connected_media: false,
+            give_up_at: None,
         };
         self.by_tag.insert(a_tag.clone(), (id, LegKind::A));
         self.by_tag.insert(b_tag, (id, LegKind::B));
@@ -455,8 +456,7 @@ impl B2bua {
             if resp.status.is_success() {
                 // CANCEL crossed the 2xx (§9.1): confirm, then hang up at once.
                 call.phase = Phase::Connected;
-                self.end_call(now, call, None, &[]);
-                return false;
+                return self.end_call(now, call, None, &[]);
             }
             if resp.status.is_final() {
                 self.forget(call, Some(StatusCode::REQUEST_TERMINATED));
@@ -602,8 +602,7 @@ impl B2bua {
             call.phase = Phase::Connected;
             self.final_to_a(now, call, StatusCode(502), &[]);
             call.a.dialog = None;
-            self.end_call(now, call, None, &[]);
-            return false;
+            return self.end_call(now, call, None, &[]);
         }
         self.stop_ringback(call);
         let body = match (&call.a_answer, &call.a.local_sdp) {
@@ -732,10 +731,10 @@ impl B2bua {
             };
             // The B leg's INVITE ends with its own final response: 487, or a 2xx that
             // crossed our CANCEL, which we ACK and BYE (§9.1, §15).
-            call.phase = Phase::Cancelling;
             let _ = b
                 .layer
                 .cancel_with_headers(now, btsx, &wire::reason_headers(&reason));
+            b.start_cancelling(now, call);
             true
         });
     }
@@ -762,8 +761,7 @@ impl B2bua {
             leg.answer_in_ack = false;
             // The answer to the offer in our 2xx (delayed offer, §13.2.1).
             let Some(Ok(answer)) = media::body_sdp(&req.headers, &req.body) else {
-                b.end_call(now, call, None, &[]);
-                return false;
+                return b.end_call(now, call, None, &[]);
             };
             let Some(offer) = call.leg(kind).local_sdp.clone() else {
                 return true;
@@ -790,10 +788,7 @@ impl B2bua {
                     b.connect_media(call);
                     true
                 }
-                Err(_) => {
-                    b.end_call(now, call, None, &[]);
-                    false
-                }
+                Err(_) => b.end_call(now, call, None, &[]),
             }
         });
         let _ = now;
