@@ -108,8 +108,12 @@ impl DialogError {
     /// The response to `req` for this error, with the headers the RFCs ask for: Min-SE on
     /// 422 (RFC 4028 §8.1), Retry-After on the 500 for an overlapping INVITE or offer (§14.2
     /// wants a random value in 0..=10 s; the caller chooses it, the core has no randomness).
-    /// `None` when the error is not the peer's.
+    /// `None` when the error is not the peer's, and for an ACK, which is never answered
+    /// (§17.1.1.3): an ACK without the owed answer calls for BYE instead.
     pub fn response(&self, req: &Request, retry_after_secs: u32) -> Option<Response> {
+        if req.method == sb_sip_msg::Method::Ack {
+            return None;
+        }
         let status = StatusCode::try_from(self).ok()?;
         let mut resp = response_for(req, status);
         let extra = match self {
