@@ -659,3 +659,29 @@ fn a_request_that_times_out_ends_the_dialog_like_a_408() {
     assert!(!d.invite_in_progress());
     assert!(!d.offer_answer().is_pending());
 }
+
+#[test]
+fn errors_map_to_the_status_a_uas_sends() {
+    let table: &[(DialogError, Option<u16>)] = &[
+        (DialogError::NoSuchDialog, Some(481)),
+        (DialogError::Terminated, Some(481)),
+        (DialogError::NoMatchingProvisional, Some(481)),
+        (DialogError::CSeqOutOfOrder { got: 1, last: 2 }, Some(500)),
+        (DialogError::RetryLater, Some(500)),
+        (DialogError::RequestPending, Some(491)),
+        (
+            DialogError::SessionIntervalTooSmall { min_se: 90 },
+            Some(422),
+        ),
+        (DialogError::MissingHeader("CSeq"), Some(400)),
+        (DialogError::BadHeader("RAck"), Some(400)),
+        // The caller's own mistakes never reach the wire.
+        (DialogError::OfferPending, None),
+        (DialogError::CancelIsNotInDialog, None),
+        (DialogError::NoAckDue, None),
+        (DialogError::UnacknowledgedProvisional, None),
+    ];
+    for (e, want) in table {
+        assert_eq!(StatusCode::try_from(e).ok().map(|s| s.code()), *want, "{e}");
+    }
+}
