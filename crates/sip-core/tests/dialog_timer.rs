@@ -346,3 +346,103 @@ fn reliable_1xx_is_resent_doubling_without_cap_until_prack_or_64_t1() {
     assert_eq!(rt.poll_timeout(), None);
     assert!(rt.is_done());
 }
+
+/// Two dialogs agree on a session timer in the INVITE, refresh it with UPDATE at half the
+/// interval, and the callee's expiry moves with each refresh; when the caller stops
+/// refreshing, the callee's timer says BYE.
+#[test]
+fn session_refreshed_by_update_between_two_dialogs() {
+    use sb_sip_core::dialog::Dialog;
+    use sb_sip_msg::{Method, NameAddr};
+
+    let cfg = SessionTimerConfig::new(600, 90, Refresher::Uac);
+    let mut clock = VirtualClock::new();
+    let mut inv = invite("");
+    cfg.apply_to_request(&mut inv);
+    let inv = reparse_req(&inv);
+
+    let mut bob = Dialog::uas(
+        &inv,
+        "b1",
+        NameAddr::new("sip:bob@198.51.100.7".parse().expect("uri")),
+    )
+    .expect("uas");
+    let agreed = cfg.negotiate_uas(&inv).expect("acceptable");
+    assert_eq!(agreed.refresher, Refresher::Uac);
+    let mut ok = bob.response(&inv, StatusCode::OK);
+    agreed.apply(&mut ok);
+    let _ = bob.record_sent_response(&ok);
+    let ok = reparse_resp(&ok);
+    let (mut alice, _) = Dialog::uac(&inv, &ok).expect("uac");
+    let theirs = cfg
+        .negotiate_uac(&ok)
+        .expect("valid")
+        .expect("timer agreed");
+    assert_eq!(theirs, agreed);
+    let mut alice_timer =
+        SessionTimer::new(clock.now(), &theirs, theirs.local_refreshes(Refresher::Uac));
+    let mut bob_timer =
+        SessionTimer::new(clock.now(), &agreed, agreed.local_refreshes(Refresher::Uas));
+    alice.ack(None).expect("ack");
+
+    for round in 1..=3u64 {
+        let at = alice_timer.poll_timeout().expect("alice refreshes");
+        assert_eq!(at, clock.at(Duration::from_secs(300 * round)));
+        clock.advance_to(at);
+        alice_timer.handle_timeout(clock.now());
+        assert_eq!(alice_timer.poll_event(), Some(SessionTimerEvent::Refresh));
+        bob_timer.handle_timeout(clock.now());
+        assert_eq!(
+            bob_timer.poll_event(),
+            None,
+            "bob has not expired at {round}"
+        );
+
+        let mut update = alice.request(Method::Update).expect("update");
+        cfg.apply_to_request(&mut update);
+        let mut update = reparse_req(&update);
+        update
+            .headers
+            .push_via_top(inv.headers.top_via().cloned().expect("via"));
+        bob.handle_request(&update).expect("in dialog");
+        let renewed = cfg.negotiate_uas(&update).expect("acceptable");
+        let mut ok = bob.response(&update, StatusCode::OK);
+        renewed.apply(&mut ok);
+        bob.record_sent_response(&ok).expect("200 UPDATE");
+        bob_timer.handle_refresh(
+            clock.now(),
+            &renewed,
+            renewed.local_refreshes(Refresher::Uas),
+        );
+        let ok = reparse_resp(&ok);
+        alice.handle_response(&ok).expect("in dialog");
+        let agreed = cfg.negotiate_uac(&ok).expect("valid").expect("agreed");
+        alice_timer.handle_refresh(clock.now(), &agreed, agreed.local_refreshes(Refresher::Uac));
+    }
+    // Alice goes quiet: Bob's session ends 32 s before the interval after the last refresh.
+    let last = clock.now();
+    let at = bob_timer.poll_timeout().expect("expiry armed");
+    assert_eq!(at, last + Duration::from_secs(600 - 32));
+    clock.advance_to(at);
+    bob_timer.handle_timeout(clock.now());
+    assert_eq!(bob_timer.poll_event(), Some(SessionTimerEvent::Expired));
+    let bye = bob.request(Method::Bye).expect("bye");
+    alice
+        .handle_request(&reparse_req(&bye))
+        .expect("bye arrives");
+    assert!(alice.is_terminated() && bob.is_terminated());
+}
+
+fn reparse_req(r: &Request) -> Request {
+    match parse_datagram(&r.to_bytes()).expect("parses") {
+        Message::Request(r) => r,
+        Message::Response(_) => unreachable!(),
+    }
+}
+
+fn reparse_resp(r: &Response) -> Response {
+    match parse_datagram(&r.to_bytes()).expect("parses") {
+        Message::Response(r) => r,
+        Message::Request(_) => unreachable!(),
+    }
+}
