@@ -49,6 +49,8 @@ struct Net {
     unreachable: HashSet<SocketAddr>,
     /// Drop everything agent i sends.
     mute: [bool; 2],
+    /// Drop the requests agent i sends (it still answers): a stand-in for an ICE-lite peer.
+    answer_only: [bool; 2],
     loss: f64,
     /// Extra random delay (0..jitter) per packet, which reorders them; and the chance a
     /// packet is delivered twice.
@@ -75,6 +77,7 @@ impl Net {
             nat: None,
             unreachable: HashSet::new(),
             mute: [false; 2],
+            answer_only: [false; 2],
             loss: 0.0,
             jitter_ms: 0,
             duplicate: 0.0,
@@ -120,6 +123,10 @@ impl Net {
                     i,
                     Message::decode(&t.payload).expect("we send valid STUN"),
                 ));
+                let request = t.payload.get(..2) == Some(&[0, 1]);
+                if self.answer_only[i] && request {
+                    continue;
+                }
                 if self.mute[i] || (self.loss > 0.0 && self.chance() < self.loss) {
                     continue;
                 }
@@ -953,4 +960,31 @@ fn offer_and_answer_through_sb_sdp_connect_the_agents() {
     net.drain();
     net.run_for(Duration::from_secs(2));
     assert_connected(&net, Duration::from_secs(1));
+}
+
+#[test]
+fn facing_an_ice_lite_peer_we_control_and_nominate() {
+    // RFC 8445 §6.1.1: a full agent facing a lite one is controlling, even as answerer; the
+    // lite peer only answers checks (§2.5).
+    let mut net = pair(IceRole::Controlled, IceRole::Controlled);
+    net.answer_only[1] = true;
+    let mut lite = net.remote_of(1);
+    lite.lite = true;
+    let a_side = net.remote_of(0);
+    let now = net.now;
+    net.agents[0].set_remote(now, &lite, || creds(5));
+    net.agents[1].set_remote(now, &a_side, || creds(6));
+    net.drain();
+    net.run_for(Duration::from_secs(3));
+    assert_eq!(net.agents[0].role(), IceRole::Controlling);
+    let (t, p) = net.selected_event(0).expect("A selected");
+    assert!(
+        t < Duration::from_millis(200),
+        "no waiting for better pairs: {t:?}"
+    );
+    assert_eq!(p.remote, addr("198.51.100.7:5000"));
+    assert!(net
+        .sent
+        .iter()
+        .any(|(_, i, m)| *i == 0 && m.use_candidate()));
 }
