@@ -18,7 +18,7 @@
 //! leg sent RTP in the last two intervals (§6.4), RR otherwise, each with an SDES CNAME
 //! (§6.1), and go out on hold too (RFC 3264 §5.1 keeps RTCP flowing).
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::{BTreeSet, HashMap, VecDeque};
 use std::net::SocketAddr;
 
 use sb_media_api::{Command, CommandError, Event, IceSelected, LegId, RemoteReport, SessionId};
@@ -115,6 +115,10 @@ pub struct MediaEngine {
     sessions: HashMap<SessionId, Vec<LegId>>,
     legs: HashMap<LegId, Leg>,
     by_local: HashMap<SocketAddr, LegId>,
+    /// Each leg's next deadline, ordered, so finding due work does not scan every leg
+    /// (thousands of legs tick every 20 ms, each at its own phase).
+    timers: BTreeSet<(u64, LegId)>,
+    scheduled: HashMap<LegId, u64>,
     out: Out,
     stats: EngineStats,
 }
@@ -143,6 +147,8 @@ impl MediaEngine {
             sessions: HashMap::new(),
             legs: HashMap::new(),
             by_local: HashMap::new(),
+            timers: BTreeSet::new(),
+            scheduled: HashMap::new(),
             out: Out::default(),
             stats: EngineStats::default(),
         }
@@ -195,13 +201,73 @@ impl MediaEngine {
     /// frame, a DTMF packet, an RTCP report, a media timeout, an ICE check).
     #[must_use]
     pub fn poll_timeout(&self) -> Option<u64> {
-        self.legs.values().filter_map(|l| l.poll_timeout()).min()
+        let next = self.timers.first().map(|&(t, _)| t);
+        // The index must agree with the legs themselves; debug builds (the tests) check.
+        debug_assert_eq!(
+            next,
+            self.legs.values().filter_map(|l| l.poll_timeout()).min(),
+            "timer index out of date"
+        );
+        next
+    }
+
+    /// Re-files a leg's deadline after anything that may have moved it.
+    fn resched(&mut self, id: LegId) {
+        if let Some(old) = self.scheduled.remove(&id) {
+            self.timers.remove(&(old, id));
+        }
+        if let Some(t) = self.legs.get(&id).and_then(|l| l.poll_timeout()) {
+            self.scheduled.insert(id, t);
+            self.timers.insert((t, id));
+        }
+    }
+
+    /// Re-files a leg and its partner (what one receives, the other may send).
+    fn resched_pair(&mut self, id: LegId) {
+        let partner = self.legs.get(&id).and_then(|l| l.partner);
+        self.resched(id);
+        if let Some(p) = partner {
+            self.resched(p);
+        }
+    }
+
+    /// The legs a command may touch, with their partners as they are before it runs.
+    fn touched_by(&self, cmd: &Command) -> Vec<LegId> {
+        let mut ids = match cmd {
+            Command::CreateSession { .. } => Vec::new(),
+            Command::DestroySession { session } => {
+                self.sessions.get(session).cloned().unwrap_or_default()
+            }
+            Command::AddLeg { leg, .. }
+            | Command::UpdateLeg { leg, .. }
+            | Command::SendDtmf { leg, .. }
+            | Command::PlayTone { leg, .. }
+            | Command::StopTone { leg }
+            | Command::RemoveLeg { leg }
+            | Command::RequestStats { leg } => vec![*leg],
+            Command::Connect { a, b } | Command::Disconnect { a, b } => vec![*a, *b],
+        };
+        let partners: Vec<LegId> = ids
+            .iter()
+            .filter_map(|id| self.legs.get(id).and_then(|l| l.partner))
+            .collect();
+        ids.extend(partners);
+        ids
     }
 
     // ---- inputs ----
 
     /// Applies a command whole, or refuses it and changes nothing.
     pub fn handle_command(&mut self, now_us: u64, cmd: Command) -> Result<(), CommandError> {
+        let touched = self.touched_by(&cmd);
+        let result = self.apply(now_us, cmd);
+        for id in touched {
+            self.resched_pair(id);
+        }
+        result
+    }
+
+    fn apply(&mut self, now_us: u64, cmd: Command) -> Result<(), CommandError> {
         match cmd {
             Command::CreateSession { session } => {
                 if self.sessions.contains_key(&session) {
@@ -473,8 +539,12 @@ impl MediaEngine {
                 let fwd = leg.on_rtp(now_us, from, bytes, view, &mut self.out);
                 self.forward(now_us, id, fwd);
             }
-            Demux::Dtls | Demux::Other => self.stats.dropped += 1,
+            Demux::Dtls | Demux::Other => {
+                self.stats.dropped += 1;
+                return;
+            }
         }
+        self.resched_pair(id);
     }
 
     fn on_stun(&mut self, now_us: u64, id: LegId, from: SocketAddr, bytes: &[u8]) {
@@ -591,14 +661,15 @@ impl MediaEngine {
     /// Runs everything due at `now_us`: playout ticks, tone frames, DTMF packets, RTCP
     /// reports, media timeouts and ICE.
     pub fn handle_timeout(&mut self, now_us: u64) {
-        let mut ids: Vec<LegId> = self
-            .legs
-            .iter()
-            .filter(|(_, l)| l.poll_timeout().is_some_and(|t| t <= now_us))
-            .map(|(&id, _)| id)
+        // The legs due now, in (deadline, id) order, so simulations repeat exactly. Work
+        // that falls due while these run (a partner's DTMF, say) is left to the next call,
+        // which poll_timeout asks for at once; so a leg that keeps asking for the past
+        // cannot trap this loop.
+        let ids: Vec<LegId> = self
+            .timers
+            .range(..=(now_us, LegId(u64::MAX)))
+            .map(|&(_, id)| id)
             .collect();
-        // Deterministic order, so simulations repeat exactly.
-        ids.sort_unstable();
         for id in ids {
             if let Some(leg) = self.legs.get_mut(&id) {
                 if let Some(ice) = &mut leg.ice {
@@ -613,6 +684,7 @@ impl MediaEngine {
             let fwd = leg.handle_timeout(now_us, view, &mut self.out);
             self.forward(now_us, id, fwd);
             self.maybe_rtcp(now_us, id);
+            self.resched_pair(id);
         }
     }
 
