@@ -699,3 +699,49 @@ fn refused_commands_name_what_was_refused_and_change_nothing() {
     sim.deliver(addr(A_LOCAL), addr(A_PEER), &p);
     assert_eq!(sim.engine.stats().dropped, before + 1);
 }
+
+#[test]
+fn rfc4733_across_a_transcoded_pair_is_regenerated_on_the_far_legs_timeline() {
+    let mut a = spec(A_PEER, CodecSpec::pcmu());
+    a.telephone_event = te(101, 101);
+    let mut b = spec(B_PEER, CodecSpec::pcma());
+    b.telephone_event = te(98, 98);
+    let mut sim = two_legs(a, b);
+    let mut pa = Peer::new(addr(A_PEER), Codec::Pcmu);
+    send_4733(&mut sim, &mut pa, 101, 1, 25);
+
+    let pkts = Peer::new(addr(B_PEER), Codec::Pcma).open(&sim.take(addr(B_PEER)));
+    let evs: Vec<_> = pkts.iter().filter(|p| p.payload_type.0 == 98).collect();
+    assert!(evs.len() >= 3, "{} event packets", evs.len());
+    // One key press: every packet has the same timestamp, the first is marked, the
+    // durations grow to the end, which is repeated.
+    assert!(evs.iter().all(|p| p.timestamp == evs[0].timestamp));
+    assert!(evs[0].marker);
+    let tel: Vec<_> = evs
+        .iter()
+        .map(|p| TelephoneEvent::parse(&p.payload).unwrap())
+        .collect();
+    assert!(tel.iter().all(|e| e.event == 1));
+    assert!(tel.windows(2).all(|w| w[1].duration >= w[0].duration));
+    assert!(tel.last().unwrap().end);
+    let last = *tel.last().unwrap();
+    assert!(
+        (700..=900).contains(&last.duration),
+        "≈100 ms at 8 kHz: {}",
+        last.duration
+    );
+    // The event sits on the timeline of the transcoded audio around it: after the audio
+    // before it, and the audio after it continues from there.
+    let before = pkts
+        .iter()
+        .take_while(|p| p.payload_type.0 == 8)
+        .last()
+        .unwrap();
+    let ahead = evs[0].timestamp.wrapping_sub(before.timestamp) as i32;
+    assert!(
+        (0..=8000).contains(&ahead),
+        "event {ahead} units after the last audio"
+    );
+    assert_continuous_seq(&pkts);
+    assert_eq!(sim.dtmf_events(), vec![(A, '1', DtmfSource::Rfc4733)]);
+}
