@@ -550,9 +550,12 @@ impl IceAgent {
         let Some(local) = self.locals.iter().position(|l| l.address == c.pair.local) else {
             return;
         };
-        // One transmission each: the next consent check is the retry (RFC 7675 §5.1). The
-        // check names addresses, not a pair, so it survives a restart's new check list.
-        if let Some(check) = self.request(now, local, c.pair.remote, false, next - now) {
+        // One transmission each: the next consent check is the retry. A response counts
+        // while it answers a request of the last consent timeout (RFC 7675 §5.1), so the
+        // transaction is kept that long. The check names addresses, not a pair, so it
+        // survives a restart's new check list.
+        let keep = self.config.consent_timeout;
+        if let Some(check) = self.request(now, local, c.pair.remote, false, keep) {
             self.transmits.push_back(check.transmit());
             self.checks.push(Check {
                 consent: true,

@@ -56,6 +56,8 @@ struct Net {
     /// packet is delivered twice.
     jitter_ms: u64,
     duplicate: f64,
+    /// One-way delay.
+    delay: Duration,
     rng: u64,
     queue: Vec<Packet>,
     events: [Vec<(Duration, IceEvent)>; 2],
@@ -81,6 +83,7 @@ impl Net {
             loss: 0.0,
             jitter_ms: 0,
             duplicate: 0.0,
+            delay: Duration::from_millis(10),
             rng: 1,
             queue: Vec::new(),
             events: [Vec::new(), Vec::new()],
@@ -152,7 +155,7 @@ impl Net {
                 for _ in 0..copies {
                     let extra = (self.chance() * self.jitter_ms as f64) as u64;
                     self.queue.push(Packet {
-                        at: self.now + Duration::from_millis(10 + extra),
+                        at: self.now + self.delay + Duration::from_millis(extra),
                         to: j,
                         local: to,
                         from,
@@ -987,4 +990,24 @@ fn facing_an_ice_lite_peer_we_control_and_nominate() {
         .sent
         .iter()
         .any(|(_, i, m)| *i == 0 && m.use_candidate()));
+}
+
+#[test]
+fn slow_consent_responses_still_count() {
+    // RFC 7675 §5.1: a response to any request of the last 30 s refreshes consent, however
+    // long it took (here 14 s round trip, longer than the 5 s between checks).
+    let mut net = pair(IceRole::Controlled, IceRole::Controlling);
+    net.exchange();
+    net.run_for(Duration::from_secs(2));
+    assert!(net.agents[0].selected().is_some());
+    net.delay = Duration::from_secs(7);
+    net.run_for(Duration::from_secs(90));
+    assert!(
+        !net.events[0]
+            .iter()
+            .any(|(_, e)| matches!(e, IceEvent::ConsentLost(_))),
+        "{:?}",
+        net.events[0]
+    );
+    assert!(net.agents[0].selected().is_some());
 }
