@@ -50,6 +50,10 @@
 //! }
 //! ```
 //!
+//! Left out on purpose: gathering server-reflexive or relayed candidates, TCP candidates,
+//! a second component (without rtcp-mux), resolving mDNS `.local` names (such a peer is
+//! learnt as peer reflexive from its first check), and running as an ICE-lite agent.
+//!
 //! A client without ICE (no `a=ice-ufrag` in its SDP) needs no agent: media goes to the
 //! address in its SDP, latched to the source of its RTP. The agent itself never reads a
 //! clock, never touches a socket and never panics on peer input (property tests and the
