@@ -115,6 +115,25 @@ pub enum IceState {
     ConsentLost(SelectedPair),
 }
 
+/// Counters for metrics: what arrived that the agent dropped or refused, and what it sent.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct IceStats {
+    /// Binding requests answered with a success.
+    pub requests_accepted: u64,
+    /// Binding requests refused with 400, 401 or 420.
+    pub requests_refused: u64,
+    /// Role conflicts: 487s we sent or received (RFC 8445 §7.2.5.1, §7.3.1.1).
+    pub role_conflicts: u64,
+    /// Datagrams that looked like STUN but did not decode.
+    pub malformed: u64,
+    /// Responses dropped: no such transaction, or integrity that does not verify.
+    pub responses_dropped: u64,
+    /// New check transactions (connectivity and consent).
+    pub checks_sent: u64,
+    pub retransmissions: u64,
+}
+
 /// What [`IceAgent::set_remote`] did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[non_exhaustive]
@@ -183,6 +202,7 @@ pub struct IceAgent {
     consent: Option<Consent>,
     transmits: VecDeque<Transmit>,
     events: VecDeque<IceEvent>,
+    stats: IceStats,
 }
 
 impl IceAgent {
@@ -218,6 +238,7 @@ impl IceAgent {
             consent: None,
             transmits: VecDeque::new(),
             events: VecDeque::new(),
+            stats: IceStats::default(),
         }
     }
 
@@ -255,6 +276,10 @@ impl IceAgent {
                 .map(|l| sb_sdp::Attribute::Candidate(l.to_sdp())),
         );
         v
+    }
+
+    pub fn stats(&self) -> IceStats {
+        self.stats
     }
 
     pub fn remote_candidates(&self) -> &[RemoteCandidate] {
@@ -370,6 +395,7 @@ impl IceAgent {
         }
         let Ok(msg) = Message::decode(bytes) else {
             // Malformed STUN is dropped silently (RFC 8489 §6.3).
+            self.stats.malformed += 1;
             return true;
         };
         if msg.method != Method::BINDING {
@@ -406,6 +432,7 @@ impl IceAgent {
                 c.next_at = now + c.rto;
                 let t = c.transmit();
                 self.transmits.push_back(t);
+                self.stats.retransmissions += 1;
                 i += 1;
             } else {
                 let c = self.checks.swap_remove(i);

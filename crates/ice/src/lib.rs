@@ -66,7 +66,8 @@ mod crc;
 pub mod stun;
 
 pub use agent::{
-    IceAgent, IceConfig, IceEvent, IceRole, IceState, RemoteChange, SelectedPair, Transmit,
+    IceAgent, IceConfig, IceEvent, IceRole, IceState, IceStats, RemoteChange, SelectedPair,
+    Transmit,
 };
 pub use candidate::{
     candidate_priority, host_candidates, pair_priority, CandidateKind, Credentials, LocalCandidate,

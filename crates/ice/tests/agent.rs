@@ -399,6 +399,11 @@ fn role_conflict_between_two_controlling_agents_is_resolved() {
     assert_ne!(net.agents[0].role(), net.agents[1].role());
     // Someone answered a 487.
     assert!(net.sent.iter().any(|(_, _, m)| m.error_code() == Some(487)));
+    let conflicts = net.agents[0].stats().role_conflicts + net.agents[1].stats().role_conflicts;
+    assert!(
+        conflicts >= 2,
+        "a 487 is counted where it is sent and where it arrives"
+    );
     assert_connected(&net, Duration::from_secs(3));
 }
 
@@ -637,6 +642,22 @@ fn requests_are_answered_or_refused_per_rfc_8489() {
     // Not STUN: left to the media path, nothing sent.
     assert!(!a.handle_packet(now, local, from, &[0x80, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 1]));
     assert!(a.poll_transmit().is_none());
+
+    // Malformed STUN and a stray response: dropped silently, and counted.
+    assert!(a.handle_packet(now, local, from, &[0, 1, 0, 0, 0x21, 0x12]));
+    let stray = Message::new(Class::Success, Method::BINDING, TransactionId([9; 12]));
+    assert!(a.handle_packet(now, local, from, &stray.encode(None, true).unwrap()));
+    assert!(a.poll_transmit().is_none());
+    let s = a.stats();
+    assert_eq!(
+        (
+            s.requests_accepted,
+            s.requests_refused,
+            s.malformed,
+            s.responses_dropped
+        ),
+        (1, 5, 1, 1)
+    );
 }
 
 #[test]

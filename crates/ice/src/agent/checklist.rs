@@ -183,6 +183,7 @@ impl IceAgent {
             msg = msg.with(Attribute::Software(s.clone()));
         }
         let payload = msg.encode(Some(remote_creds.pwd.as_bytes()), true).ok()?;
+        self.stats.checks_sent += 1;
         Some(Check {
             tid,
             pair: None,

@@ -1,7 +1,7 @@
 //! What arrives from the peer: Binding requests (RFC 8445 §7.3, RFC 8489 §9.1.3) and the
 //! responses to our checks (RFC 8445 §7.2.5).
 
-use super::{IceAgent, IceRole};
+use super::{IceAgent, IceRole, Transmit};
 use crate::candidate::{CandidateKind, RemoteCandidate};
 use crate::check::{self, PairState};
 use crate::stun::{Attribute, Class, Message};
@@ -26,29 +26,33 @@ impl IceAgent {
         // RFC 8489 §9.1.3: both USERNAME and MESSAGE-INTEGRITY or a 400; a wrong user or
         // a wrong MAC is a 401. Neither error carries integrity: we have no shared key.
         let Some(username) = msg.username() else {
-            return self.push(reply.error(400, "Bad Request", None));
+            return self.refuse(reply.error(400, "Bad Request", None));
         };
         if !msg.has_integrity() {
-            return self.push(reply.error(400, "Bad Request", None));
+            return self.refuse(reply.error(400, "Bad Request", None));
         }
         let ours = username.split(':').next().unwrap_or("");
         if ours != self.local_credentials.ufrag || !msg.verify_integrity(bytes, key.as_bytes()) {
-            return self.push(reply.error(401, "Unauthenticated", None));
+            return self.refuse(reply.error(401, "Unauthenticated", None));
         }
         let unknown = msg.unknown_required();
         if !unknown.is_empty() {
             let t = reply.unknown_attributes(unknown, key.as_bytes());
-            return self.push(t);
+            return self.refuse(t);
         }
         let Some(priority) = msg.priority() else {
-            return self.push(reply.error(400, "Missing PRIORITY", Some(key.as_bytes())));
+            return self.refuse(reply.error(400, "Missing PRIORITY", Some(key.as_bytes())));
         };
         // §7.3.1.1: role conflict.
         for a in &msg.attributes {
             match (self.role, a) {
                 (IceRole::Controlling, Attribute::IceControlling(theirs)) => {
                     if self.tie_breaker >= *theirs {
-                        return self.push(reply.error(487, "Role Conflict", Some(key.as_bytes())));
+                        return self.conflict(reply.error(
+                            487,
+                            "Role Conflict",
+                            Some(key.as_bytes()),
+                        ));
                     }
                     self.set_role(IceRole::Controlled);
                 }
@@ -56,12 +60,17 @@ impl IceAgent {
                     if self.tie_breaker >= *theirs {
                         self.set_role(IceRole::Controlling);
                     } else {
-                        return self.push(reply.error(487, "Role Conflict", Some(key.as_bytes())));
+                        return self.conflict(reply.error(
+                            487,
+                            "Role Conflict",
+                            Some(key.as_bytes()),
+                        ));
                     }
                 }
                 _ => {}
             }
         }
+        self.stats.requests_accepted += 1;
         self.push(reply.success(key.as_bytes(), self.config.software.as_deref()));
 
         // A request on an address that is not one of our candidates is answered (the
@@ -127,17 +136,17 @@ impl IceAgent {
         msg: &Message,
         bytes: &[u8],
     ) {
-        let Some(k) = self.checks.iter().position(|c| c.tid == msg.transaction_id) else {
-            return;
-        };
-        let Some(creds) = &self.remote_credentials else {
-            return;
-        };
+        let k = self.checks.iter().position(|c| c.tid == msg.transaction_id);
         // A response without valid integrity is discarded (RFC 8489 §9.1.3); the check
         // goes on retransmitting.
-        if !msg.verify_integrity(bytes, creds.pwd.as_bytes()) {
+        let verified = self
+            .remote_credentials
+            .as_ref()
+            .is_some_and(|c| msg.verify_integrity(bytes, c.pwd.as_bytes()));
+        let (Some(k), true) = (k, verified) else {
+            self.stats.responses_dropped += 1;
             return;
-        }
+        };
         let check = self.checks.swap_remove(k);
         // §7.2.5.2.1: a response from elsewhere than we sent to fails the pair.
         if from != check.remote || local != check.local {
@@ -158,6 +167,7 @@ impl IceAgent {
         if msg.class == Class::Error {
             let Some(pair) = check.pair else { return };
             if msg.error_code() == Some(487) {
+                self.stats.role_conflicts += 1;
                 // §7.2.5.1: switch from the role the request carried, and check again.
                 if check.role == self.role {
                     self.set_role(match check.role {
@@ -195,5 +205,15 @@ impl IceAgent {
         self.first_valid_at.get_or_insert(now);
         self.update_frozen();
         self.update_selection(now);
+    }
+
+    fn refuse(&mut self, t: Option<Transmit>) {
+        self.stats.requests_refused += 1;
+        self.push(t);
+    }
+
+    fn conflict(&mut self, t: Option<Transmit>) {
+        self.stats.role_conflicts += 1;
+        self.push(t);
     }
 }
