@@ -310,7 +310,7 @@ impl MediaEngine {
             }
             Command::RemoveLeg { leg } => {
                 self.leg(leg)?;
-                self.remove_leg(leg);
+                self.remove_leg(now_us, leg);
                 Ok(())
             }
             Command::DestroySession { session } => {
@@ -320,7 +320,7 @@ impl MediaEngine {
                     .ok_or(CommandError::UnknownSession(session))?
                     .clone();
                 for leg in legs {
-                    self.remove_leg(leg);
+                    self.remove_leg(now_us, leg);
                 }
                 self.sessions.remove(&session);
                 Ok(())
@@ -473,14 +473,12 @@ impl MediaEngine {
         }
     }
 
-    fn remove_leg(&mut self, id: LegId) {
+    fn remove_leg(&mut self, now_us: u64, id: LegId) {
         self.unlink(id);
+        // A BYE tells the peer the stream ended; the last quality report goes to the call
+        // record.
+        self.send_report(now_us, id, true);
         if let Some(leg) = self.legs.remove(&id) {
-            // A last report for the call record.
-            self.out.events.push_back(Event::LegStats {
-                leg: id,
-                stats: leg.quality(),
-            });
             self.by_local.remove(&leg.local);
             if let Some(r) = leg.local_rtcp {
                 self.by_local.remove(&r);
@@ -697,6 +695,15 @@ impl MediaEngine {
         }
         let interval = self.rng.rtcp_interval_us(false);
         leg.next_rtcp_us = now_us + interval;
+        self.send_report(now_us, id, false);
+    }
+
+    /// Sends the leg's compound report (SR or RR, SDES CNAME, and BYE when it leaves,
+    /// RFC 3550 §6.6) and reports its quality.
+    fn send_report(&mut self, now_us: u64, id: LegId, bye: bool) {
+        let Some(leg) = self.legs.get_mut(&id) else {
+            return;
+        };
         let ssrc = leg.out_ssrc;
         let blocks: Vec<_> = leg
             .receive_stats()
@@ -720,8 +727,17 @@ impl MediaEngine {
                 reports: blocks,
             })
         };
-        let sdes = RtcpPacket::Sdes(vec![SdesChunk::cname(ssrc, &self.config.cname)]);
-        if let Ok(mut bytes) = build_compound(&[report, sdes]) {
+        let mut packets = vec![
+            report,
+            RtcpPacket::Sdes(vec![SdesChunk::cname(ssrc, &self.config.cname)]),
+        ];
+        if bye {
+            packets.push(RtcpPacket::Bye(sb_rtp::Bye {
+                sources: vec![ssrc],
+                reason: None,
+            }));
+        }
+        if let Ok(mut bytes) = build_compound(&packets) {
             if leg.protect_rtcp(&mut bytes) {
                 let (from_local, to) = leg.rtcp_target();
                 self.out.transmits.push_back(Transmit {

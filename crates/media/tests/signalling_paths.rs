@@ -683,7 +683,24 @@ fn refused_commands_name_what_was_refused_and_change_nothing() {
         .open(&sim.take(addr(B_PEER)))
         .is_empty());
 
+    sim.take(addr(A_PEER));
+    let stats_before = sim
+        .events
+        .iter()
+        .filter(|e| matches!(e, Event::LegStats { .. }))
+        .count();
+    let a_ssrc = sim.engine.local_ssrc(A).unwrap();
     sim.cmd(Command::DestroySession { session: SESSION });
+    // A's peer hears the stream end: an RTCP BYE for A's SSRC (RFC 3550 §6.6).
+    let byes: Vec<_> = rtcp_of(&sim.take(addr(A_PEER)))
+        .into_iter()
+        .flatten()
+        .filter_map(|p| match p {
+            RtcpPacket::Bye(b) => Some(b.sources),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(byes, vec![vec![a_ssrc]]);
     assert_eq!(sim.engine.leg_count(), 1);
     assert_eq!(sim.engine.session_count(), 1);
     // Each removed leg leaves a final report for the call record.
@@ -692,7 +709,7 @@ fn refused_commands_name_what_was_refused_and_change_nothing() {
         .iter()
         .filter(|e| matches!(e, Event::LegStats { .. }))
         .count();
-    assert!(finals >= 4);
+    assert_eq!(finals - stats_before, 4, "one final report per removed leg");
     // Packets for a removed leg are dropped and counted.
     let before = sim.engine.stats().dropped;
     let p = pa.tone_packet(1000.0);
