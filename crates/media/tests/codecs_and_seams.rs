@@ -337,3 +337,41 @@ fn stun_goes_to_the_ice_agent_and_its_selected_pair_carries_the_media() {
     let to_b = Peer::new(addr(B_PEER), Codec::Pcmu).open(&sim.take(addr(B_PEER)));
     assert_eq!(to_b.len(), 5);
 }
+
+#[test]
+fn a_new_packet_time_reframes_the_transcoded_stream() {
+    let mut sim = two_legs(
+        spec(A_PEER, CodecSpec::pcmu()),
+        spec(B_PEER, CodecSpec::pcma()),
+    );
+    let mut pa = Peer::new(addr(A_PEER), Codec::Pcmu);
+    stream_tones(
+        &mut sim,
+        &mut [(&mut pa, addr(A_LOCAL), 1000.0)],
+        50,
+        0,
+        |_| true,
+    );
+    sim.take(addr(B_PEER));
+    let mut b = spec(B_PEER, CodecSpec::pcma());
+    b.ptime_ms = 30;
+    sim.cmd(Command::UpdateLeg { leg: B, spec: b });
+    let t = sim.now;
+    stream_tones(
+        &mut sim,
+        &mut [(&mut pa, addr(A_LOCAL), 1000.0)],
+        150,
+        t,
+        |_| true,
+    );
+    let to_b = Peer::new(addr(B_PEER), Codec::Pcma).open(&sim.take(addr(B_PEER)));
+    assert!(
+        (95..=106).contains(&to_b.len()),
+        "3 s (with what was queued at the switch and the concealed tail) in 30 ms packets: {}",
+        to_b.len()
+    );
+    assert!(to_b.iter().all(|p| p.payload.len() == 240));
+    assert_continuous(&to_b[1..], 240);
+    let pcm = decode(Codec::Pcma, 8, &to_b);
+    assert!(is_1khz_tone(&pcm[2400..pcm.len() - 2400], 8000));
+}

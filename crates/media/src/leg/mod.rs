@@ -283,6 +283,8 @@ impl Leg {
             }),
             _ => None,
         };
+        // Rebuilt by `join` for the new codec and packet time if the leg is connected.
+        self.playout = None;
         self.gen_next = None;
     }
 
@@ -325,8 +327,8 @@ impl Leg {
         Ok(())
     }
 
-    /// Joins a partner: `codec` is what this leg runs (for Opus, at the PCM rate the bridge
-    /// chose), and `transcode` whether its audio is decoded for the partner.
+    /// Joins a partner: `mode` says whether this leg's audio is relayed or decoded for it,
+    /// `codec` what this leg runs (for Opus, at the PCM rate the bridge chose).
     pub fn join(&mut self, mode: Mode, codec: Option<Codec>) {
         self.mode = Some(mode);
         if let Some(c) = codec {
