@@ -645,3 +645,56 @@ fn a_prack_refused_for_its_offer_does_not_acknowledge() {
     assert_eq!(bob.handle_request(&plain), Ok(None));
     assert!(bob.prack_state().unacknowledged().is_none());
 }
+
+#[test]
+fn sdp_inside_a_multipart_body_counts_as_sdp() {
+    // A SIP-T gateway's INVITE: SDP beside ISUP in multipart/mixed (RFC 3204 §3).
+    let isup_body = "--unique-boundary-1\r\n\
+        Content-Type: application/sdp\r\n\r\n\
+        v=0\r\no=- 1 1 IN IP4 192.0.2.1\r\ns=-\r\nc=IN IP4 192.0.2.1\r\nt=0 0\r\nm=audio 4000 RTP/AVP 0\r\n\
+        --unique-boundary-1\r\n\
+        Content-Type: application/ISUP;version=itu-t92+\r\n\r\n\
+        \x01\x00\x49\r\n\
+        --unique-boundary-1--\r\n";
+    let text = format!(
+        "INVITE sip:bob@example.com SIP/2.0\r\n\
+         Via: SIP/2.0/UDP 192.0.2.1;branch=z9hG4bKm\r\n\
+         From: <sip:alice@example.com>;tag=a1\r\nTo: <sip:bob@example.com>\r\n\
+         Call-ID: mp-1\r\nCSeq: 1 INVITE\r\nContact: <sip:gw@192.0.2.1>\r\n\
+         Content-Type: multipart/mixed;boundary=\"unique-boundary-1\"\r\n\
+         Content-Length: {}\r\n\r\n{isup_body}",
+        isup_body.len()
+    );
+    let Message::Request(inv) = parse_datagram(text.as_bytes()).expect("parses") else {
+        unreachable!()
+    };
+    assert!(sb_sip_core::dialog::has_sdp(&inv.headers, &inv.body));
+    let bob = Dialog::uas(&inv, "b1", bob_contact()).expect("uas");
+    assert!(matches!(
+        bob.offer_answer().state(),
+        OaState::Offered {
+            by: Side::Remote,
+            ..
+        }
+    ));
+
+    // ISUP alone, an empty SDP part, or no boundary: no SDP.
+    let mut headers = inv.headers.clone();
+    let isup_only = "--b\r\nContent-Type: application/ISUP\r\n\r\nxx\r\n--b--\r\n";
+    headers.remove(sb_sip_msg::HeaderName::ContentType);
+    headers.push(Header::ContentType("multipart/mixed; boundary=b".into()));
+    assert!(!sb_sip_core::dialog::has_sdp(
+        &headers,
+        isup_only.as_bytes()
+    ));
+    let empty_sdp = "--b\r\nContent-Type: application/sdp\r\n\r\n\r\n--b--\r\n";
+    assert!(!sb_sip_core::dialog::has_sdp(
+        &headers,
+        empty_sdp.as_bytes()
+    ));
+    let lf_sdp = "--b\nc: application/sdp\n\nv=0\n--b--\n";
+    assert!(sb_sip_core::dialog::has_sdp(&headers, lf_sdp.as_bytes()));
+    headers.remove(sb_sip_msg::HeaderName::ContentType);
+    headers.push(Header::ContentType("multipart/mixed".into()));
+    assert!(!sb_sip_core::dialog::has_sdp(&headers, lf_sdp.as_bytes()));
+}

@@ -381,4 +381,16 @@ proptest! {
     fn no_message_sequence_panics(ops in proptest::collection::vec(op(), 0..40), sdp in any::<bool>()) {
         run(&ops, sdp);
     }
+
+    #[test]
+    fn sdp_detection_never_panics(
+        ct in "(application/sdp|multipart/mixed|multipart/é|x)(;boundary=\"?[a-z-]{0,6}\"?)?",
+        body in proptest::collection::vec(any::<u8>(), 0..200),
+        boundary_body in "(--[a-z-]{0,6}(\r?\n[cC]ontent-[Tt]ype: application/sdp)?(\r?\n){1,2}[ -~]{0,10}){0,4}(--)?",
+    ) {
+        let mut headers = sb_sip_msg::Headers::new();
+        headers.push(Header::ContentType(ct));
+        let _ = sb_sip_core::dialog::has_sdp(&headers, &body);
+        let _ = sb_sip_core::dialog::has_sdp(&headers, boundary_body.as_bytes());
+    }
 }

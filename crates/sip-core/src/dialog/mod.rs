@@ -196,14 +196,91 @@ impl Body {
     }
 }
 
-/// True when the message carries SDP (a non-empty `application/sdp` body), the only bodies
-/// that take part in offer/answer here.
+/// True when the message carries SDP: a non-empty `application/sdp` body, or a multipart
+/// body with such a part (SIP-T gateways send SDP beside ISUP this way, RFC 3204 §3). Only
+/// SDP takes part in offer/answer here.
 pub fn has_sdp(headers: &Headers, body: &[u8]) -> bool {
-    !body.is_empty()
-        && headers.content_type().is_some_and(|ct| {
-            let media = ct.split(';').next().unwrap_or("").trim();
-            media.eq_ignore_ascii_case("application/sdp")
-        })
+    if body.is_empty() {
+        return false;
+    }
+    let Some(ct) = headers.content_type() else {
+        return false;
+    };
+    let mut params = ct.split(';');
+    let media = params.next().unwrap_or("").trim();
+    if media.eq_ignore_ascii_case("application/sdp") {
+        return true;
+    }
+    let is_multipart = media
+        .get(..10)
+        .is_some_and(|m| m.eq_ignore_ascii_case("multipart/"));
+    let boundary = params.find_map(|p| {
+        let (name, value) = p.split_once('=')?;
+        name.trim()
+            .eq_ignore_ascii_case("boundary")
+            .then(|| value.trim().trim_matches('"'))
+    });
+    match boundary {
+        Some(b) if is_multipart && !b.is_empty() => multipart_has_sdp(body, b.as_bytes()),
+        _ => false,
+    }
+}
+
+/// Scans the parts of a multipart body (RFC 2046 §5.1.1) for a non-empty
+/// `application/sdp` one. Nested multiparts are not searched.
+fn multipart_has_sdp(body: &[u8], boundary: &[u8]) -> bool {
+    let mut delimiter = b"--".to_vec();
+    delimiter.extend_from_slice(boundary);
+    let mut parts = split_on(body, &delimiter).skip(1);
+    parts.any(|part| {
+        if part.starts_with(b"--") {
+            return false; // the close delimiter
+        }
+        let (head, content) = match find(part, b"\r\n\r\n") {
+            Some(i) => (&part[..i], &part[i + 4..]),
+            None => match find(part, b"\n\n") {
+                Some(i) => (&part[..i], &part[i + 2..]),
+                None => return false,
+            },
+        };
+        let head = String::from_utf8_lossy(head);
+        let sdp_part = head.lines().any(|line| {
+            let Some((name, value)) = line.split_once(':') else {
+                return false;
+            };
+            let name = name.trim();
+            (name.eq_ignore_ascii_case("content-type") || name.eq_ignore_ascii_case("c"))
+                && value
+                    .split(';')
+                    .next()
+                    .is_some_and(|m| m.trim().eq_ignore_ascii_case("application/sdp"))
+        });
+        sdp_part && content.iter().any(|b| !b.is_ascii_whitespace())
+    })
+}
+
+fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
+    if needle.is_empty() {
+        return None;
+    }
+    hay.windows(needle.len()).position(|w| w == needle)
+}
+
+fn split_on<'a>(hay: &'a [u8], sep: &'a [u8]) -> impl Iterator<Item = &'a [u8]> + 'a {
+    let mut rest = Some(hay);
+    std::iter::from_fn(move || {
+        let r = rest?;
+        match find(r, sep) {
+            Some(i) => {
+                rest = Some(&r[i + sep.len()..]);
+                Some(&r[..i])
+            }
+            None => {
+                rest = None;
+                Some(r)
+            }
+        }
+    })
 }
 
 /// The first Contact address of a message (`*` is not a target).
