@@ -4,11 +4,15 @@
 //! [`sb_media_api::Command`]s through a [`MediaHost`] handle and receives the engine's
 //! [`sb_media_api::Event`]s through a callback; neither side waits for the other.
 //!
-//! Ports come from a configured range: each leg gets an even RTP port and the odd port
-//! above it for RTCP (RFC 3550 §11), bound at once by [`MediaHost::allocate`] so the
-//! addresses written into SDP are already ours. A socket's datagrams are read by a small
-//! task of their own and passed to the engine with the socket's local address; the engine
-//! says from which local socket each datagram leaves.
+//! Sockets: an `AddLeg` naming a local address the host has not bound yet binds it (and
+//! its RTCP address) on the spot, so a signalling core that owns its port range (the
+//! B2BUA) needs no round trip; a leg's sockets close once `RemoveLeg` or
+//! `DestroySession` has been handled and the engine's last packets (RTCP BYE) have left.
+//! A caller without a range of its own takes pairs from the host's with
+//! [`MediaHost::allocate`]: an even RTP port and the odd port above it for RTCP (RFC 3550
+//! §11), bound at once so the addresses written into SDP are already ours. A socket's
+//! datagrams are read by a small task of their own and passed to the engine with the
+//! socket's local address; the engine says from which local socket each datagram leaves.
 //!
 //! Time: the engine counts microseconds from the host's start ([`Instant`] based, so a
 //! wall-clock step never moves it); the wall clock is read once, for RTCP's NTP stamps.
@@ -23,7 +27,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use sb_media::{EngineConfig, MediaEngine};
-use sb_media_api::{Command, Event};
+use sb_media_api::{Command, Event, LegId, SessionId};
 use tokio::net::UdpSocket;
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
@@ -197,8 +201,8 @@ impl MediaHost {
         Err(AllocError::Exhausted { min, max })
     }
 
-    /// Closes a leg's sockets and returns its ports to the range. Send the engine its
-    /// `RemoveLeg` (or `DestroySession`) first.
+    /// Returns an allocated pair to the range (and closes its sockets if no `RemoveLeg`
+    /// or `DestroySession` closed them already).
     pub fn release(&self, ports: LegPorts) {
         let mut pool = self.pool.lock().unwrap_or_else(|e| e.into_inner());
         if pool.taken.remove(&ports.rtp.port()) {
@@ -238,6 +242,8 @@ async fn run(
     let origin = Instant::now();
     let now_us = |at: Instant| at.saturating_duration_since(origin).as_micros() as u64;
     let mut sockets: HashMap<SocketAddr, Socket> = HashMap::new();
+    // The sockets each leg's AddLeg named, closed with the leg.
+    let mut owned: HashMap<LegId, (SessionId, Vec<SocketAddr>)> = HashMap::new();
     loop {
         let deadline = engine
             .poll_timeout()
@@ -258,21 +264,60 @@ async fn run(
         match input {
             Input::Command(cmd) => {
                 let what = format!("{cmd:?}");
+                if let Command::AddLeg {
+                    session,
+                    leg,
+                    local,
+                    local_rtcp,
+                    ..
+                } = &*cmd
+                {
+                    let Some(tx) = weak.upgrade() else { break };
+                    let mut addrs = Vec::new();
+                    for addr in std::iter::once(*local).chain(*local_rtcp) {
+                        if !sockets.contains_key(&addr) {
+                            match bind(addr.ip(), addr.port()) {
+                                Ok(s) => open_socket(&mut sockets, addr, s, tx.clone()),
+                                Err(e) => {
+                                    tracing::warn!(%addr, error = %e, "media port not bound");
+                                    metrics::counter!("media_bind_errors_total").increment(1);
+                                }
+                            }
+                        }
+                        addrs.push(addr);
+                    }
+                    owned.insert(*leg, (*session, addrs));
+                }
+                let closing: Vec<LegId> = match &*cmd {
+                    Command::RemoveLeg { leg } => vec![*leg],
+                    Command::DestroySession { session } => owned
+                        .iter()
+                        .filter(|(_, (s, _))| s == session)
+                        .map(|(l, _)| *l)
+                        .collect(),
+                    _ => Vec::new(),
+                };
                 if let Err(e) = engine.handle_command(now, *cmd) {
                     metrics::counter!("media_command_errors_total").increment(1);
                     tracing::warn!(error = %e, command = %what, "media command refused");
                 }
                 metrics::gauge!("media_sessions").set(engine.session_count() as f64);
                 metrics::gauge!("media_legs").set(engine.leg_count() as f64);
+                if !closing.is_empty() {
+                    // The engine's goodbyes (RTCP BYE) leave before the sockets close.
+                    flush(&mut engine, &sockets, &mut on_event);
+                    for leg in closing {
+                        for addr in owned.remove(&leg).map(|(_, a)| a).unwrap_or_default() {
+                            if let Some(s) = sockets.remove(&addr) {
+                                s.reader.abort();
+                            }
+                        }
+                    }
+                }
             }
             Input::Socket(local, std_sock) => {
-                let Ok(sock) = UdpSocket::from_std(std_sock) else {
-                    continue;
-                };
-                let sock = Arc::new(sock);
                 let Some(tx) = weak.upgrade() else { break };
-                let reader = tokio::spawn(read_socket(Arc::clone(&sock), local, tx));
-                sockets.insert(local, Socket { sock, reader });
+                open_socket(&mut sockets, local, std_sock, tx);
             }
             Input::Release(ports) => {
                 for local in [ports.rtp, ports.rtcp] {
@@ -289,6 +334,22 @@ async fn run(
     }
     for (_, s) in sockets {
         s.reader.abort();
+    }
+}
+
+fn open_socket(
+    sockets: &mut HashMap<SocketAddr, Socket>,
+    local: SocketAddr,
+    std_sock: StdUdpSocket,
+    tx: mpsc::UnboundedSender<Input>,
+) {
+    let Ok(sock) = UdpSocket::from_std(std_sock) else {
+        return;
+    };
+    let sock = Arc::new(sock);
+    let reader = tokio::spawn(read_socket(Arc::clone(&sock), local, tx));
+    if let Some(old) = sockets.insert(local, Socket { sock, reader }) {
+        old.reader.abort();
     }
 }
 

@@ -130,3 +130,93 @@ async fn two_legs_relay_and_transcode_between_real_sockets() {
     drop(host);
     task.abort();
 }
+
+/// `n` even ports whose odd neighbours are free too, on 127.0.0.1, right now (all held
+/// while searching, so they differ).
+fn free_pairs(n: usize) -> Vec<SocketAddr> {
+    let mut held = Vec::new();
+    let mut found = Vec::new();
+    for port in (42_000..44_000).step_by(2) {
+        let a = std::net::UdpSocket::bind(("127.0.0.1", port));
+        let b = std::net::UdpSocket::bind(("127.0.0.1", port + 1));
+        if let (Ok(a), Ok(b)) = (a, b) {
+            held.push((a, b));
+            found.push(SocketAddr::from(([127, 0, 0, 1], port)));
+            if found.len() == n {
+                return found;
+            }
+        }
+    }
+    panic!("no {n} free port pairs");
+}
+
+/// The B2BUA owns its port range and names the local addresses in AddLeg: the host binds
+/// them then, and closes them when the session is destroyed.
+#[tokio::test]
+async fn add_leg_binds_the_named_ports_and_destroy_closes_them() {
+    let (host, task) = MediaHost::start(MediaHostConfig::default(), 9, |_| {});
+    let alice = UdpSocket::bind("127.0.0.1:0").await.unwrap();
+    let gateway = UdpSocket::bind("127.0.0.1:0").await.unwrap();
+    let pairs = free_pairs(2);
+    let (a_local, g_local) = (pairs[0], pairs[1]);
+    let a_rtcp = SocketAddr::from(([127, 0, 0, 1], a_local.port() + 1));
+    let session = SessionId(5);
+    host.command(Command::CreateSession { session });
+    host.command(Command::AddLeg {
+        session,
+        leg: LegId(51),
+        local: a_local,
+        local_rtcp: Some(a_rtcp),
+        spec: LegSpec::plain(alice.local_addr().unwrap(), CodecSpec::pcmu()),
+    });
+    host.command(Command::AddLeg {
+        session,
+        leg: LegId(52),
+        local: g_local,
+        local_rtcp: Some(SocketAddr::from(([127, 0, 0, 1], g_local.port() + 1))),
+        spec: LegSpec::plain(gateway.local_addr().unwrap(), CodecSpec::pcmu()),
+    });
+    host.command(Command::Connect {
+        a: LegId(51),
+        b: LegId(52),
+    });
+    // Bound: the port is taken now.
+    let bound = async {
+        while std::net::UdpSocket::bind(a_local).is_ok() {
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    };
+    tokio::time::timeout(Duration::from_secs(10), bound)
+        .await
+        .expect("AddLeg binds the leg's port");
+
+    let sender = tokio::spawn(async move {
+        for i in 0..50u16 {
+            let p = rtp(0, i, u32::from(i) * 160, &[0x7F; 160]);
+            alice.send_to(&p, a_local).await.unwrap();
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    });
+    let got = receive_rtp(&gateway, 5, Duration::from_secs(20)).await;
+    assert!(got.len() >= 5, "the gateway got {} RTP packets", got.len());
+    assert!(got.iter().all(|p| p[1] & 0x7f == 0), "PCMU relayed as PCMU");
+    sender.await.unwrap();
+
+    host.command(Command::DestroySession { session });
+    let closed = async {
+        loop {
+            if std::net::UdpSocket::bind(a_local).is_ok()
+                && std::net::UdpSocket::bind(a_rtcp).is_ok()
+                && std::net::UdpSocket::bind(g_local).is_ok()
+            {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    };
+    tokio::time::timeout(Duration::from_secs(10), closed)
+        .await
+        .expect("DestroySession closes the legs' sockets");
+    drop(host);
+    task.abort();
+}
