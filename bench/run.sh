@@ -32,6 +32,7 @@ ROOT=$(dirname "$HERE")
 # The presence fan-out benchmark (NOTIFYs to 10,000 watchers, memory per subscription) is
 # a script of its own: bench/run.sh presence runs bench/presence/run.sh.
 if [ "${1:-}" = presence ]; then exec "$HERE/presence/run.sh"; fi
+if [ "${1:-}" = media ]; then exec "$HERE/media/run.sh"; fi
 MODE=${1:-all}
 case "$MODE" in
 options | register | proxy | all) ;;
