@@ -49,7 +49,8 @@
 //! without rtcp-mux; each shard its own port range), passes every datagram in with the
 //! local address it arrived on, sends each [`Transmit`] from the socket named by
 //! `from_local`, keeps one timer at `poll_timeout`, and seeds [`EngineConfig`] with real
-//! entropy and the wall clock. An ICE agent plugs in through [`ice::IceFactory`].
+//! entropy and the wall clock. An ICE agent plugs in through [`ice::IceFactory`];
+//! [`ice_agent::AgentFactory`] is the full agent of `sb-ice`.
 //!
 //! What it never does: read a clock, draw randomness of its own (a seeded generator makes
 //! SSRCs and RTCP jitter), touch a socket, spawn or await, or panic on a peer's bytes
@@ -87,6 +88,7 @@
 
 mod engine;
 pub mod ice;
+pub mod ice_agent;
 pub mod jitter;
 mod leg;
 pub mod seq;

@@ -16,6 +16,7 @@
 //!
 //! Time: the engine counts microseconds from the host's start ([`Instant`] based, so a
 //! wall-clock step never moves it); the wall clock is read once, for RTCP's NTP stamps.
+//! Legs with ICE get `sb-ice`'s full agent ([`sb_media::ice_agent::AgentFactory`]).
 //!
 //! Metrics: `media_legs` and `media_sessions` (gauges), `media_ports_in_use` (gauge),
 //! `media_packets_sent_total`, `media_send_errors_total`, `media_command_errors_total`.
@@ -146,18 +147,22 @@ impl MediaHost {
             .duration_since(UNIX_EPOCH)
             .map(|d| d.as_micros() as u64)
             .unwrap_or(0);
-        let engine = MediaEngine::new(EngineConfig::new(seed, unix_us));
-        Self::start_with(config, engine, on_event)
+        let origin = Instant::now();
+        let ice = sb_media::ice_agent::AgentFactory::new(origin, seed ^ 0x1CE);
+        let engine = MediaEngine::with_ice(EngineConfig::new(seed, unix_us), Box::new(ice));
+        Self::start_with(config, engine, origin, on_event)
     }
 
-    /// As [`MediaHost::start`], with an engine the caller built (an ICE factory, say).
+    /// As [`MediaHost::start`], with an engine the caller built (another ICE factory,
+    /// say); `origin` is the instant the engine's `now_us = 0` stands for.
     pub fn start_with(
         config: MediaHostConfig,
         engine: MediaEngine,
+        origin: Instant,
         on_event: impl FnMut(Event) + Send + 'static,
     ) -> (MediaHost, JoinHandle<()>) {
         let (tx, rx) = mpsc::unbounded_channel();
-        let task = tokio::spawn(run(engine, rx, tx.clone(), on_event));
+        let task = tokio::spawn(run(engine, origin, rx, tx.clone(), on_event));
         let host = MediaHost {
             tx,
             pool: Arc::new(Mutex::new(PortPool::new(config.port_min, config.port_max))),
@@ -231,6 +236,7 @@ struct Socket {
 
 async fn run(
     mut engine: MediaEngine,
+    origin: Instant,
     mut rx: mpsc::UnboundedReceiver<Input>,
     tx: mpsc::UnboundedSender<Input>,
     mut on_event: impl FnMut(Event) + Send + 'static,
@@ -239,7 +245,6 @@ async fn run(
     // every handle is gone.
     let weak = tx.downgrade();
     drop(tx);
-    let origin = Instant::now();
     let now_us = |at: Instant| at.saturating_duration_since(origin).as_micros() as u64;
     let mut sockets: HashMap<SocketAddr, Socket> = HashMap::new();
     // The sockets each leg's AddLeg named, closed with the leg.

@@ -1,0 +1,282 @@
+//! [`sb_ice::IceAgent`] behind the engine's [`IceFactory`] seam: full ICE (RFC 8445) with
+//! consent freshness (RFC 7675) on every leg whose spec asks for it.
+//!
+//! The agent keeps time as [`Instant`]s and the engine as microseconds; the factory is
+//! given the instant the engine's zero stands for, so both count the same clock. Each leg
+//! gets one host candidate, its own local socket (one component: the engine's ICE legs
+//! use rtcp-mux), the credentials signalling chose for our SDP, and the peer's
+//! credentials and candidates; a re-INVITE with new remote credentials restarts ICE
+//! (RFC 8445 §9) with the local credentials of the new spec.
+
+use std::net::{IpAddr, SocketAddr};
+use std::time::{Duration, Instant};
+
+use sb_ice::{Credentials, IceAgent, IceConfig, IceRole, RemoteCandidate};
+use sb_media_api::{CandidateKind, IceCandidate, IceSpec};
+
+use crate::ice::{IceFactory, IceHandler, IceState};
+
+/// Builds one [`IceAgent`] per ICE leg.
+#[derive(Debug, Clone)]
+pub struct AgentFactory {
+    origin: Instant,
+    seed: u64,
+    config: IceConfig,
+}
+
+impl AgentFactory {
+    /// `origin` is the instant of the engine's `now_us = 0`; `seed` (from the operating
+    /// system's entropy) drives each agent's transaction ids and tie-breaker.
+    pub fn new(origin: Instant, seed: u64) -> AgentFactory {
+        AgentFactory {
+            origin,
+            seed,
+            config: IceConfig::default(),
+        }
+    }
+
+    /// Timer settings other than the role (which each leg's spec decides).
+    pub fn with_config(mut self, config: IceConfig) -> AgentFactory {
+        self.config = config;
+        self
+    }
+
+    fn next_seed(&mut self) -> u64 {
+        // splitmix64: a distinct, well-mixed seed per agent from one starting value.
+        self.seed = self.seed.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = self.seed;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^ (z >> 31)
+    }
+}
+
+impl IceFactory for AgentFactory {
+    fn create(
+        &mut self,
+        now_us: u64,
+        local: SocketAddr,
+        spec: &IceSpec,
+    ) -> Result<Box<dyn IceHandler>, String> {
+        if spec.local_ufrag.is_empty() || spec.local_pwd.is_empty() {
+            return Err("ICE leg without local credentials".to_owned());
+        }
+        let mut config = self.config.clone();
+        config.role = if spec.controlling {
+            IceRole::Controlling
+        } else {
+            IceRole::Controlled
+        };
+        let agent = IceAgent::new(config, &[local], local_credentials(spec), self.next_seed());
+        let mut handler = AgentHandler {
+            agent,
+            origin: self.origin,
+            local,
+        };
+        handler.update(now_us, spec);
+        Ok(Box::new(handler))
+    }
+}
+
+struct AgentHandler {
+    agent: IceAgent,
+    origin: Instant,
+    local: SocketAddr,
+}
+
+impl AgentHandler {
+    fn at(&self, now_us: u64) -> Instant {
+        self.origin + Duration::from_micros(now_us)
+    }
+
+    /// The engine reads [`IceHandler::state`] rather than events; drop the agent's
+    /// events so they do not pile up.
+    fn drain_events(&mut self) {
+        while self.agent.poll_event().is_some() {}
+    }
+}
+
+impl IceHandler for AgentHandler {
+    fn handle_stun(&mut self, now_us: u64, from: SocketAddr, bytes: &[u8]) {
+        let now = self.at(now_us);
+        self.agent.handle_packet(now, self.local, from, bytes);
+        self.drain_events();
+    }
+
+    fn handle_timeout(&mut self, now_us: u64) {
+        let now = self.at(now_us);
+        self.agent.handle_timeout(now);
+        self.drain_events();
+    }
+
+    fn poll_transmit(&mut self) -> Option<(SocketAddr, Vec<u8>)> {
+        // One host candidate: every check leaves from the leg's own socket.
+        self.agent.poll_transmit().map(|t| (t.remote, t.payload))
+    }
+
+    fn poll_timeout(&self) -> Option<u64> {
+        self.agent
+            .poll_timeout()
+            .map(|at| at.saturating_duration_since(self.origin).as_micros() as u64)
+    }
+
+    fn state(&self) -> IceState {
+        match self.agent.state() {
+            sb_ice::IceState::Selected(p) => IceState::Selected { remote: p.remote },
+            sb_ice::IceState::Checking => IceState::Checking,
+            // Consent lost means "send nothing" (RFC 7675 §5.1), as after a failure.
+            _ => IceState::Failed,
+        }
+    }
+
+    fn accepts_media(&self, from: SocketAddr) -> bool {
+        self.agent.accepts_media(self.local, from)
+    }
+
+    fn update(&mut self, now_us: u64, spec: &IceSpec) {
+        let now = self.at(now_us);
+        let remote = Credentials {
+            ufrag: spec.remote_ufrag.clone(),
+            pwd: spec.remote_pwd.clone(),
+        };
+        let candidates: Vec<RemoteCandidate> = spec
+            .remote_candidates
+            .iter()
+            .filter_map(remote_candidate)
+            .collect();
+        let fresh = local_credentials(spec);
+        self.agent
+            .set_remote_parts(now, remote, spec.remote_lite, candidates, || fresh);
+        self.drain_events();
+    }
+}
+
+fn local_credentials(spec: &IceSpec) -> Credentials {
+    Credentials {
+        ufrag: spec.local_ufrag.clone(),
+        pwd: spec.local_pwd.clone(),
+    }
+}
+
+/// An RTP-component UDP candidate with an IP literal; mDNS names (`….local`, which the
+/// runtime would have to resolve) and RTCP components are left out.
+fn remote_candidate(c: &IceCandidate) -> Option<RemoteCandidate> {
+    if c.component != 1 || !c.transport.eq_ignore_ascii_case("udp") {
+        return None;
+    }
+    let ip: IpAddr = c.address.parse().ok()?;
+    Some(RemoteCandidate {
+        foundation: c.foundation.clone(),
+        address: SocketAddr::new(ip, c.port),
+        priority: c.priority,
+        kind: match c.kind {
+            CandidateKind::Host => sb_ice::CandidateKind::Host,
+            CandidateKind::ServerReflexive => sb_ice::CandidateKind::ServerReflexive,
+            CandidateKind::PeerReflexive => sb_ice::CandidateKind::PeerReflexive,
+            CandidateKind::Relayed => sb_ice::CandidateKind::Relayed,
+        },
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn spec(
+        controlling: bool,
+        local: (&str, &str),
+        remote: (&str, &str),
+        peer: SocketAddr,
+    ) -> IceSpec {
+        IceSpec {
+            local_ufrag: local.0.into(),
+            local_pwd: local.1.into(),
+            remote_ufrag: remote.0.into(),
+            remote_pwd: remote.1.into(),
+            remote_candidates: vec![IceCandidate {
+                foundation: "1".into(),
+                component: 1,
+                transport: "UDP".into(),
+                priority: 2_130_706_431,
+                address: peer.ip().to_string(),
+                port: peer.port(),
+                kind: CandidateKind::Host,
+            }],
+            controlling,
+            remote_lite: false,
+        }
+    }
+
+    /// Two handlers made by the factory find each other: checks both ways on a virtual
+    /// clock, the controlling side nominates, and both select the pair and accept media
+    /// from it and only from it.
+    #[test]
+    fn two_legs_select_the_pair_and_take_media_only_from_it() {
+        let origin = Instant::now();
+        let a_addr: SocketAddr = "192.0.2.1:40000".parse().unwrap();
+        let b_addr: SocketAddr = "192.0.2.2:50000".parse().unwrap();
+        let a_creds = ("aaaa", "aaaaaaaaaaaaaaaaaaaaaaaa");
+        let b_creds = ("bbbb", "bbbbbbbbbbbbbbbbbbbbbbbb");
+        let mut f = AgentFactory::new(origin, 42);
+        let mut a = f
+            .create(0, a_addr, &spec(true, a_creds, b_creds, b_addr))
+            .unwrap();
+        let mut b = f
+            .create(0, b_addr, &spec(false, b_creds, a_creds, a_addr))
+            .unwrap();
+        let mut now = 0u64;
+        for _ in 0..2000 {
+            let mut moved = false;
+            while let Some((to, bytes)) = a.poll_transmit() {
+                assert_eq!(to, b_addr);
+                b.handle_stun(now, a_addr, &bytes);
+                moved = true;
+            }
+            while let Some((to, bytes)) = b.poll_transmit() {
+                assert_eq!(to, a_addr);
+                a.handle_stun(now, b_addr, &bytes);
+                moved = true;
+            }
+            let sel = |h: &dyn IceHandler| matches!(h.state(), IceState::Selected { .. });
+            if sel(a.as_ref()) && sel(b.as_ref()) {
+                break;
+            }
+            if !moved {
+                let next = [a.poll_timeout(), b.poll_timeout()]
+                    .into_iter()
+                    .flatten()
+                    .min()
+                    .expect("a pending check");
+                now = next.max(now);
+                a.handle_timeout(now);
+                b.handle_timeout(now);
+            }
+        }
+        assert_eq!(a.state(), IceState::Selected { remote: b_addr });
+        assert_eq!(b.state(), IceState::Selected { remote: a_addr });
+        assert!(a.accepts_media(b_addr));
+        assert!(!a.accepts_media("192.0.2.66:50000".parse().unwrap()));
+        assert!(
+            now < 5_000_000,
+            "selected within 5 s of virtual time, took {now} µs"
+        );
+    }
+
+    #[test]
+    fn mdns_and_rtcp_candidates_are_left_out() {
+        let mut c = spec(
+            false,
+            ("a", "b"),
+            ("c", "d"),
+            "192.0.2.1:1".parse().unwrap(),
+        )
+        .remote_candidates
+        .remove(0);
+        assert!(remote_candidate(&c).is_some());
+        c.component = 2;
+        assert!(remote_candidate(&c).is_none());
+        c.component = 1;
+        c.address = "2d1f6c9e-0000.local".into();
+        assert!(remote_candidate(&c).is_none());
+    }
+}
