@@ -3,6 +3,11 @@
 //! agent is the controlled answerer as in mediation. The call is good when the agent has
 //! selected baresip's candidate (baresip nominated it) and baresip's RTP arrives on it.
 //!
+//! baresip runs with `rtcp_mux yes`: by default Debian's 1.0 offers two components (RTP
+//! and RTCP) and this agent does one (rtcp-mux). Without mux, baresip neither completes a
+//! check list our answer leaves RTCP out of nor falls back to plain media when the answer
+//! has no ICE at all: tried, no RTP in 10 s either way.
+//!
 //! baresip will not put `lo` in its SDP, so the test runs in a private network namespace
 //! with `lo` and a veth holding 127.0.0.2 (media) beside 127.0.0.1 (signalling); nothing
 //! leaves it, and the fixed ports below are ours alone. Needs root, as CI has, and
