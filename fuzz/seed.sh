@@ -4,14 +4,15 @@
 set -eu
 here=$(cd "$(dirname "$0")" && pwd)
 src="$here/../conformance/sip-torture"
-for target in parse framing call; do
+for target in parse framing call dialog; do
     mkdir -p "$here/corpus/$target"
     for dir in rfc4475 rfc5118 rfc5118-wire; do
         for f in "$src/$dir"/*; do
             name="$dir-$(basename "$f")"
-            if [ "$target" = framing ] || [ "$target" = call ]; then
+            if [ "$target" = framing ] || [ "$target" = call ] || [ "$target" = dialog ]; then
                 # framing reads a cut count first (0 cuts = the message whole); call reads
-                # who sends it (0 = a stranger).
+                # who sends it (0 = a stranger); dialog reads an operation (0 = feed the
+                # message to the first dialog).
                 { printf '\000'; cat "$f"; } > "$here/corpus/$target/$name"
             else
                 cp "$f" "$here/corpus/$target/$name"
@@ -49,3 +50,6 @@ printf '\200\310\000\006\022\064\126\170\000\000\000\001\000\000\000\002\000\000
 mkdir -p "$here/corpus/srtp"
 { cat "$here/corpus/rtp/pcmu"; printf '\000\000\000\000\000\000\000\000\000\000'; } > "$here/corpus/srtp/pcmu-tagged"
 echo "seeded $(ls "$here/corpus/parse" | wc -l) inputs per target in $here/corpus"
+# STUN messages: the RFC 5769 test vectors and ICE checks (binary, kept in fuzz/seeds).
+mkdir -p "$here/corpus/stun"
+cp "$here/seeds/stun/"* "$here/corpus/stun/"

@@ -12,7 +12,7 @@ set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 target_dir="${CARGO_TARGET_DIR:-$HOME/.cache/switchboard/target}/fuzz"
 triple="$(rustc -vV | sed -n 's/^host: //p')"
-targets=(parse framing call auth_header presence_doc sdp rtp srtp)
+targets=(parse framing call auth_header presence_doc sdp rtp srtp stun dialog)
 
 if [ "${1:-}" = explore ]; then
     limits=(-seed=0 -max_total_time="${2:-120}")
