@@ -167,6 +167,7 @@ fn remote_candidate(c: &IceCandidate) -> Option<RemoteCandidate> {
     let ip: IpAddr = c.address.parse().ok()?;
     Some(RemoteCandidate {
         foundation: c.foundation.clone(),
+        component: 1,
         address: SocketAddr::new(ip, c.port),
         priority: c.priority,
         kind: match c.kind {

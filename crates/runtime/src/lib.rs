@@ -44,6 +44,7 @@
 
 pub mod core;
 pub mod media;
+pub mod mediation;
 pub mod server;
 pub mod server_core;
 pub mod store_io;
@@ -55,4 +56,5 @@ pub use crate::core::{Core, Transmit};
 pub use sb_sip_core::{ConnId, Peer, TransportKind};
 pub use server::{Control, ControlHandle, RuntimeConfig, RuntimeError, Server, ShutdownHandle};
 pub use media::{LegPorts, MediaHost, MediaHostConfig};
+pub use mediation::MediationCore;
 pub use server_core::ServerCore;
