@@ -1,14 +1,16 @@
-//! RFC 8445 full ICE agent for one media stream with one component (rtcp-mux), plus
-//! consent freshness (RFC 7675).
+//! RFC 8445 full ICE agent for one media stream, with one component (rtcp-mux) or two
+//! (RTP and RTCP), plus consent freshness (RFC 7675).
 //!
 //! The agent owns the check list (§6.1.2), paces new checks every Ta (§6.1.4.2),
 //! retransmits them (§14.3), answers checks from the peer (§7.3), learns peer-reflexive
 //! candidates from them (§7.3.1.3), queues triggered checks (§7.3.1.4), resolves role
 //! conflicts (§7.2.5.1, §7.3.1.1), nominates (regular nomination, §8.1.1) or follows the
-//! peer's nomination, and keeps consent for the selected pair. It never reads a clock and
+//! peer's nomination, and keeps consent for each component's selected pair. It never reads a clock and
 //! never touches a socket: see the crate docs for the drive loop.
 
-use crate::candidate::{host_candidates, Credentials, LocalCandidate, RemoteCandidate};
+use crate::candidate::{
+    host_candidates, host_candidates_for, Credentials, LocalCandidate, RemoteCandidate,
+};
 use crate::check::{Check, Pair, PairState};
 use crate::stun::{classify, Class, Message, Method, PacketKind, TransactionId};
 use std::collections::VecDeque;
@@ -78,9 +80,12 @@ pub struct Transmit {
     pub payload: Vec<u8>,
 }
 
-/// The pair media flows on: send from `local` to `remote`, accept from `remote`.
+/// The pair a component's packets flow on: send from `local` to `remote`, accept from
+/// `remote`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct SelectedPair {
+    /// 1 for RTP (and RTCP with rtcp-mux), 2 for RTCP without it.
+    pub component: u16,
     pub local: SocketAddr,
     pub remote: SocketAddr,
 }
@@ -158,7 +163,8 @@ struct Consent {
     announced: bool,
 }
 
-/// A full ICE agent for one stream with one component (rtcp-mux).
+/// A full ICE agent for one stream: one component with rtcp-mux ([`IceAgent::new`]), or
+/// RTP and RTCP apart ([`IceAgent::new_with_rtcp`]).
 ///
 /// The contract, as for every core here:
 ///
@@ -195,11 +201,14 @@ pub struct IceAgent {
     triggered: VecDeque<(usize, bool)>,
     checks: Vec<Check>,
     next_check_at: Option<Instant>,
-    first_valid_at: Option<Instant>,
-    nominating: Option<usize>,
-    nominated: bool,
+    /// 1, or 2 with a separate RTCP component.
+    components: u16,
+    // Per component (index component - 1):
+    first_valid_at: [Option<Instant>; 2],
+    nominating: [Option<usize>; 2],
+    nominated: [bool; 2],
+    consent: [Option<Consent>; 2],
     failed: bool,
-    consent: Option<Consent>,
     transmits: VecDeque<Transmit>,
     events: VecDeque<IceEvent>,
     stats: IceStats,
@@ -215,6 +224,32 @@ impl IceAgent {
         local: Credentials,
         seed: u64,
     ) -> IceAgent {
+        Self::with_components(config, host_candidates(addresses), 1, local, seed)
+    }
+
+    /// An agent for a stream without rtcp-mux: RTP (component 1) on `rtp` and RTCP
+    /// (component 2) on `rtcp`, the n-th addresses of each on one IP address. Each
+    /// component gets its own check list entries, nomination, selected pair and consent.
+    pub fn new_with_rtcp(
+        config: IceConfig,
+        rtp: &[SocketAddr],
+        rtcp: &[SocketAddr],
+        local: Credentials,
+        seed: u64,
+    ) -> IceAgent {
+        let mut locals = host_candidates(rtp);
+        locals.extend(host_candidates_for(2, rtcp));
+        let components = if rtcp.is_empty() { 1 } else { 2 };
+        Self::with_components(config, locals, components, local, seed)
+    }
+
+    fn with_components(
+        config: IceConfig,
+        locals: Vec<LocalCandidate>,
+        components: u16,
+        local: Credentials,
+        seed: u64,
+    ) -> IceAgent {
         let mut rng = seed;
         let tie_breaker = splitmix(&mut rng);
         IceAgent {
@@ -225,17 +260,18 @@ impl IceAgent {
             local_credentials: local,
             remote_credentials: None,
             remote_lite: false,
-            locals: host_candidates(addresses),
+            locals,
             remotes: Vec::new(),
             pairs: Vec::new(),
             triggered: VecDeque::new(),
             checks: Vec::new(),
             next_check_at: None,
-            first_valid_at: None,
-            nominating: None,
-            nominated: false,
+            components,
+            first_valid_at: [None; 2],
+            nominating: [None; 2],
+            nominated: [false; 2],
+            consent: [None; 2],
             failed: false,
-            consent: None,
             transmits: VecDeque::new(),
             events: VecDeque::new(),
             stats: IceStats::default(),
@@ -286,14 +322,25 @@ impl IceAgent {
         &self.remotes
     }
 
-    /// The pair to send media on, while consent holds.
+    /// The pair to send media (component 1) on, while consent holds.
     pub fn selected(&self) -> Option<SelectedPair> {
-        self.consent.filter(|c| !c.lost).map(|c| c.pair)
+        self.selected_for(1)
     }
 
-    /// Where ICE stands, for a caller that reports state rather than events.
+    /// The pair for RTCP (component 2) in an agent made with [`IceAgent::new_with_rtcp`].
+    pub fn selected_rtcp(&self) -> Option<SelectedPair> {
+        self.selected_for(2)
+    }
+
+    fn selected_for(&self, component: u16) -> Option<SelectedPair> {
+        let c = self.consent.get(usize::from(component).checked_sub(1)?)?;
+        c.filter(|c| !c.lost).map(|c| c.pair)
+    }
+
+    /// Where ICE stands for media (component 1), for a caller that reports state rather
+    /// than events.
     pub fn state(&self) -> IceState {
-        match self.consent {
+        match self.consent[0] {
             Some(c) if c.lost => IceState::ConsentLost(c.pair),
             Some(c) => IceState::Selected(c.pair),
             None if self.failed => IceState::Failed,
@@ -304,8 +351,10 @@ impl IceAgent {
     /// Whether a datagram from `from` arriving on `local` may be treated as media: only
     /// from the selected pair's remote address (RFC 8445 §12.1).
     pub fn accepts_media(&self, local: SocketAddr, from: SocketAddr) -> bool {
-        self.selected()
-            .is_some_and(|p| p.local == local && p.remote == from)
+        [self.selected(), self.selected_rtcp()]
+            .into_iter()
+            .flatten()
+            .any(|p| p.local == local && p.remote == from)
     }
 
     // ---- commands
@@ -441,11 +490,12 @@ impl IceAgent {
                 }
             }
         }
-        if let Some(c) = &mut self.consent {
+        for c in self.consent.iter_mut().flatten() {
             if !c.lost && now >= c.last_response + self.config.consent_timeout {
                 c.lost = true;
                 let pair = c.pair;
-                self.checks.retain(|k| !k.consent);
+                self.checks
+                    .retain(|k| !(k.consent && k.local == pair.local && k.remote == pair.remote));
                 self.events.push_back(IceEvent::ConsentLost(pair));
             }
         }
@@ -468,11 +518,12 @@ impl IceAgent {
     pub fn poll_timeout(&self) -> Option<Instant> {
         let checks = self.checks.iter().map(|c| c.next_at);
         let pacing = self.next_check_at.filter(|_| self.has_check_to_send());
-        let nomination = self.nomination_deadline();
+        let nomination = (1..=self.components).filter_map(|c| self.nomination_deadline(c));
         let consent = self
             .consent
+            .iter()
+            .flatten()
             .filter(|c| !c.lost)
-            .into_iter()
             .flat_map(|c| [c.next_check, c.last_response + self.config.consent_timeout]);
         checks.chain(pacing).chain(nomination).chain(consent).min()
     }
@@ -501,11 +552,11 @@ impl IceAgent {
         // connectivity checks of the old generation are void.
         self.checks.retain(|c| c.consent);
         self.next_check_at = None;
-        self.first_valid_at = None;
-        self.nominating = None;
-        self.nominated = false;
+        self.first_valid_at = [None; 2];
+        self.nominating = [None; 2];
+        self.nominated = [false; 2];
         self.failed = false;
-        if let Some(c) = &mut self.consent {
+        for c in self.consent.iter_mut().flatten() {
             c.announced = false;
         }
     }
@@ -515,7 +566,7 @@ impl IceAgent {
             return;
         }
         self.role = role;
-        self.nominating = None;
+        self.nominating = [None; 2];
         // §7.2.5.1: pair priorities depend on the role.
         for i in 0..self.pairs.len() {
             self.pairs[i].priority = self.pair_prio(self.pairs[i].local, self.pairs[i].remote);
@@ -537,76 +588,98 @@ impl IceAgent {
     }
 
     fn maybe_nominate(&mut self, now: Instant) {
-        if self.role != IceRole::Controlling || self.nominated || self.nominating.is_some() {
+        if self.role != IceRole::Controlling {
             return;
         }
-        let Some(best) = (0..self.pairs.len())
-            .filter(|&i| self.pairs[i].state == PairState::Succeeded)
-            .max_by_key(|&i| self.pairs[i].priority)
-        else {
-            return;
-        };
-        let prio = self.pairs[best].priority;
-        let better_pending = self.pairs.iter().any(|p| {
-            p.priority > prio
-                && matches!(
-                    p.state,
-                    PairState::Frozen | PairState::Waiting | PairState::InProgress
-                )
-        });
-        let waited = self.nomination_deadline().is_some_and(|t| now >= t);
-        if !better_pending || waited || self.remote_lite {
-            self.nominating = Some(best);
-            self.triggered.push_front((best, true));
-            self.next_check_at = Some(self.next_check_at.map_or(now, |t| t.min(now)));
+        for component in 1..=self.components {
+            let k = usize::from(component - 1);
+            if self.nominated[k] || self.nominating[k].is_some() {
+                continue;
+            }
+            let of = |p: &Pair| self.locals[p.local].component == component;
+            let Some(best) = (0..self.pairs.len())
+                .filter(|&i| of(&self.pairs[i]) && self.pairs[i].state == PairState::Succeeded)
+                .max_by_key(|&i| self.pairs[i].priority)
+            else {
+                continue;
+            };
+            let prio = self.pairs[best].priority;
+            let better_pending = self.pairs.iter().any(|p| {
+                of(p)
+                    && p.priority > prio
+                    && matches!(
+                        p.state,
+                        PairState::Frozen | PairState::Waiting | PairState::InProgress
+                    )
+            });
+            let waited = self
+                .nomination_deadline(component)
+                .is_some_and(|t| now >= t);
+            if !better_pending || waited || self.remote_lite {
+                self.nominating[k] = Some(best);
+                self.triggered.push_front((best, true));
+                self.next_check_at = Some(self.next_check_at.map_or(now, |t| t.min(now)));
+            }
         }
     }
 
     fn maybe_send_consent(&mut self, now: Instant) {
-        let Some(c) = self.consent else { return };
-        if c.lost || now < c.next_check {
-            return;
-        }
-        // The next slot is set even when this one sends nothing (mid-restart, without the
-        // peer's new credentials yet), so a due consent check never stays due.
-        let jitter = 0.8 + 0.4 * (self.next_u64() >> 11) as f64 / (1u64 << 53) as f64;
-        let next = now + self.config.consent_interval.mul_f64(jitter);
-        if let Some(c) = &mut self.consent {
-            c.next_check = next;
-        }
-        let Some(local) = self.locals.iter().position(|l| l.address == c.pair.local) else {
-            return;
-        };
-        // One transmission each: the next consent check is the retry. A response counts
-        // while it answers a request of the last consent timeout (RFC 7675 §5.1), so the
-        // transaction is kept that long. The check names addresses, not a pair, so it
-        // survives a restart's new check list.
-        let keep = self.config.consent_timeout;
-        if let Some(check) = self.request(now, local, c.pair.remote, false, keep) {
-            self.transmits.push_back(check.transmit());
-            self.checks.push(Check {
-                consent: true,
-                ..check
-            });
+        for k in 0..self.consent.len() {
+            let Some(c) = self.consent[k] else { continue };
+            if c.lost || now < c.next_check {
+                continue;
+            }
+            // The next slot is set even when this one sends nothing (mid-restart, without
+            // the peer's new credentials yet), so a due consent check never stays due.
+            let jitter = 0.8 + 0.4 * (self.next_u64() >> 11) as f64 / (1u64 << 53) as f64;
+            let next = now + self.config.consent_interval.mul_f64(jitter);
+            if let Some(c) = &mut self.consent[k] {
+                c.next_check = next;
+            }
+            let Some(local) = self.locals.iter().position(|l| l.address == c.pair.local) else {
+                continue;
+            };
+            // One transmission each: the next consent check is the retry. A response
+            // counts while it answers a request of the last consent timeout (RFC 7675
+            // §5.1), so the transaction is kept that long. The check names addresses, not
+            // a pair, so it survives a restart's new check list.
+            let keep = self.config.consent_timeout;
+            if let Some(check) = self.request(now, local, c.pair.remote, false, keep) {
+                self.transmits.push_back(check.transmit());
+                self.checks.push(Check {
+                    consent: true,
+                    ..check
+                });
+            }
         }
     }
 
+    /// ICE fails when a component has pairs, all failed, and nothing selected for it.
     fn maybe_fail(&mut self) {
-        if self.failed || self.consent.is_some() || self.remote_credentials.is_none() {
+        if self.failed || self.remote_credentials.is_none() || !self.triggered.is_empty() {
             return;
         }
-        let all_failed = !self.pairs.is_empty()
-            && self.pairs.iter().all(|p| p.state == PairState::Failed)
-            && self.triggered.is_empty();
-        if all_failed {
+        let failed = (1..=self.components).any(|component| {
+            let mut of = self
+                .pairs
+                .iter()
+                .filter(|p| self.locals[p.local].component == component)
+                .peekable();
+            self.consent[usize::from(component - 1)].is_none()
+                && of.peek().is_some()
+                && of.all(|p| p.state == PairState::Failed)
+        });
+        if failed {
             self.failed = true;
             self.events.push_back(IceEvent::Failed);
         }
     }
 
     fn check_failed(&mut self, pair: usize) {
-        if self.nominating == Some(pair) {
-            self.nominating = None;
+        for n in &mut self.nominating {
+            if *n == Some(pair) {
+                *n = None;
+            }
         }
         if let Some(p) = self.pairs.get_mut(pair) {
             if p.state == PairState::InProgress {
@@ -615,31 +688,48 @@ impl IceAgent {
         }
     }
 
-    /// Makes the highest-priority nominated valid pair the selected one (§8.1.1).
+    fn all_nominated(&self) -> bool {
+        self.nominated[..usize::from(self.components)]
+            .iter()
+            .all(|n| *n)
+    }
+
+    /// Makes each component's highest-priority nominated valid pair its selected one
+    /// (§8.1.1).
     fn update_selection(&mut self, now: Instant) {
-        let Some(best) = (0..self.pairs.len())
-            .filter(|&i| self.pairs[i].state == PairState::Succeeded && self.pairs[i].nominated)
-            .max_by_key(|&i| self.pairs[i].priority)
-        else {
-            return;
-        };
-        self.nominated = true;
-        let p = &self.pairs[best];
-        let sel = SelectedPair {
-            local: self.locals[p.local].address,
-            remote: self.remotes[p.remote].address,
-        };
-        if self.selected() == Some(sel) && self.consent.is_some_and(|c| c.announced) {
-            return;
+        for component in 1..=self.components {
+            let k = usize::from(component - 1);
+            let Some(best) = (0..self.pairs.len())
+                .filter(|&i| {
+                    let p = &self.pairs[i];
+                    self.locals[p.local].component == component
+                        && p.state == PairState::Succeeded
+                        && p.nominated
+                })
+                .max_by_key(|&i| self.pairs[i].priority)
+            else {
+                continue;
+            };
+            self.nominated[k] = true;
+            let p = &self.pairs[best];
+            let sel = SelectedPair {
+                component,
+                local: self.locals[p.local].address,
+                remote: self.remotes[p.remote].address,
+            };
+            let current = self.consent[k].filter(|c| !c.lost);
+            if current.is_some_and(|c| c.pair == sel && c.announced) {
+                continue;
+            }
+            self.consent[k] = Some(Consent {
+                pair: sel,
+                last_response: now,
+                next_check: now + self.config.consent_interval,
+                lost: false,
+                announced: true,
+            });
+            self.events.push_back(IceEvent::SelectedPair(sel));
         }
-        self.consent = Some(Consent {
-            pair: sel,
-            last_response: now,
-            next_check: now + self.config.consent_interval,
-            lost: false,
-            announced: true,
-        });
-        self.events.push_back(IceEvent::SelectedPair(sel));
     }
 
     fn push(&mut self, t: Option<Transmit>) {

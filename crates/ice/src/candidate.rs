@@ -86,17 +86,19 @@ pub fn pair_priority(controlling: u32, controlled: u32) -> u64 {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct LocalCandidate {
     pub foundation: String,
+    /// 1 for RTP, 2 for RTCP (RFC 8445 §5.1.1: one candidate per component).
+    pub component: u16,
     pub address: SocketAddr,
     pub priority: u32,
     pub kind: CandidateKind,
 }
 
 impl LocalCandidate {
-    /// The `a=candidate` value for SDP (RFC 8839 §5.1), component 1 (rtcp-mux).
+    /// The `a=candidate` value for SDP (RFC 8839 §5.1).
     pub fn to_sdp(&self) -> sb_sdp::Candidate {
         sb_sdp::Candidate {
             foundation: self.foundation.clone(),
-            component: 1,
+            component: self.component,
             transport: "UDP".to_string(),
             priority: self.priority,
             address: self.address.ip().to_string(),
@@ -118,6 +120,8 @@ impl LocalCandidate {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RemoteCandidate {
     pub foundation: String,
+    /// 1 for RTP, 2 for RTCP.
+    pub component: u16,
     pub address: SocketAddr,
     pub priority: u32,
     pub kind: CandidateKind,
@@ -145,8 +149,8 @@ impl RemoteCandidate {
     }
 
     /// The candidate to check, from the fields of an `a=candidate` line, when it is one:
-    /// UDP, component 1 (with rtcp-mux the RTCP component is never used), and a literal IP
-    /// address (an mDNS `.local` name needs a resolver first; unresolved, such a peer still
+    /// UDP, component 1 or 2 (RTP or RTCP; an agent for one rtcp-muxed component ignores
+    /// the second), and a literal IP address (an mDNS `.local` name needs a resolver first; unresolved, such a peer still
     /// reaches us and is learnt as peer reflexive).
     pub fn parse(
         foundation: &str,
@@ -157,7 +161,7 @@ impl RemoteCandidate {
         port: u16,
         kind: CandidateKind,
     ) -> Option<RemoteCandidate> {
-        if component != 1 || !transport.eq_ignore_ascii_case("udp") || port == 0 {
+        if !(1..=2).contains(&component) || !transport.eq_ignore_ascii_case("udp") || port == 0 {
             return None;
         }
         let ip: IpAddr = address.parse().ok()?;
@@ -166,6 +170,7 @@ impl RemoteCandidate {
         }
         Some(RemoteCandidate {
             foundation: foundation.to_string(),
+            component,
             address: SocketAddr::new(ip, port),
             priority,
             kind,
@@ -173,20 +178,27 @@ impl RemoteCandidate {
     }
 }
 
-/// Host candidates for the configured addresses, first address preferred (RFC 8445
-/// §5.1.2.1: local preference distinguishes addresses of one type; one foundation per
-/// address, §5.1.1.3).
+/// Host candidates (component 1) for the configured addresses, first address preferred
+/// (RFC 8445 §5.1.2.1: local preference distinguishes addresses of one type; one
+/// foundation per address, §5.1.1.3).
 pub fn host_candidates(addresses: &[SocketAddr]) -> Vec<LocalCandidate> {
+    host_candidates_for(1, addresses)
+}
+
+/// Host candidates of `component`; the n-th address of each component shares a foundation,
+/// as the RTP and RTCP sockets on one IP address do (§5.1.1.3).
+pub fn host_candidates_for(component: u16, addresses: &[SocketAddr]) -> Vec<LocalCandidate> {
     addresses
         .iter()
         .enumerate()
         .map(|(i, a)| LocalCandidate {
             foundation: (i + 1).to_string(),
+            component,
             address: *a,
             priority: candidate_priority(
                 CandidateKind::Host,
                 65535u16.saturating_sub(u16::try_from(i).unwrap_or(u16::MAX)),
-                1,
+                component,
             ),
             kind: CandidateKind::Host,
         })

@@ -2,7 +2,8 @@
 //! media stream.
 //!
 //! Mediation answers secure clients (softphones, browsers) that gather candidates and
-//! check connectivity with ICE over one rtcp-muxed component. Switchboard's addresses are
+//! check connectivity with ICE, over one rtcp-muxed component (browsers, and softphones
+//! set so) or two (Debian's baresip by default). Switchboard's addresses are
 //! known, so the agent offers host candidates only (no STUN or TURN server gathering); it
 //! is normally the controlled agent, becomes controlling when the peer is ICE lite or a
 //! role conflict says so, and keeps consent (RFC 7675) for the pair media runs on.
@@ -51,8 +52,8 @@
 //! ```
 //!
 //! Left out on purpose: gathering server-reflexive or relayed candidates, TCP candidates,
-//! a second component (without rtcp-mux), resolving mDNS `.local` names (such a peer is
-//! learnt as peer reflexive from its first check), and running as an ICE-lite agent.
+//! resolving mDNS `.local` names (such a peer is learnt as peer reflexive from its first
+//! check), and running as an ICE-lite agent.
 //!
 //! A client without ICE (no `a=ice-ufrag` in its SDP) needs no agent: media goes to the
 //! address in its SDP, latched to the source of its RTP. The agent itself never reads a
@@ -70,7 +71,7 @@ pub use agent::{
     Transmit,
 };
 pub use candidate::{
-    candidate_priority, host_candidates, pair_priority, CandidateKind, Credentials, LocalCandidate,
-    RemoteCandidate,
+    candidate_priority, host_candidates, host_candidates_for, pair_priority, CandidateKind,
+    Credentials, LocalCandidate, RemoteCandidate,
 };
 pub use stun::{classify, Attribute, Class, Message, Method, PacketKind, StunError, TransactionId};

@@ -294,6 +294,7 @@ fn controlling_agent_nominates_the_best_working_pair() {
     net.exchange();
     net.run_for(Duration::from_secs(10));
     let want = SelectedPair {
+        component: 1,
         local: addr("192.0.2.10:40000"),
         remote: addr("198.51.100.8:5000"),
     };
@@ -301,6 +302,7 @@ fn controlling_agent_nominates_the_best_working_pair() {
     assert_eq!(
         net.agents[1].selected(),
         Some(SelectedPair {
+            component: 1,
             local: want.remote,
             remote: want.local
         })
@@ -1031,4 +1033,70 @@ fn slow_consent_responses_still_count() {
         net.events[0]
     );
     assert!(net.agents[0].selected().is_some());
+}
+
+#[test]
+fn without_rtcp_mux_each_component_gets_its_pair_and_consent() {
+    let a = IceAgent::new_with_rtcp(
+        config(IceRole::Controlled),
+        &[addr("192.0.2.10:40000")],
+        &[addr("192.0.2.10:40001")],
+        creds(1),
+        11,
+    );
+    let b = IceAgent::new_with_rtcp(
+        config(IceRole::Controlling),
+        &[addr("198.51.100.7:5000")],
+        &[addr("198.51.100.7:5001")],
+        creds(2),
+        22,
+    );
+    // RFC 8445 §5.1.2.1: the RTCP candidate's priority is one below the RTP one's.
+    let prios: Vec<u32> = a.local_candidates().iter().map(|c| c.priority).collect();
+    assert_eq!(prios, vec![2_130_706_431, 2_130_706_430]);
+    let mut net = Net::new(
+        a,
+        &["192.0.2.10:40000", "192.0.2.10:40001"],
+        b,
+        &["198.51.100.7:5000", "198.51.100.7:5001"],
+    );
+    net.loss = 0.1;
+    net.exchange();
+    net.run_for(Duration::from_secs(60));
+    let want = |c: u16, l: &str, r: &str| SelectedPair {
+        component: c,
+        local: addr(l),
+        remote: addr(r),
+    };
+    assert_eq!(
+        net.agents[0].selected(),
+        Some(want(1, "192.0.2.10:40000", "198.51.100.7:5000"))
+    );
+    assert_eq!(
+        net.agents[0].selected_rtcp(),
+        Some(want(2, "192.0.2.10:40001", "198.51.100.7:5001"))
+    );
+    assert_eq!(
+        net.agents[1].selected_rtcp(),
+        Some(want(2, "198.51.100.7:5001", "192.0.2.10:40001"))
+    );
+    let selections = net.events[0]
+        .iter()
+        .filter(|(_, e)| matches!(e, IceEvent::SelectedPair(_)))
+        .count();
+    assert_eq!(selections, 2, "one per component");
+    // Consent is kept per pair: silence on RTCP alone loses consent for RTCP alone, while
+    // RTP's goes on being refreshed.
+    net.unreachable.insert(addr("192.0.2.10:40001"));
+    net.run_for(Duration::from_secs(40));
+    let lost: Vec<u16> = net.events[0]
+        .iter()
+        .filter_map(|(_, e)| match e {
+            IceEvent::ConsentLost(p) => Some(p.component),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(lost, vec![2]);
+    assert!(net.agents[0].selected().is_some());
+    assert_eq!(net.agents[0].selected_rtcp(), None);
 }

@@ -3,10 +3,11 @@
 //! agent is the controlled answerer as in mediation. The call is good when the agent has
 //! selected baresip's candidate (baresip nominated it) and baresip's RTP arrives on it.
 //!
-//! baresip runs with `rtcp_mux yes`: by default Debian's 1.0 offers two components (RTP
-//! and RTCP) and this agent does one (rtcp-mux). Without mux, baresip neither completes a
-//! check list our answer leaves RTCP out of nor falls back to plain media when the answer
-//! has no ICE at all: tried, no RTP in 10 s either way.
+//! By default Debian's baresip 1.0 offers two components (RTP and RTCP, no rtcp-mux), and
+//! with ICE it sends no media until both are connected: it completes no check list our
+//! answer leaves RTCP out of, nor falls back to plain media when the answer has no ICE at
+//! all (tried: no RTP in 10 s either way). So both are tested: `rtcp_mux yes` with a
+//! one-component agent, and the default with [`IceAgent::new_with_rtcp`].
 //!
 //! baresip will not put `lo` in its SDP, so the test runs in a private network namespace
 //! with `lo` and a veth holding 127.0.0.2 (media) beside 127.0.0.1 (signalling); nothing
@@ -75,7 +76,8 @@ struct Baresip {
 
 impl Baresip {
     /// baresip with an account that answers calls at once; it dials `dial` if given.
-    fn start(dial: Option<&str>) -> Baresip {
+    fn start(dial: Option<&str>, rtcp_mux: bool) -> Baresip {
+        let rtcp_mux = if rtcp_mux { "yes" } else { "no" };
         static NEXT: AtomicUsize = AtomicUsize::new(0);
         let dir = std::env::temp_dir().join(format!(
             "sb-ice-baresip-{}-{}",
@@ -92,7 +94,7 @@ impl Baresip {
                  sip_listen {SIP_BARESIP}\n\
                  module_path /usr/lib/baresip/modules\n\
                  net_interface {MEDIA_IF}\n\
-                 rtcp_mux yes\n\
+                 rtcp_mux {rtcp_mux}\n\
                  audio_source aufile,{tone}\n\
                  audio_player aubridge,nil\n\
                  audio_alert aubridge,nil\n\
@@ -222,9 +224,13 @@ fn agent(role: IceRole, local: SocketAddr) -> IceAgent {
 fn sdp_of(agent: &IceAgent, local: SocketAddr) -> String {
     let mut sdp = format!(
         "v=0\r\no=- 1 1 IN IP4 127.0.0.2\r\ns=-\r\nc=IN IP4 127.0.0.2\r\nt=0 0\r\n\
-         m=audio {} RTP/AVP 0\r\na=rtpmap:0 PCMU/8000\r\na=rtcp-mux\r\na=sendrecv\r\n",
+         m=audio {} RTP/AVP 0\r\na=rtpmap:0 PCMU/8000\r\na=sendrecv\r\n",
         local.port()
     );
+    // One component means RTCP rides on the RTP port (RFC 5761).
+    if agent.local_candidates().iter().all(|c| c.component == 1) {
+        sdp.push_str("a=rtcp-mux\r\n");
+    }
     for a in agent.sdp_attributes() {
         sdp.push_str(&format!("a={a}\r\n"));
     }
@@ -240,27 +246,36 @@ fn first_candidate(remote: &sb_sdp::RemoteIce) -> SocketAddr {
 /// What a call's media path did.
 struct Outcome {
     selected: Option<SelectedPair>,
+    selected_rtcp: Option<SelectedPair>,
     rtp_on_pair: usize,
     stats: IceStats,
 }
 
-/// Runs the agent on the real socket and clock until the peer's RTP flows on the selected
-/// pair (25 packets, half a second of audio) or 15 s pass. Signalling that arrives
-/// meanwhile (ACK, provisional responses) is read and ignored.
-fn run_media(agent: &mut IceAgent, media: &UdpSocket, sip: &UdpSocket) -> Outcome {
-    let local = media.local_addr().unwrap();
+/// Runs the agent on the real sockets (one per component) and clock until every component
+/// has a pair and the peer's RTP flows on the first (25 packets, half a second of audio),
+/// or 15 s pass. Signalling that arrives meanwhile (ACK, provisional responses) is read and
+/// ignored.
+fn run_media(agent: &mut IceAgent, sockets: &[&UdpSocket], sip: &UdpSocket) -> Outcome {
     sip.set_nonblocking(true).unwrap();
     let deadline = Instant::now() + Duration::from_secs(15);
     let mut buf = vec![0u8; 65536];
-    let mut selected = None;
+    let (mut selected, mut selected_rtcp) = (None, None);
     let mut rtp_on_pair = 0;
-    while Instant::now() < deadline && !(selected.is_some() && rtp_on_pair >= 25) {
+    let done = |s: &Option<SelectedPair>, r: &Option<SelectedPair>, n: usize| {
+        s.is_some() && (sockets.len() == 1 || r.is_some()) && n >= 25
+    };
+    while Instant::now() < deadline && !done(&selected, &selected_rtcp, rtp_on_pair) {
         while let Some(t) = agent.poll_transmit() {
-            media.send_to(&t.payload, t.remote).unwrap();
+            let socket = sockets
+                .iter()
+                .find(|s| s.local_addr().unwrap() == t.local)
+                .expect("the agent sends from our sockets");
+            socket.send_to(&t.payload, t.remote).unwrap();
         }
         while let Some(e) = agent.poll_event() {
             match e {
-                IceEvent::SelectedPair(p) => selected = Some(p),
+                IceEvent::SelectedPair(p) if p.component == 1 => selected = Some(p),
+                IceEvent::SelectedPair(p) => selected_rtcp = Some(p),
                 other => panic!("unexpected {other:?}"),
             }
         }
@@ -272,19 +287,31 @@ fn run_media(agent: &mut IceAgent, media: &UdpSocket, sip: &UdpSocket) -> Outcom
                 t.saturating_duration_since(now)
             })
             .clamp(Duration::from_millis(1), Duration::from_millis(20));
-        media.set_read_timeout(Some(wait)).unwrap();
-        if let Ok((n, from)) = media.recv_from(&mut buf) {
-            let now = Instant::now();
-            match classify(&buf[..n]) {
-                PacketKind::Stun => assert!(agent.handle_packet(now, local, from, &buf[..n])),
-                PacketKind::Rtp if agent.accepts_media(local, from) => rtp_on_pair += 1,
-                _ => {}
+        for socket in sockets {
+            let local = socket.local_addr().unwrap();
+            socket
+                .set_read_timeout(Some(wait / sockets.len() as u32))
+                .unwrap();
+            if let Ok((n, from)) = socket.recv_from(&mut buf) {
+                let now = Instant::now();
+                match classify(&buf[..n]) {
+                    PacketKind::Stun => assert!(agent.handle_packet(now, local, from, &buf[..n])),
+                    // RTP (not RTCP) on the first socket, from the selected pair.
+                    PacketKind::Rtp
+                        if local == sockets[0].local_addr().unwrap()
+                            && agent.accepts_media(local, from) =>
+                    {
+                        rtp_on_pair += 1
+                    }
+                    _ => {}
+                }
             }
         }
         agent.handle_timeout(Instant::now());
     }
     Outcome {
         selected,
+        selected_rtcp,
         rtp_on_pair,
         stats: agent.stats(),
     }
@@ -296,7 +323,7 @@ fn baresip_calls_us_and_nominates_our_candidate() {
         let sip = UdpSocket::bind(SIP_US).unwrap();
         let media = UdpSocket::bind("127.0.0.2:0").unwrap();
         let local = media.local_addr().unwrap();
-        let _phone = Baresip::start(Some(&format!("sip:alice@{SIP_US}")));
+        let _phone = Baresip::start(Some(&format!("sip:alice@{SIP_US}")), true);
 
         // The INVITE and its offer.
         sip.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
@@ -322,7 +349,7 @@ fn baresip_calls_us_and_nominates_our_candidate() {
         sip.send_to(ok(&invite, &sdp).as_bytes(), phone_sip)
             .unwrap();
 
-        let out = run_media(&mut agent, &media, &sip);
+        let out = run_media(&mut agent, &[&media], &sip);
         let pair = out
             .selected
             .unwrap_or_else(|| panic!("no pair selected: {:?}", out.stats));
@@ -344,7 +371,7 @@ fn we_call_baresip_and_nominate_its_candidate() {
         let sip = UdpSocket::bind(SIP_US).unwrap();
         let media = UdpSocket::bind("127.0.0.2:0").unwrap();
         let local = media.local_addr().unwrap();
-        let _phone = Baresip::start(None);
+        let _phone = Baresip::start(None, true);
 
         // As the offerer we are the controlling agent.
         let mut agent = agent(IceRole::Controlling, local);
@@ -399,7 +426,7 @@ fn we_call_baresip_and_nominate_its_candidate() {
             .expect("baresip answers with ICE");
         agent.set_remote(Instant::now(), &remote, || unreachable!("no restart"));
 
-        let out = run_media(&mut agent, &media, &sip);
+        let out = run_media(&mut agent, &[&media], &sip);
         let pair = out
             .selected
             .unwrap_or_else(|| panic!("no pair selected: {:?}", out.stats));
@@ -410,5 +437,73 @@ fn we_call_baresip_and_nominate_its_candidate() {
             out.rtp_on_pair
         );
         assert_eq!(agent.role(), IceRole::Controlling);
+    });
+}
+
+#[test]
+fn baresip_without_rtcp_mux_connects_both_components() {
+    in_private_network(|| {
+        let sip = UdpSocket::bind(SIP_US).unwrap();
+        // RTCP on the port above RTP, as SDP without `a=rtcp` implies (RFC 3605 §1).
+        let (rtp, rtcp) = loop {
+            let rtp = UdpSocket::bind("127.0.0.2:0").unwrap();
+            let port = rtp.local_addr().unwrap().port();
+            if let Ok(rtcp) = UdpSocket::bind(("127.0.0.2", port.wrapping_add(1))) {
+                break (rtp, rtcp);
+            }
+        };
+        let (rtp_addr, rtcp_addr) = (rtp.local_addr().unwrap(), rtcp.local_addr().unwrap());
+        let _phone = Baresip::start(Some(&format!("sip:alice@{SIP_US}")), false);
+
+        sip.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+        let mut buf = vec![0u8; 65536];
+        let (n, phone_sip) = sip
+            .recv_from(&mut buf)
+            .expect("baresip's INVITE within 10 s");
+        let invite = String::from_utf8_lossy(&buf[..n]).into_owned();
+        let offer = sb_sdp::parse_str(body(&invite)).expect("baresip's offer parses");
+
+        let seed = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map_or(7, |d| d.as_nanos() as u64);
+        let mut agent = IceAgent::new_with_rtcp(
+            IceConfig::default(),
+            &[rtp_addr],
+            &[rtcp_addr],
+            Credentials::from_entropy(&[(seed % 251) as u8; 24]),
+            seed,
+        );
+        let sdp = sdp_of(&agent, rtp_addr);
+        assert!(!sdp.contains("rtcp-mux"));
+        let answer = sb_sdp::parse_str(&sdp).unwrap();
+        let session = sb_sdp::negotiated(&offer, &answer, sb_sdp::Role::Answerer).unwrap();
+        let remote = session.streams[0]
+            .remote_ice
+            .clone()
+            .expect("baresip offers ICE");
+        assert!(
+            remote.candidates.iter().any(|c| c.component == 2),
+            "an RTCP candidate"
+        );
+        agent.set_remote(Instant::now(), &remote, || unreachable!("no restart"));
+        sip.send_to(ok(&invite, &sdp).as_bytes(), phone_sip)
+            .unwrap();
+
+        let out = run_media(&mut agent, &[&rtp, &rtcp], &sip);
+        let pair = out
+            .selected
+            .unwrap_or_else(|| panic!("no RTP pair: {:?}", out.stats));
+        let rtcp_pair = out
+            .selected_rtcp
+            .unwrap_or_else(|| panic!("no RTCP pair: {:?}", out.stats));
+        assert_eq!((pair.component, pair.local), (1, rtp_addr));
+        assert_eq!((rtcp_pair.component, rtcp_pair.local), (2, rtcp_addr));
+        assert_eq!(rtcp_pair.remote.port(), pair.remote.port() + 1);
+        assert!(
+            out.rtp_on_pair >= 25,
+            "{} RTP packets on the pair",
+            out.rtp_on_pair
+        );
+        assert_eq!(agent.selected_rtcp(), Some(rtcp_pair));
     });
 }

@@ -5,6 +5,7 @@ use super::{IceAgent, IceRole};
 use crate::candidate::{candidate_priority, pair_priority, CandidateKind, RemoteCandidate};
 use crate::check::{Check, Pair, PairState};
 use crate::stun::{Attribute, Class, Message, Method};
+use std::cmp::Reverse;
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
@@ -27,14 +28,17 @@ impl IceAgent {
         if let Some(i) = self.remotes.iter().position(|r| r.address == c.address) {
             return Some(i);
         }
-        if self.remotes.len() >= MAX_REMOTE_CANDIDATES {
+        // A component we don't have (RTCP when muxed) pairs with nothing.
+        if self.remotes.len() >= MAX_REMOTE_CANDIDATES || c.component > self.components {
             return None;
         }
         self.remotes.push(c);
         let r = self.remotes.len() - 1;
         for l in 0..self.locals.len() {
-            let same_family = self.locals[l].address.is_ipv4() == self.remotes[r].address.is_ipv4();
-            if same_family && self.pairs.len() < MAX_PAIRS {
+            let (local, remote) = (&self.locals[l], &self.remotes[r]);
+            let same_family = local.address.is_ipv4() == remote.address.is_ipv4();
+            let same_component = local.component == remote.component;
+            if same_family && same_component && self.pairs.len() < MAX_PAIRS {
                 let priority = self.pair_prio(l, r);
                 self.pairs.push(Pair::new(l, r, priority));
             }
@@ -50,7 +54,8 @@ impl IceAgent {
     }
 
     /// §6.1.2.6 and §7.2.5.3.3: a frozen pair thaws when a pair of its foundation
-    /// succeeded, and each foundation with nothing under way gets its best pair waiting.
+    /// succeeded, and each foundation with nothing under way gets its first pair waiting:
+    /// the lowest component, then the highest priority.
     pub(super) fn update_frozen(&mut self) {
         let mut thaw = Vec::new();
         for (i, p) in self.pairs.iter().enumerate() {
@@ -62,9 +67,10 @@ impl IceAgent {
             let succeeded = same().any(|q| q.state == PairState::Succeeded);
             let busy =
                 same().any(|q| matches!(q.state, PairState::Waiting | PairState::InProgress));
+            let rank = |q: &Pair| (self.locals[q.local].component, Reverse(q.priority));
             let best = same()
                 .filter(|q| q.state == PairState::Frozen)
-                .all(|q| q.priority <= p.priority);
+                .all(|q| rank(q) >= rank(p));
             if succeeded || (!busy && best) {
                 thaw.push(i);
             }
@@ -77,24 +83,28 @@ impl IceAgent {
     pub(super) fn has_check_to_send(&self) -> bool {
         self.remote_credentials.is_some()
             && (!self.triggered.is_empty()
-                || (!self.nominated
+                || (!self.all_nominated()
                     && self
                         .pairs
                         .iter()
                         .any(|p| matches!(p.state, PairState::Waiting | PairState::Frozen))))
     }
 
-    pub(super) fn nomination_deadline(&self) -> Option<Instant> {
-        if self.role != IceRole::Controlling || self.nominated || self.nominating.is_some() {
+    /// As controlling: when to stop waiting for a better pair for `component`.
+    pub(super) fn nomination_deadline(&self, component: u16) -> Option<Instant> {
+        let k = usize::from(component.checked_sub(1)?);
+        if self.role != IceRole::Controlling || self.nominated[k] || self.nominating[k].is_some() {
             return None;
         }
         // A 487 can send the only valid pair back to Waiting (§7.2.5.1): then there is
         // nothing to nominate until a check succeeds again.
-        if !self.pairs.iter().any(|p| p.state == PairState::Succeeded) {
+        let valid = self.pairs.iter().any(|p| {
+            p.state == PairState::Succeeded && self.locals[p.local].component == component
+        });
+        if !valid {
             return None;
         }
-        self.first_valid_at
-            .map(|t| t + self.config.nomination_delay)
+        self.first_valid_at[k].map(|t| t + self.config.nomination_delay)
     }
 
     /// §6.1.4.2: the triggered queue first, then the best waiting pair, then the best
@@ -110,7 +120,7 @@ impl IceAgent {
                 return true;
             }
         }
-        if self.nominated {
+        if self.all_nominated() {
             return false;
         }
         let best = |state: PairState| {
@@ -163,7 +173,8 @@ impl IceAgent {
         // §7.1.1: PRIORITY is what a peer-reflexive candidate learnt from this check
         // would get: our local preference with the prflx type preference.
         let local_pref = ((self.locals[local].priority >> 8) & 0xFFFF) as u16;
-        let priority = candidate_priority(CandidateKind::PeerReflexive, local_pref, 1);
+        let component = self.locals[local].component;
+        let priority = candidate_priority(CandidateKind::PeerReflexive, local_pref, component);
         let role = self.role;
         let nominating = nominate && role == IceRole::Controlling;
         let mut msg = Message::new(Class::Request, Method::BINDING, tid)

@@ -83,6 +83,8 @@ impl IceAgent {
             Some(i) => Some(i),
             None => self.add_remote(RemoteCandidate {
                 foundation: format!("prflx{}", self.remotes.len()),
+                // The component of the socket it reached (§7.3.1.3).
+                component: self.locals[l].component,
                 address: from,
                 priority,
                 kind: CandidateKind::PeerReflexive,
@@ -178,8 +180,10 @@ impl IceAgent {
                 if let Some(p) = self.pairs.get_mut(pair) {
                     p.state = PairState::Waiting;
                 }
-                if self.nominating == Some(pair) {
-                    self.nominating = None;
+                for n in &mut self.nominating {
+                    if *n == Some(pair) {
+                        *n = None;
+                    }
                 }
                 self.triggered.push_back((pair, false));
             } else {
@@ -187,22 +191,24 @@ impl IceAgent {
             }
             return;
         }
-        if let Some(c) = &mut self.consent {
+        for c in self.consent.iter_mut().flatten() {
             if !c.lost && c.pair.local == local && c.pair.remote == from {
                 c.last_response = now;
             }
         }
-        let Some(p) = check.pair.and_then(|i| self.pairs.get_mut(i)) else {
+        let Some(i) = check.pair.filter(|&i| i < self.pairs.len()) else {
             return;
         };
+        let k = usize::from(self.locals[self.pairs[i].local].component - 1);
+        let p = &mut self.pairs[i];
         p.state = PairState::Succeeded;
         if check.nominating || p.nominate_on_success {
             p.nominated = true;
         }
         if check.nominating {
-            self.nominating = None;
+            self.nominating[k] = None;
         }
-        self.first_valid_at.get_or_insert(now);
+        self.first_valid_at[k].get_or_insert(now);
         self.update_frozen();
         self.update_selection(now);
     }
