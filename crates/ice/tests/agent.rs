@@ -222,6 +222,27 @@ impl Net {
     }
 }
 
+/// Both sides without rtcp-mux: RTCP one port up.
+fn pair_with_rtcp(a_role: IceRole, b_role: IceRole) -> Net {
+    let (a_rtp, a_rtcp) = ("192.0.2.10:40000", "192.0.2.10:40001");
+    let (b_rtp, b_rtcp) = ("198.51.100.7:5000", "198.51.100.7:5001");
+    let a = IceAgent::new_with_rtcp(
+        config(a_role),
+        &[addr(a_rtp)],
+        &[addr(a_rtcp)],
+        creds(1),
+        11,
+    );
+    let b = IceAgent::new_with_rtcp(
+        config(b_role),
+        &[addr(b_rtp)],
+        &[addr(b_rtcp)],
+        creds(2),
+        22,
+    );
+    Net::new(a, &[a_rtp, a_rtcp], b, &[b_rtp, b_rtcp])
+}
+
 fn pair(a_role: IceRole, b_role: IceRole) -> Net {
     let a = IceAgent::new(config(a_role), &[addr("192.0.2.10:40000")], creds(1), 11);
     let b = IceAgent::new(config(b_role), &[addr("198.51.100.7:5000")], creds(2), 22);
@@ -866,9 +887,10 @@ fn a_request_on_a_pair_under_check_cancels_it_for_a_fresh_check() {
 
 #[test]
 fn chaos_then_a_restart_always_recovers() {
-    // Random roles, loss, reordering, duplication, NAT, a restart at a random moment and a
-    // silent peer for a random while; the pump asserts that no timer spins. Then the
-    // network heals and the client restarts ICE: both ends must agree on a pair again.
+    // Random roles, one or two components, loss, reordering, duplication, NAT, a restart
+    // at a random moment and a silent peer for a random while; the pump asserts that no
+    // timer spins. Then the network heals and the client restarts ICE: both ends must
+    // agree on a pair (each) again.
     for seed in 0..150u64 {
         let mut r = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
         let mut next = move || {
@@ -884,7 +906,13 @@ fn chaos_then_a_restart_always_recovers() {
                 IceRole::Controlling
             }
         };
-        let mut net = pair(role(next()), role(next()));
+        let two = next() % 2 == 0;
+        let (ra, rb) = (role(next()), role(next()));
+        let mut net = if two {
+            pair_with_rtcp(ra, rb)
+        } else {
+            pair(ra, rb)
+        };
         net.rng = next() | 1;
         net.loss = (next() % 30) as f64 / 100.0;
         net.jitter_ms = next() % 100;
@@ -925,6 +953,15 @@ fn chaos_then_a_restart_always_recovers() {
             panic!("seed {seed}: no pair after recovery: {a:?} {b:?}");
         };
         assert_eq!(b.remote, a.local, "seed {seed}");
+        let rtcp = (net.agents[0].selected_rtcp(), net.agents[1].selected_rtcp());
+        if two {
+            let (Some(a), Some(b)) = rtcp else {
+                panic!("seed {seed}: no RTCP pair after recovery: {rtcp:?}");
+            };
+            assert_eq!((a.component, b.remote), (2, a.local), "seed {seed}");
+        } else {
+            assert_eq!(rtcp, (None, None), "seed {seed}");
+        }
         assert_ne!(net.agents[0].role(), net.agents[1].role(), "seed {seed}");
     }
 }
