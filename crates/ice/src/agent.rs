@@ -94,13 +94,14 @@ pub struct SelectedPair {
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum IceEvent {
-    /// Media goes on this pair from now on (first selection, a better nomination, or the
-    /// end of a restart).
+    /// The component's packets go on this pair from now on (first selection, a better
+    /// nomination, or the end of a restart).
     SelectedPair(SelectedPair),
     /// RFC 7675 §5.1: no response on the selected pair for the consent timeout; stop
-    /// sending media on it.
+    /// sending the component's packets on it.
     ConsentLost(SelectedPair),
-    /// Every pair failed and none was selected.
+    /// Every pair of a component failed before one was selected for it. When only RTCP
+    /// failed, [`IceAgent::selected`] still gives the RTP pair.
     Failed,
     /// A role conflict switched our role (§7.2.5.1, §7.3.1.1).
     RoleChanged(IceRole),

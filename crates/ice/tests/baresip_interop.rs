@@ -1,7 +1,8 @@
-//! Interop with another ICE implementation: baresip (Debian's 1.0, libre's ICE) dials a
-//! minimal SIP answerer in this test, which answers with the agent's attributes, so the
-//! agent is the controlled answerer as in mediation. The call is good when the agent has
-//! selected baresip's candidate (baresip nominated it) and baresip's RTP arrives on it.
+//! Interop with another ICE implementation: baresip (Debian's 1.0, libre's ICE) and a
+//! minimal SIP user agent in this test that puts the agent's attributes in its SDP. When
+//! baresip calls, the agent is the controlled answerer, as in mediation; when the test
+//! calls baresip, the agent controls and nominates. A call is good when the agent has
+//! selected baresip's candidate and baresip's RTP arrives on that pair.
 //!
 //! By default Debian's baresip 1.0 offers two components (RTP and RTCP, no rtcp-mux), and
 //! with ICE it sends no media until both are connected: it completes no check list our
