@@ -433,6 +433,10 @@ impl IceAgent {
 
     /// A datagram that arrived on our `local` socket from `from`. Returns false when it is
     /// not STUN (RFC 7983 first-byte test) and so belongs to the media path.
+    ///
+    /// `local` is the candidate's address as given to the constructor, not a wildcard the
+    /// socket may be bound to (`0.0.0.0:port`): a request on an address that is no
+    /// candidate of ours is answered but pairs with nothing.
     pub fn handle_packet(
         &mut self,
         now: Instant,
