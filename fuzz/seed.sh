@@ -49,7 +49,8 @@ printf '\200\310\000\006\022\064\126\170\000\000\000\001\000\000\000\002\000\000
 # SRTP: the RTP packet above with a 10-byte tag of zeros (unprotect must refuse it).
 mkdir -p "$here/corpus/srtp"
 { cat "$here/corpus/rtp/pcmu"; printf '\000\000\000\000\000\000\000\000\000\000'; } > "$here/corpus/srtp/pcmu-tagged"
-# STUN messages: the RFC 5769 test vectors and ICE checks (binary, kept in fuzz/seeds).
+# STUN messages: the RFC 5769 test vectors and keyed ICE checks, kept (and checked to be
+# valid STUN) with sb-ice's tests.
 mkdir -p "$here/corpus/stun"
-cp "$here/seeds/stun/"* "$here/corpus/stun/"
+cp "$here/../crates/ice/tests/data/stun/"* "$here/corpus/stun/"
 echo "seeded $(ls "$here/corpus/parse" | wc -l) inputs per target in $here/corpus"
