@@ -18,7 +18,7 @@ impl fmt::Display for CallRef {
 /// reads the operating system's CSPRNG with [`crate::B2bua::set_key_source`]. Until then
 /// the B2BUA draws from its seeded generator, which makes tests reproducible and is NOT
 /// fit for keys on a real network.
-pub trait KeySource: Send {
+pub trait KeySource: Send + Sync {
     fn fill(&mut self, buf: &mut [u8]);
 }
 

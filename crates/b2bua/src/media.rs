@@ -228,7 +228,7 @@ fn stream_spec(
         recv_pt: api::PayloadType(s.recv_pt.get()),
         fmtp: None,
     };
-    let rfc4733_gateway = gw.map_or(true, |g| g.config.rfc4733);
+    let rfc4733_gateway = !matches!(gw, Some(g) if !g.config.rfc4733);
     Ok(api::LegSpec {
         remote_rtp: addr(&s.remote_address, s.remote_port)?,
         rtcp: if s.rtcp_mux {

@@ -380,6 +380,7 @@ pub fn with_header(mut r: Response, name: &str, value: &str) -> Response {
 
 /// An in-dialog request from a peer, built from the dialog it sees: `from` and `to` as
 /// in a message it received from us (its side's view), the next `cseq`.
+#[allow(clippy::too_many_arguments)]
 pub fn in_dialog(
     method: Method,
     target: &str,
