@@ -87,8 +87,8 @@ fuzz_target!(|data: &[u8]| {
         .with_calls(CallSettings {
             table: table.clone(),
             trunks: vec![
-                TrunkAddr { name: TrunkName::from("gw"), peer: peer("192.0.2.60:5060"), host: "192.0.2.60:5060".into() },
-                TrunkAddr { name: TrunkName::from("pbx-trunk"), peer: peer("192.0.2.70:5060"), host: "192.0.2.70:5060".into() },
+                TrunkAddr { name: TrunkName::from("gw"), peer: peer("192.0.2.60:5060"), host: "192.0.2.60:5060".into(), uri_params: String::new() },
+                TrunkAddr { name: TrunkName::from("pbx-trunk"), peer: peer("192.0.2.70:5060"), host: "192.0.2.70:5060".into(), uri_params: String::new() },
             ],
             trunk_answer_timeout: Duration::from_secs(2),
             record_route: true,

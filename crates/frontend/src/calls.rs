@@ -40,6 +40,9 @@ pub struct TrunkAddr {
     pub peer: Peer,
     /// `HOST:PORT` as configured, for the Request-URI sent to the trunk.
     pub host: String,
+    /// URI parameters added to the Request-URI sent to the trunk, each with its leading
+    /// `;` (a mediation pool is reached as `;pool=NAME`), or empty.
+    pub uri_params: String,
 }
 
 /// What calls need besides the directory: the routing table, the trunks, and timers.
@@ -491,7 +494,8 @@ impl Calls {
                     .filter_map(|n| self.settings.trunks.iter().find(|t| &t.name == n));
                 let first = trunks.next()?;
                 let make = |t: &TrunkAddr| {
-                    let mut x = Target::new(trunk_uri(&b.request_uri, &t.host), t.peer);
+                    let mut x =
+                        Target::new(trunk_uri(&b.request_uri, &t.host, &t.uri_params), t.peer);
                     x.add_headers = headers.clone();
                     x.answer_timeout = Some(self.settings.trunk_answer_timeout);
                     x
@@ -606,14 +610,15 @@ fn trunk_host(configured: &str) -> String {
 }
 
 /// The Request-URI a trunk is sent: a tel: URI becomes `sip:NUMBER@HOST:PORT;user=phone`
-/// (RFC 3261 §19.1.6); a SIP URI keeps its user part and gets the trunk's host.
-fn trunk_uri(uri: &Uri, host: &str) -> Uri {
+/// (RFC 3261 §19.1.6); a SIP URI keeps its user part and gets the trunk's host; the
+/// trunk's own parameters follow.
+fn trunk_uri(uri: &Uri, host: &str, params: &str) -> Uri {
     let number = match uri {
         Uri::Tel(t) => t.number.clone(),
         Uri::Sip(s) => s.user.clone().unwrap_or_default(),
         Uri::Other { .. } => String::new(),
     };
-    format!("sip:{number}@{host};user=phone")
+    format!("sip:{number}@{host};user=phone{params}")
         .parse()
         .unwrap_or_else(|_| uri.clone())
 }

@@ -55,6 +55,7 @@ fn gw(name: &str, addr: &str) -> TrunkAddr {
         name: TrunkName::from(name),
         peer: Peer::new(TransportKind::Udp, addr.parse().unwrap()),
         host: addr.to_string(),
+        uri_params: String::new(),
     }
 }
 

@@ -31,6 +31,14 @@ pub struct Config {
     pub proxy: ProxySection,
     /// `[presence]`: the presence server's settings.
     pub presence: PresenceSection,
+    /// `[mediation]`: the B2BUA between clients and gateways (docs/mediation.md).
+    pub mediation: crate::mediation::MediationSection,
+    /// `[media]`: mediation's RTP address and port range.
+    pub media: crate::mediation::MediaSection,
+    /// `[[gateways]]`: PSTN gateways and IP-PBXs mediation calls.
+    pub gateways: Vec<sb_gateways::GatewayConfig>,
+    /// `[[pools]]`: gateways grouped for routes; a route names a pool as a target.
+    pub pools: Vec<sb_gateways::PoolConfig>,
 }
 
 /// `[presence]`: PUBLISH, SUBSCRIBE and NOTIFY (RFC 3903, RFC 6665, RFC 3856, RFC 4662).
@@ -422,12 +430,13 @@ impl Config {
                 t.address
             );
         }
+        let pools = crate::mediation::check(self)?;
         let known = |n: &sb_routing::TrunkName| names.contains(n.as_str());
         for r in &self.routing.routes {
             for t in &r.trunks {
                 anyhow::ensure!(
-                    known(t),
-                    "routing.routes \"{}\": trunk \"{t}\" is not defined in [[trunks]]",
+                    known(t) || pools.iter().any(|p| p == t.as_str()),
+                    "routing.routes \"{}\": \"{t}\" is neither a [[trunks]] nor a [[pools]] name",
                     r.name
                 );
             }
@@ -537,7 +546,7 @@ mod tests {
         assert!(table.serves_domain("example.com"));
         let e = |t: &str| format!("{:#}", Config::parse(t).unwrap_err());
         assert!(
-            e(base).contains("trunk \"gw-a\" is not defined"),
+            e(base).contains("\"gw-a\" is neither a [[trunks]] nor a [[pools]] name"),
             "{}",
             e(base)
         );

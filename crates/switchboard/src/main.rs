@@ -5,6 +5,7 @@ mod config;
 mod directory;
 mod http_get;
 mod lint;
+mod mediation;
 mod presence_cmd;
 mod provision;
 mod route_cmd;

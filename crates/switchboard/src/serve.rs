@@ -122,7 +122,9 @@ async fn serve(config: Config, data: PathBuf) -> anyhow::Result<()> {
     // Again: the site may have added domains, which the routing table serves when the
     // configuration names none.
     let table = Arc::new(crate::directory::routing_table(&config, store.as_ref()).await?);
-    let trunks = resolve_trunks(&config).await?;
+    let mut trunks = resolve_trunks(&config).await?;
+    // Mediation's pools are reached like trunks, at mediation's address.
+    trunks.extend(crate::mediation::pool_trunks(&config)?);
     let frontend = sb_frontend::Frontend::with_services(
         sb_frontend::FrontendConfig {
             domains: sip.domains.clone(),
@@ -199,6 +201,7 @@ async fn serve(config: Config, data: PathBuf) -> anyhow::Result<()> {
         None => None,
     };
 
+    let mediation = crate::mediation::start(&config, timers, seed.rotate_left(53)).await?;
     let mut signals = Signals::install()?;
     let hint = match store.count_users(None).await {
         Ok(0) => Some(crate::provision::first_start_hint(&data, &config.store)),
@@ -209,6 +212,7 @@ async fn serve(config: Config, data: PathBuf) -> anyhow::Result<()> {
         tls.as_ref(),
         server.local_addrs(),
         http.as_ref().map(|h| h.0),
+        mediation.as_ref().map_or(&[][..], |m| &m.addrs[..]),
         hint.as_deref(),
     );
     let saver_task = presence_saver
@@ -242,6 +246,9 @@ async fn serve(config: Config, data: PathBuf) -> anyhow::Result<()> {
         std::process::exit(1);
     });
     let core = server.run().await;
+    if let Some(m) = mediation {
+        m.stop().await;
+    }
     watcher.abort();
     if let Some(task) = calendars {
         task.abort();
@@ -396,11 +403,22 @@ async fn watch_generation(
 
 /// What a person starting the server wants to know first: where the data lives and what
 /// listens where. On stdout, one fact per line, so scripts (and tests) can read the ports.
+fn kind_name(kind: TransportKind) -> &'static str {
+    match kind {
+        TransportKind::Udp => "udp",
+        TransportKind::Tcp => "tcp",
+        TransportKind::Tls => "tls",
+        TransportKind::Ws => "ws",
+        TransportKind::Wss => "wss",
+    }
+}
+
 fn print_banner(
     data: &std::path::Path,
     tls: Option<&crate::tls::Loaded>,
     addrs: &[(TransportKind, std::net::SocketAddr)],
     http: Option<std::net::SocketAddr>,
+    mediation: &[(TransportKind, std::net::SocketAddr)],
     hint: Option<&str>,
 ) {
     let mut out = std::io::stdout().lock();
@@ -415,14 +433,10 @@ fn print_banner(
         let _ = writeln!(out, "tls certificate: {} ({how})", t.cert_path.display());
     }
     for (kind, addr) in addrs {
-        let name = match kind {
-            TransportKind::Udp => "udp",
-            TransportKind::Tcp => "tcp",
-            TransportKind::Tls => "tls",
-            TransportKind::Ws => "ws",
-            TransportKind::Wss => "wss",
-        };
-        let _ = writeln!(out, "listening sip {name} {addr}");
+        let _ = writeln!(out, "listening sip {} {addr}", kind_name(*kind));
+    }
+    for (kind, addr) in mediation {
+        let _ = writeln!(out, "listening mediation {} {addr}", kind_name(*kind));
     }
     if let Some(a) = http {
         let _ = writeln!(out, "listening http {a} (/metrics, /health)");
@@ -573,6 +587,7 @@ async fn resolve_trunks(config: &Config) -> anyhow::Result<Vec<sb_frontend::Trun
             name: sb_routing::TrunkName::from(t.name.as_str()),
             peer: sb_sip_core::Peer::new(transport, addr),
             host: t.address.clone(),
+            uri_params: String::new(),
         });
     }
     Ok(out)
