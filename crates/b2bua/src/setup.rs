@@ -449,6 +449,10 @@ impl B2bua {
         if code == 100 {
             return true;
         }
+        if call.phase == Phase::Connected {
+            self.late_b_2xx(now, call, &resp);
+            return true;
+        }
         if code < 300 && resp.headers.to().and_then(|t| t.tag()).is_some() {
             self.b_dialog_update(now, call, &resp);
         }
@@ -468,6 +472,38 @@ impl B2bua {
             101..=199 => self.on_b_provisional(now, call, &resp),
             200..=299 => self.on_b_success(now, call, &resp),
             _ => self.on_b_failure(now, call, &resp),
+        }
+    }
+
+    /// A 2xx after the call connected (RFC 6026 §7.2 passes them up): a retransmission
+    /// of the one we took means our ACK was lost, so it is sent again; a 2xx from
+    /// another fork is a second dialog nobody wants: ACK it, then BYE it (§13.2.2.4).
+    fn late_b_2xx(&mut self, now: Instant, call: &mut Call, resp: &Response) {
+        if !resp.status.is_success() {
+            return;
+        }
+        let peer = call.b.peer;
+        let same = call
+            .b
+            .dialog
+            .as_ref()
+            .is_some_and(|d| DialogId::of_received_response(resp).as_ref() == Some(d.id()));
+        if same {
+            if let Some(ack) = call.b.dialog.as_ref().and_then(|d| d.last_ack()).cloned() {
+                self.send_on_leg(now, peer, ack, Owner::Fire);
+            }
+            return;
+        }
+        let Some(invite) = call.b_invite.as_ref() else {
+            return;
+        };
+        if let Ok((mut stray, _)) = Dialog::uac(invite, resp) {
+            if let Ok(ack) = stray.ack(None) {
+                self.send_on_leg(now, peer, ack, Owner::Fire);
+            }
+            if let Ok(bye) = stray.request(Method::Bye) {
+                self.send_on_leg(now, peer, bye, Owner::Fire);
+            }
         }
     }
 
@@ -653,7 +689,6 @@ impl B2bua {
         }
         self.respond(now, call.a_tsx, ok);
         call.phase = Phase::Connected;
-        call.b_tsx = None;
         self.events.push_back(B2buaEvent::CallAnswered {
             call: call.id,
             gateway: call.b.gateway.clone(),

@@ -552,3 +552,60 @@ a=rtpmap:0 PCMU/8000
     assert_eq!(legs[0].1.remote_rtp, addr("198.51.100.8:41000"));
     assert!(cmds.iter().any(|c| matches!(c, Command::Connect { .. })));
 }
+
+#[test]
+fn a_retransmitted_2xx_is_acked_again_and_a_forked_one_is_hung_up() {
+    let mut h = Harness::new();
+    let inv = call_to_gateway(&mut h);
+    answer(&mut h, &inv);
+    let ok = reply(
+        &inv,
+        200,
+        "gwtag",
+        "sip:gw@192.0.2.10",
+        Some(&gateway_sdp(30000, "sendrecv")),
+    );
+    h.deliver_resp(&ok, GW_A);
+    assert_eq!(h.distinct_requests(GW_A, Method::Ack).len(), 1, "our ACK was lost: again");
+    assert!(h.take_requests(GW_A, Method::Bye).is_empty());
+    let other = reply(
+        &inv,
+        200,
+        "othertag",
+        "sip:gw2@192.0.2.10",
+        Some(&gateway_sdp(30004, "sendrecv")),
+    );
+    h.deliver_resp(&other, GW_A);
+    let acks = h.distinct_requests(GW_A, Method::Ack);
+    assert_eq!(acks.len(), 1);
+    assert_eq!(acks[0].headers.to().and_then(|t| t.tag()), Some("othertag"));
+    let byes = h.distinct_requests(GW_A, Method::Bye);
+    assert_eq!(byes.len(), 1);
+    assert_eq!(byes[0].headers.to().and_then(|t| t.tag()), Some("othertag"));
+    assert_eq!(h.b2bua.len(), 1, "the call itself goes on");
+    assert!(h.statuses(FRONT_END).is_empty(), "the client sees none of it");
+}
+
+#[test]
+fn reliable_provisionals_from_a_100rel_gateway_are_pracked() {
+    let mut h = Harness::with_config(config_with("require_100rel = true"), 7);
+    let inv = call_to_gateway(&mut h);
+    assert_eq!(inv.headers.require().collect::<Vec<_>>(), vec!["100rel"]);
+    let mut ringing = reply(
+        &inv,
+        183,
+        "gwtag",
+        "sip:gw@192.0.2.10",
+        Some(&gateway_sdp(30000, "sendrecv")),
+    );
+    ringing.headers.push(sb_sip_msg::Header::Require("100rel".into()));
+    let ringing = with_header(ringing, "RSeq", "1");
+    h.deliver_resp(&ringing, GW_A);
+    let prack = h.one_request(GW_A, Method::Prack);
+    assert_eq!(prack.headers.other("RAck").collect::<Vec<_>>(), vec!["1 1 INVITE"]);
+    assert_eq!(prack.headers.to().and_then(|t| t.tag()), Some("gwtag"));
+    assert_eq!(h.statuses(FRONT_END), vec![183]);
+    // A retransmission of the same reliable 183 is not PRACKed twice.
+    h.deliver_resp(&ringing, GW_A);
+    assert!(h.distinct_requests(GW_A, Method::Prack).is_empty());
+}

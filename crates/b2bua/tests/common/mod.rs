@@ -27,13 +27,18 @@ pub fn addr(s: &str) -> SocketAddr {
 }
 
 pub fn config() -> B2buaConfig {
-    let gateways = GatewayTable::compile(
-        toml::from_str(
-            r#"
+    config_with("")
+}
+
+/// The test configuration with extra `[[gateways]]` keys for gw-a.
+pub fn config_with(gw_a_extra: &str) -> B2buaConfig {
+    let text = format!(
+        r#"
             [[gateways]]
             name = "gw-a"
             address = "192.0.2.10:5060"
             fail_codes = [503]
+            {gw_a_extra}
             [[gateways.outbound]]
             match = "+1."
             strip = 2
@@ -47,11 +52,9 @@ pub fn config() -> B2buaConfig {
             [[pools]]
             name = "pstn"
             gateways = ["gw-a", "gw-b"]
-            "#,
-        )
-        .unwrap(),
-    )
-    .unwrap();
+            "#
+    );
+    let gateways = GatewayTable::compile(toml::from_str(&text).unwrap()).unwrap();
     B2buaConfig {
         sip_addr: addr(MEDIATION),
         identity_host: "example.com".into(),
