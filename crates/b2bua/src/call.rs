@@ -5,7 +5,8 @@ use std::time::Instant;
 use sb_gateways::GatewayName;
 use sb_media_api::{LegId, LegSpec, SessionId};
 use sb_sdp::{Direction, SessionDescription};
-use sb_sip_core::{Dialog, Peer, TsxId, Uas2xxRetransmitter};
+use sb_sip_core::dialog::{Negotiated, SessionTimerConfig};
+use sb_sip_core::{Dialog, Peer, SessionTimer, TsxId, Uas2xxRetransmitter};
 use sb_sip_msg::{CallId, Request, StatusCode};
 
 use crate::config::Side;
@@ -78,6 +79,10 @@ pub(crate) struct Leg {
     pub reoffer: Option<PendingReoffer>,
     /// The gateway this leg faces, if any.
     pub gateway: Option<GatewayName>,
+    /// RFC 4028 policy on this leg (a gateway profile with `session_timer_s`).
+    pub st_config: Option<SessionTimerConfig>,
+    /// What was agreed and the running timer.
+    pub st: Option<(Negotiated, SessionTimer)>,
 }
 
 impl Leg {
@@ -101,6 +106,19 @@ impl Leg {
             uas_2xx: None,
             reoffer: None,
             gateway: None,
+            st_config: None,
+            st: None,
+        }
+    }
+
+    /// Starts or restarts the session timer after a 2xx agreed `n` (RFC 4028 §10).
+    pub fn session_refreshed(&mut self, now: Instant, n: Negotiated, local_refreshes: bool) {
+        match self.st.as_mut() {
+            Some((agreed, t)) => {
+                *agreed = n;
+                t.handle_refresh(now, &n, local_refreshes);
+            }
+            None => self.st = Some((n, SessionTimer::new(now, &n, local_refreshes))),
         }
     }
 
@@ -185,6 +203,7 @@ impl Call {
                 [
                     l.uas_2xx.as_ref().and_then(|r| r.poll_timeout()),
                     l.reoffer.as_ref().and_then(|r| r.not_before),
+                    l.st.as_ref().and_then(|(_, t)| t.poll_timeout()),
                 ]
             })
             .flatten()

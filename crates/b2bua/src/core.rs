@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 
 use sb_gateways::{Gateway, GatewayMonitor, GatewayName, MonitorConfig, MonitorEvent};
 use sb_media_api::{Command, Event, LegId, SessionId};
-use sb_sip_core::dialog::DialogId;
+use sb_sip_core::dialog::{DialogId, SessionTimerEvent};
 use sb_sip_core::{
     response_for, Peer, TimerConfig, TransactionLayer, Transmit, TransportKind, TsxEvent, TsxId,
     Uas2xxEvent,
@@ -494,6 +494,33 @@ impl B2bua {
             if gave_up {
                 // §13.3.1.4: no ACK for our 2xx within 64*T1: end the session.
                 return self.end_call(now, call, None, &[]);
+            }
+            let leg = call.leg_mut(kind);
+            let st_event = leg.st.as_mut().and_then(|(_, t)| {
+                t.handle_timeout(now);
+                t.poll_event()
+            });
+            match st_event {
+                Some(SessionTimerEvent::Expired) => {
+                    // RFC 4028 §10: no refresh in time; the session is over.
+                    let reason = "SIP;cause=408;text=\"Session timer expired\"".to_string();
+                    return self.end_call(now, call, None, &[reason]);
+                }
+                Some(SessionTimerEvent::Refresh) => {
+                    // A re-INVITE with what we have: same direction, new version.
+                    let dir = leg
+                        .local_sdp
+                        .as_ref()
+                        .map_or(sb_sdp::Direction::SendRecv, crate::media::declared);
+                    if leg.reoffer.is_none() {
+                        leg.reoffer = Some(crate::call::PendingReoffer {
+                            direction: dir,
+                            not_before: None,
+                        });
+                    }
+                    self.send_reoffer(now, call, kind);
+                }
+                None => {}
             }
             let leg = call.leg_mut(kind);
             if leg

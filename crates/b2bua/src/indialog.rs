@@ -10,7 +10,7 @@ use std::time::Instant;
 
 use sb_media_api::Command;
 use sb_sdp::SessionDescription;
-use sb_sip_core::dialog::Body;
+use sb_sip_core::dialog::{Body, Refresher};
 use sb_sip_core::{response_for, TsxId, Uas2xxRetransmitter};
 use sb_sip_msg::{Method, Request, Response, StatusCode};
 
@@ -87,7 +87,19 @@ impl B2bua {
         if let Some(sd) = sdp {
             wire::set_sdp(&mut resp.headers, &mut resp.body, sd);
         }
+        let refresh = matches!(req.method, Method::Invite | Method::Update) && status.is_success();
+        let mut agreed = None;
+        if let (true, Some(cfg)) = (refresh, leg.st_config) {
+            // Any 2xx to a re-INVITE or UPDATE is a refresh (RFC 4028 §10).
+            if let Ok(n) = cfg.negotiate_uas(req) {
+                n.apply(&mut resp);
+                agreed = Some(n);
+            }
+        }
         let _ = d.record_sent_response(&resp);
+        if let Some(n) = agreed {
+            leg.session_refreshed(now, n, n.local_refreshes(Refresher::Uas));
+        }
         if req.method == Method::Invite && status.is_success() && !leg.peer.is_reliable() {
             leg.uas_2xx = Some(Uas2xxRetransmitter::new(
                 now,
@@ -242,7 +254,11 @@ impl B2bua {
         };
         // Refused while an INVITE is in progress either way (§14.1): it goes out when
         // that one completes.
-        if let Ok(req) = d.request_with_body(Method::Invite, Some(Body::sdp(offer.to_string()))) {
+        if let Ok(mut req) = d.request_with_body(Method::Invite, Some(Body::sdp(offer.to_string())))
+        {
+            if let Some(st) = &leg.st_config {
+                st.apply_to_request(&mut req);
+            }
             leg.offer_in_flight = Some(offer);
             leg.reoffer = None;
             self.send_on_leg(now, peer, req, Owner::Reoffer(call.id, kind));
@@ -266,6 +282,9 @@ impl B2bua {
         }
         let in_flight = leg.offer_in_flight.take();
         if resp.status.is_success() {
+            if let Some(Ok(Some(n))) = leg.st_config.map(|c| c.negotiate_uac(&resp)) {
+                leg.session_refreshed(now, n, n.local_refreshes(Refresher::Uac));
+            }
             let peer = leg.peer;
             if let Some(Ok(ack)) = leg.dialog.as_mut().map(|d| d.ack(None)) {
                 self.send_on_leg(now, peer, ack, Owner::Fire);

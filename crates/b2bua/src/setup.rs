@@ -14,7 +14,7 @@ use std::time::Instant;
 
 use sb_gateways::{inbound_caller, outbound_identity, CallerIdentity, NumberRole, PoolName};
 use sb_media_api::{Command, LegId};
-use sb_sip_core::dialog::DialogId;
+use sb_sip_core::dialog::{DialogId, Refresher, SessionTimerConfig};
 use sb_sip_core::{response_for, Dialog, Peer, TsxId, Uas2xxRetransmitter};
 use sb_sip_msg::{
     CSeq, CallId, Header, Method, NameAddr, Params, Request, Response, SipUri, StatusCode, Uri,
@@ -290,6 +290,7 @@ impl B2bua {
             let host = sb_sip_msg::Host::Domain(self.cfg.identity_host.clone());
             let ident = outbound_identity(&gw.config, &caller, &host);
             let mut extra = ident.headers;
+            call.b.st_config = gw.config.session_timer_s.map(session_config);
             if gw.config.require_100rel {
                 extra.push(Header::Require("100rel".into()));
             }
@@ -366,6 +367,9 @@ impl B2bua {
         wire::capabilities_headers(&mut req.headers, &["100rel", "timer"]);
         req.headers.0.extend(extra);
         wire::set_sdp(&mut req.headers, &mut req.body, &offer);
+        if let Some(st) = &call.b.st_config {
+            st.apply_to_request(&mut req);
+        }
         call.b.local_sdp = Some(offer);
         let peer = call.b.peer;
         let tsx = self.send_on_leg(now, peer, req, Owner::Invite(call.id));
@@ -387,6 +391,7 @@ impl B2bua {
         let Some(gw) = gw else {
             return false;
         };
+        call.a.st_config = gw.config.session_timer_s.map(session_config);
         let called = gw
             .inbound
             .rewrite(&call.number, NumberRole::Called)
@@ -632,6 +637,10 @@ impl B2bua {
 
     fn on_b_success(&mut self, now: Instant, call: &mut Call, resp: &Response) -> bool {
         self.b_answer(call, resp);
+        if let Some(Ok(Some(n))) = call.b.st_config.map(|c| c.negotiate_uac(resp)) {
+            call.b
+                .session_refreshed(now, n, n.local_refreshes(Refresher::Uac));
+        }
         if call.b.spec.is_none() {
             // A 2xx without the answer to our offer breaks offer/answer (RFC 6337 §3.1):
             // end both legs.
@@ -679,7 +688,18 @@ impl B2bua {
         let mut ok = d.response(&call.a_invite, StatusCode::OK);
         wire::capabilities_headers(&mut ok.headers, &[]);
         wire::set_sdp(&mut ok.headers, &mut ok.body, &body);
+        let agreed = call
+            .a
+            .st_config
+            .and_then(|c| c.negotiate_uas(&call.a_invite).ok());
+        if let Some(n) = agreed {
+            n.apply(&mut ok);
+        }
         let _ = d.record_sent_response(&ok);
+        if let Some(n) = agreed {
+            call.a
+                .session_refreshed(now, n, n.local_refreshes(Refresher::Uas));
+        }
         if !call.a.peer.is_reliable() {
             call.a.uas_2xx = Some(Uas2xxRetransmitter::new(
                 now,
@@ -914,4 +934,10 @@ fn number_uri(number: &str, domain: &str) -> Uri {
         params,
         headers: Vec::new(),
     })
+}
+
+/// Our RFC 4028 policy toward a gateway whose profile asks for `interval` seconds: we
+/// refresh when it leaves the choice to us.
+fn session_config(interval: u32) -> SessionTimerConfig {
+    SessionTimerConfig::new(interval, sb_sip_core::dialog::MIN_SE_FLOOR, Refresher::Uas)
 }

@@ -309,3 +309,75 @@ fn media_timeout_ends_the_call_on_both_sides() {
         [Command::DestroySession { .. }]
     ));
 }
+
+fn timed_call(refresher: &str) -> (Harness, Request) {
+    let mut h = Harness::with_config(config_with("session_timer_s = 120"), 7);
+    let inv = call_to_gateway(&mut h);
+    let se: Vec<_> = inv.headers.other("Session-Expires").collect();
+    assert_eq!(se, vec!["120"], "the gateway profile's interval");
+    assert_eq!(inv.headers.other("Min-SE").collect::<Vec<_>>(), vec!["90"]);
+    let ok = with_header(
+        reply(
+            &inv,
+            200,
+            "gwtag",
+            "sip:gw@192.0.2.10",
+            Some(&gateway_sdp(30000, "sendrecv")),
+        ),
+        "Session-Expires",
+        &format!("120;refresher={refresher}"),
+    );
+    h.deliver_resp(&ok, GW_A);
+    h.take_requests(GW_A, Method::Ack);
+    let cok = h.responses(FRONT_END).remove(0);
+    h.deliver_req(&ack_for(&cok), FRONT_END);
+    (h, inv)
+}
+
+#[test]
+fn we_refresh_the_gateway_session_at_half_the_interval() {
+    let (mut h, _inv) = timed_call("uac");
+    h.advance(Duration::from_secs(59));
+    assert!(h.distinct_requests(GW_A, Method::Invite).is_empty());
+    h.advance(Duration::from_secs(2));
+    let re = h.one_request(GW_A, Method::Invite);
+    assert_eq!(
+        re.headers.other("Session-Expires").collect::<Vec<_>>(),
+        vec!["120"]
+    );
+    assert!(body(&re.body).contains("a=sendrecv"));
+    let ok = with_header(
+        reply(
+            &re,
+            200,
+            "gwtag",
+            "sip:gw@192.0.2.10",
+            Some(&gateway_sdp(30000, "sendrecv")),
+        ),
+        "Session-Expires",
+        "120;refresher=uac",
+    );
+    h.deliver_resp(&ok, GW_A);
+    // Refreshed: the next one is due 60 s later, and the call lives on past 120 s.
+    h.advance(Duration::from_secs(65));
+    assert_eq!(h.b2bua.len(), 1);
+    assert_eq!(
+        h.distinct_requests(GW_A, Method::Invite).len(),
+        1,
+        "the second refresh"
+    );
+    assert!(h.take_requests(GW_A, Method::Bye).is_empty());
+}
+
+#[test]
+fn a_gateway_that_does_not_refresh_is_hung_up() {
+    let (mut h, _inv) = timed_call("uas");
+    h.advance(Duration::from_secs(80));
+    assert_eq!(h.b2bua.len(), 1);
+    // 120 s less min(32 s, 40 s): BYE on both sides (RFC 4028 §10).
+    h.advance(Duration::from_secs(10));
+    assert!(h.b2bua.is_empty());
+    let bye = h.one_request(GW_A, Method::Bye);
+    assert!(bye.headers.other("Reason").next().unwrap().contains("408"));
+    assert_eq!(h.distinct_requests(FRONT_END, Method::Bye).len(), 1);
+}

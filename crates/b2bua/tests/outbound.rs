@@ -566,7 +566,11 @@ fn a_retransmitted_2xx_is_acked_again_and_a_forked_one_is_hung_up() {
         Some(&gateway_sdp(30000, "sendrecv")),
     );
     h.deliver_resp(&ok, GW_A);
-    assert_eq!(h.distinct_requests(GW_A, Method::Ack).len(), 1, "our ACK was lost: again");
+    assert_eq!(
+        h.distinct_requests(GW_A, Method::Ack).len(),
+        1,
+        "our ACK was lost: again"
+    );
     assert!(h.take_requests(GW_A, Method::Bye).is_empty());
     let other = reply(
         &inv,
@@ -583,7 +587,10 @@ fn a_retransmitted_2xx_is_acked_again_and_a_forked_one_is_hung_up() {
     assert_eq!(byes.len(), 1);
     assert_eq!(byes[0].headers.to().and_then(|t| t.tag()), Some("othertag"));
     assert_eq!(h.b2bua.len(), 1, "the call itself goes on");
-    assert!(h.statuses(FRONT_END).is_empty(), "the client sees none of it");
+    assert!(
+        h.statuses(FRONT_END).is_empty(),
+        "the client sees none of it"
+    );
 }
 
 #[test]
@@ -598,11 +605,16 @@ fn reliable_provisionals_from_a_100rel_gateway_are_pracked() {
         "sip:gw@192.0.2.10",
         Some(&gateway_sdp(30000, "sendrecv")),
     );
-    ringing.headers.push(sb_sip_msg::Header::Require("100rel".into()));
+    ringing
+        .headers
+        .push(sb_sip_msg::Header::Require("100rel".into()));
     let ringing = with_header(ringing, "RSeq", "1");
     h.deliver_resp(&ringing, GW_A);
     let prack = h.one_request(GW_A, Method::Prack);
-    assert_eq!(prack.headers.other("RAck").collect::<Vec<_>>(), vec!["1 1 INVITE"]);
+    assert_eq!(
+        prack.headers.other("RAck").collect::<Vec<_>>(),
+        vec!["1 1 INVITE"]
+    );
     assert_eq!(prack.headers.to().and_then(|t| t.tag()), Some("gwtag"));
     assert_eq!(h.statuses(FRONT_END), vec![183]);
     // A retransmission of the same reliable 183 is not PRACKed twice.
