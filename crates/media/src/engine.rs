@@ -364,7 +364,7 @@ impl MediaEngine {
         let ice = match &spec.ice {
             Some(ice_spec) => Some(
                 self.ice
-                    .create(now_us, local, ice_spec)
+                    .create_with_rtcp(now_us, local, ice_rtcp(&spec, local_rtcp), ice_spec)
                     .map_err(|_| CommandError::IceUnavailable)?,
             ),
             None => None,
@@ -405,11 +405,15 @@ impl MediaEngine {
         }
         let has_ice = self.leg(id)?.ice.is_some();
         let new_ice = match (&spec.ice, has_ice) {
-            (Some(ice_spec), false) => Some(
-                self.ice
-                    .create(now_us, self.leg(id)?.local, ice_spec)
-                    .map_err(|_| CommandError::IceUnavailable)?,
-            ),
+            (Some(ice_spec), false) => {
+                let leg = self.leg(id)?;
+                let (local, rtcp) = (leg.local, ice_rtcp(&spec, leg.local_rtcp));
+                Some(
+                    self.ice
+                        .create_with_rtcp(now_us, local, rtcp, ice_spec)
+                        .map_err(|_| CommandError::IceUnavailable)?,
+                )
+            }
             _ => None,
         };
         let leg = self.leg_mut(id)?;
@@ -520,14 +524,14 @@ impl MediaEngine {
                 .legs
                 .get(&id)
                 .and_then(|l| l.ice.as_ref())
-                .is_some_and(|ice| !ice.accepts_media(from));
+                .is_some_and(|ice| !ice.accepts_media_on(local, from));
             if refused {
                 self.stats.dropped += 1;
                 return;
             }
         }
         match kind {
-            Demux::Stun => self.on_stun(now_us, id, from, bytes),
+            Demux::Stun => self.on_stun(now_us, id, local, from, bytes),
             Demux::Rtcp => self.on_rtcp(now_us, id, from, bytes),
             Demux::Rtp => {
                 let view = self.partner_view(id);
@@ -545,12 +549,19 @@ impl MediaEngine {
         self.resched_pair(id);
     }
 
-    fn on_stun(&mut self, now_us: u64, id: LegId, from: SocketAddr, bytes: &[u8]) {
+    fn on_stun(
+        &mut self,
+        now_us: u64,
+        id: LegId,
+        local: SocketAddr,
+        from: SocketAddr,
+        bytes: &[u8],
+    ) {
         let Some(leg) = self.legs.get_mut(&id) else {
             return;
         };
         match &mut leg.ice {
-            Some(ice) => ice.handle_stun(now_us, from, bytes),
+            Some(ice) => ice.handle_stun_on(now_us, local, from, bytes),
             None => {
                 self.stats.dropped += 1;
                 return;
@@ -564,14 +575,18 @@ impl MediaEngine {
             return;
         };
         let Some(ice) = &mut leg.ice else { return };
-        while let Some((to, bytes)) = ice.poll_transmit() {
+        while let Some((from, to, bytes)) = ice.poll_transmit_from() {
             self.out.transmits.push_back(Transmit {
-                from_local: leg.local,
+                from_local: from.unwrap_or(leg.local),
                 to,
                 bytes,
             });
         }
+        let rtcp = ice.rtcp_remote();
         let state = ice.state();
+        if let Some(rtcp) = rtcp {
+            leg.set_ice_rtcp_target(rtcp);
+        }
         if leg.ice_state != Some(state) {
             leg.ice_state = Some(state);
             match state {
@@ -777,4 +792,12 @@ fn mode_between(
         }
     }
     Ok(Mode::Transcode)
+}
+
+/// The leg's RTCP socket takes part in ICE as component 2 only without rtcp-mux.
+fn ice_rtcp(spec: &sb_media_api::LegSpec, local_rtcp: Option<SocketAddr>) -> Option<SocketAddr> {
+    match spec.rtcp {
+        sb_media_api::RtcpSpec::Mux => None,
+        sb_media_api::RtcpSpec::Separate(_) => local_rtcp,
+    }
 }

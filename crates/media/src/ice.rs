@@ -48,6 +48,28 @@ pub trait IceHandler: Send {
     /// A re-INVITE changed the remote credentials or candidates (an ICE restart when the
     /// credentials changed, RFC 8445 §9).
     fn update(&mut self, now_us: u64, spec: &IceSpec);
+
+    // Two components (RTP and RTCP on separate sockets, no rtcp-mux): the engine calls
+    // these, whose defaults fall back to the one-component methods above.
+
+    /// A STUN packet arrived on the leg's socket `local` (RTP or RTCP) from `from`.
+    fn handle_stun_on(&mut self, now_us: u64, local: SocketAddr, from: SocketAddr, bytes: &[u8]) {
+        let _ = local;
+        self.handle_stun(now_us, from, bytes);
+    }
+    /// A STUN packet to send: from which local socket (`None`: the RTP socket), to where.
+    fn poll_transmit_from(&mut self) -> Option<(Option<SocketAddr>, SocketAddr, Vec<u8>)> {
+        self.poll_transmit().map(|(to, bytes)| (None, to, bytes))
+    }
+    /// Whether media arriving on `local` from `from` may be used.
+    fn accepts_media_on(&self, local: SocketAddr, from: SocketAddr) -> bool {
+        let _ = local;
+        self.accepts_media(from)
+    }
+    /// Where RTCP goes once the RTCP component selected a pair (no rtcp-mux).
+    fn rtcp_remote(&self) -> Option<SocketAddr> {
+        None
+    }
 }
 
 /// Builds an [`IceHandler`] for a leg with ICE.
@@ -59,6 +81,20 @@ pub trait IceFactory: Send {
         local: SocketAddr,
         spec: &IceSpec,
     ) -> Result<Box<dyn IceHandler>, String>;
+
+    /// As [`IceFactory::create`], for a leg that also has a separate RTCP socket (two
+    /// components, RFC 8445 §5.1.1: peers without rtcp-mux). The default runs one
+    /// component and leaves RTCP to latching.
+    fn create_with_rtcp(
+        &mut self,
+        now_us: u64,
+        local: SocketAddr,
+        local_rtcp: Option<SocketAddr>,
+        spec: &IceSpec,
+    ) -> Result<Box<dyn IceHandler>, String> {
+        let _ = local_rtcp;
+        self.create(now_us, local, spec)
+    }
 }
 
 /// No ICE agent: every leg with ICE is refused.

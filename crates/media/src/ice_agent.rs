@@ -58,6 +58,16 @@ impl IceFactory for AgentFactory {
         local: SocketAddr,
         spec: &IceSpec,
     ) -> Result<Box<dyn IceHandler>, String> {
+        self.create_with_rtcp(now_us, local, None, spec)
+    }
+
+    fn create_with_rtcp(
+        &mut self,
+        now_us: u64,
+        local: SocketAddr,
+        local_rtcp: Option<SocketAddr>,
+        spec: &IceSpec,
+    ) -> Result<Box<dyn IceHandler>, String> {
         if spec.local_ufrag.is_empty() || spec.local_pwd.is_empty() {
             return Err("ICE leg without local credentials".to_owned());
         }
@@ -67,11 +77,14 @@ impl IceFactory for AgentFactory {
         } else {
             IceRole::Controlled
         };
-        let agent = IceAgent::new(config, &[local], local_credentials(spec), self.next_seed());
+        let rtcp: Vec<SocketAddr> = local_rtcp.into_iter().collect();
+        let seed = self.next_seed();
+        let agent = IceAgent::new_with_rtcp(config, &[local], &rtcp, local_credentials(spec), seed);
         let mut handler = AgentHandler {
             agent,
             origin: self.origin,
             local,
+            components: if rtcp.is_empty() { 1 } else { 2 },
         };
         handler.update(now_us, spec);
         Ok(Box::new(handler))
@@ -82,6 +95,8 @@ struct AgentHandler {
     agent: IceAgent,
     origin: Instant,
     local: SocketAddr,
+    /// 1 with rtcp-mux, 2 with a separate RTCP socket.
+    components: u16,
 }
 
 impl AgentHandler {
@@ -98,9 +113,27 @@ impl AgentHandler {
 
 impl IceHandler for AgentHandler {
     fn handle_stun(&mut self, now_us: u64, from: SocketAddr, bytes: &[u8]) {
+        self.handle_stun_on(now_us, self.local, from, bytes);
+    }
+
+    fn handle_stun_on(&mut self, now_us: u64, local: SocketAddr, from: SocketAddr, bytes: &[u8]) {
         let now = self.at(now_us);
-        self.agent.handle_packet(now, self.local, from, bytes);
+        self.agent.handle_packet(now, local, from, bytes);
         self.drain_events();
+    }
+
+    fn poll_transmit_from(&mut self) -> Option<(Option<SocketAddr>, SocketAddr, Vec<u8>)> {
+        self.agent
+            .poll_transmit()
+            .map(|t| (Some(t.local), t.remote, t.payload))
+    }
+
+    fn accepts_media_on(&self, local: SocketAddr, from: SocketAddr) -> bool {
+        self.agent.accepts_media(local, from)
+    }
+
+    fn rtcp_remote(&self) -> Option<SocketAddr> {
+        self.agent.selected_rtcp().map(|p| p.remote)
     }
 
     fn handle_timeout(&mut self, now_us: u64) {
@@ -142,6 +175,7 @@ impl IceHandler for AgentHandler {
         let candidates: Vec<RemoteCandidate> = spec
             .remote_candidates
             .iter()
+            .filter(|c| u16::from(c.component) <= self.components)
             .filter_map(remote_candidate)
             .collect();
         let fresh = local_credentials(spec);
@@ -158,16 +192,16 @@ fn local_credentials(spec: &IceSpec) -> Credentials {
     }
 }
 
-/// An RTP-component UDP candidate with an IP literal; mDNS names (`….local`, which the
-/// runtime would have to resolve) and RTCP components are left out.
+/// A UDP candidate of component 1 (RTP) or 2 (RTCP) with an IP literal; mDNS names
+/// (`….local`, which the runtime would have to resolve) are left out.
 fn remote_candidate(c: &IceCandidate) -> Option<RemoteCandidate> {
-    if c.component != 1 || !c.transport.eq_ignore_ascii_case("udp") {
+    if !(1..=2).contains(&c.component) || !c.transport.eq_ignore_ascii_case("udp") {
         return None;
     }
     let ip: IpAddr = c.address.parse().ok()?;
     Some(RemoteCandidate {
         foundation: c.foundation.clone(),
-        component: 1,
+        component: u16::from(c.component),
         address: SocketAddr::new(ip, c.port),
         priority: c.priority,
         kind: match c.kind {
@@ -263,8 +297,71 @@ mod tests {
         );
     }
 
+    /// Without rtcp-mux (baresip 1.0's default) both components run: the RTCP sockets
+    /// select their own pair, and the engine learns where RTCP goes.
     #[test]
-    fn mdns_and_rtcp_candidates_are_left_out() {
+    fn two_components_select_rtp_and_rtcp_pairs() {
+        let origin = Instant::now();
+        let a: SocketAddr = "192.0.2.1:40000".parse().unwrap();
+        let a2: SocketAddr = "192.0.2.1:40001".parse().unwrap();
+        let b: SocketAddr = "192.0.2.2:50000".parse().unwrap();
+        let b2: SocketAddr = "192.0.2.2:50001".parse().unwrap();
+        let (ac, bc) = (
+            ("aaaa", "aaaaaaaaaaaaaaaaaaaaaaaa"),
+            ("bbbb", "bbbbbbbbbbbbbbbbbbbbbbbb"),
+        );
+        let with_rtcp = |mut s: IceSpec, peer2: SocketAddr| {
+            let mut c = s.remote_candidates[0].clone();
+            c.component = 2;
+            c.port = peer2.port();
+            c.priority -= 1;
+            s.remote_candidates.push(c);
+            s
+        };
+        let mut f = AgentFactory::new(origin, 7);
+        let mut ha = f
+            .create_with_rtcp(0, a, Some(a2), &with_rtcp(spec(true, ac, bc, b), b2))
+            .unwrap();
+        let mut hb = f
+            .create_with_rtcp(0, b, Some(b2), &with_rtcp(spec(false, bc, ac, a), a2))
+            .unwrap();
+        let mut now = 0u64;
+        for _ in 0..4000 {
+            let mut moved = false;
+            while let Some((from, to, bytes)) = ha.poll_transmit_from() {
+                hb.handle_stun_on(now, to, from.unwrap_or(a), &bytes);
+                moved = true;
+            }
+            while let Some((from, to, bytes)) = hb.poll_transmit_from() {
+                ha.handle_stun_on(now, to, from.unwrap_or(b), &bytes);
+                moved = true;
+            }
+            if ha.rtcp_remote().is_some() && hb.rtcp_remote().is_some() {
+                break;
+            }
+            if !moved {
+                let next = [ha.poll_timeout(), hb.poll_timeout()]
+                    .into_iter()
+                    .flatten()
+                    .min()
+                    .expect("a pending check");
+                now = next.max(now);
+                ha.handle_timeout(now);
+                hb.handle_timeout(now);
+            }
+        }
+        assert_eq!(ha.state(), IceState::Selected { remote: b });
+        assert_eq!(ha.rtcp_remote(), Some(b2));
+        assert_eq!(hb.rtcp_remote(), Some(a2));
+        assert!(
+            ha.accepts_media_on(a2, b2),
+            "RTCP from the RTCP pair is taken"
+        );
+        assert!(!ha.accepts_media_on(a2, b), "but not from the RTP address");
+    }
+
+    #[test]
+    fn mdns_and_unknown_component_candidates_are_left_out() {
         let mut c = spec(
             false,
             ("a", "b"),
@@ -274,7 +371,7 @@ mod tests {
         .remote_candidates
         .remove(0);
         assert!(remote_candidate(&c).is_some());
-        c.component = 2;
+        c.component = 3;
         assert!(remote_candidate(&c).is_none());
         c.component = 1;
         c.address = "2d1f6c9e-0000.local".into();

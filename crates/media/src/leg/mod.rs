@@ -360,6 +360,13 @@ impl Leg {
         self.rtp_to
     }
 
+    /// The RTCP component's selected remote becomes the RTCP target (no rtcp-mux).
+    pub fn set_ice_rtcp_target(&mut self, remote: SocketAddr) {
+        if self.spec.rtcp != RtcpSpec::Mux {
+            self.rtcp_to = remote;
+        }
+    }
+
     /// The ICE-selected remote becomes the media target.
     pub fn set_ice_target(&mut self, remote: SocketAddr) {
         self.rtp_to = remote;
