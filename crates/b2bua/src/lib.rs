@@ -69,6 +69,7 @@ mod core;
 mod ids;
 mod indialog;
 mod media;
+mod progress;
 mod setup;
 mod wire;
 
