@@ -79,6 +79,8 @@ pub(crate) struct Leg {
     pub reoffer: Option<PendingReoffer>,
     /// The gateway this leg faces, if any.
     pub gateway: Option<GatewayName>,
+    /// This leg holds one of the gateway's call slots ([`sb_gateways::GatewayMonitor::reserve`]).
+    pub reserved: bool,
     /// RFC 4028 policy on this leg (a gateway profile with `session_timer_s`).
     pub st_config: Option<SessionTimerConfig>,
     /// What was agreed and the running timer.
@@ -106,6 +108,7 @@ impl Leg {
             uas_2xx: None,
             reoffer: None,
             gateway: None,
+            reserved: false,
             st_config: None,
             st: None,
         }

@@ -562,12 +562,14 @@ impl B2bua {
                 self.ports.put(leg.port);
             }
             self.by_tag.remove(&leg.local_tag);
-            if let Some(gw) = &leg.gateway {
+            if let (Some(gw), true) = (&leg.gateway, leg.reserved) {
                 self.monitor.release(gw);
             }
         }
         call.a.port = 0;
         call.b.port = 0;
+        call.a.reserved = false;
+        call.b.reserved = false;
         self.events.push_back(B2buaEvent::CallEnded {
             call: call.id,
             status,

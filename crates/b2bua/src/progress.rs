@@ -307,7 +307,10 @@ impl B2bua {
         let reason = wire::reasons(&resp.headers);
         if let Some(gw) = call.b.gateway.clone() {
             self.monitor.call_failed(now, &gw, resp.status);
-            self.monitor.release(&gw);
+            if call.b.reserved {
+                self.monitor.release(&gw);
+            }
+            call.b.reserved = false;
             call.b.gateway = None;
             self.events.push_back(B2buaEvent::GatewayFailed {
                 call: call.id,

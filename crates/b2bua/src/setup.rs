@@ -80,6 +80,21 @@ impl B2bua {
         if req.headers.max_forwards() == Some(0) {
             return self.refuse(now, tsx, &req, 483, "Max-Forwards reached zero");
         }
+        // We answer with plain provisionals; `timer` is the one extension we take as UAS
+        // (RFC 3261 §8.2.2.3: anything else required gets 420 with Unsupported).
+        let unsupported: Vec<String> = req
+            .headers
+            .require()
+            .filter(|r| !r.eq_ignore_ascii_case("timer"))
+            .map(str::to_string)
+            .collect();
+        if !unsupported.is_empty() {
+            let mut resp = response_for(&req, StatusCode::BAD_EXTENSION);
+            resp.headers
+                .0
+                .extend(unsupported.into_iter().map(Header::Unsupported));
+            return self.respond(now, tsx, resp);
+        }
         let gateway = self.gateway_by_source(&from);
         let direction = match &gateway {
             Some(_) => CallDirection::Inbound,
@@ -123,6 +138,9 @@ impl B2bua {
         );
         a.port = a_port;
         a.sdp_session = self.rng.next() >> 1;
+        // An inbound call takes one of the gateway's circuits too; a gateway that is full
+        // or marked down by our count still sent it, so it is taken all the same.
+        a.reserved = gateway.as_ref().is_some_and(|g| self.monitor.reserve(g));
         a.gateway = gateway;
         let b_call_id = CallId(self.token());
         let b_peer = Peer::new(self.cfg.client.transport, self.cfg.client.front_end);
@@ -277,6 +295,7 @@ impl B2bua {
                 continue;
             }
             call.b.gateway = Some(name.clone());
+            call.b.reserved = true;
             call.b.peer = peer;
             call.b.call_id = CallId(self.token());
             call.b.dialog = None;

@@ -216,3 +216,39 @@ CSeq: 101 CANCEL
     );
     assert!(h.b2bua.is_empty());
 }
+
+#[test]
+fn inbound_calls_count_against_the_gateways_circuits() {
+    let mut h = Harness::new();
+    let gw = sb_gateways::GatewayName::from("gw-a");
+    let inv = to_front_end(&mut h, false);
+    assert_eq!(h.b2bua.monitor().state(&gw).unwrap().active_calls, 1);
+    h.deliver_resp(
+        &reply(&inv, 486, "fetag", "sip:x@10.0.0.2", None),
+        FRONT_END,
+    );
+    assert_eq!(h.b2bua.monitor().state(&gw).unwrap().active_calls, 0);
+}
+
+#[test]
+fn a_required_extension_we_lack_is_refused_with_420() {
+    let mut h = Harness::new();
+    let text =
+        gateway_invite(false).replace("Max-Forwards: 70\n", "Max-Forwards: 70\nRequire: 100rel\n");
+    h.deliver_text(&text, GW_A);
+    let rs = h.responses(GW_A);
+    assert_eq!(
+        rs.iter().map(|r| r.status.code()).collect::<Vec<_>>(),
+        vec![100, 420]
+    );
+    assert_eq!(
+        rs[1]
+            .headers
+            .0
+            .iter()
+            .filter(|h| matches!(h, sb_sip_msg::Header::Unsupported(u) if u == "100rel"))
+            .count(),
+        1
+    );
+    assert!(h.b2bua.is_empty());
+}
