@@ -252,3 +252,55 @@ fn a_required_extension_we_lack_is_refused_with_420() {
     );
     assert!(h.b2bua.is_empty());
 }
+
+#[test]
+fn a_gateway_invite_without_sdp_gets_our_offer_in_the_200() {
+    let mut h = Harness::new();
+    let text = gateway_invite(false);
+    let text = &text[..text.find("Content-Type").unwrap()];
+    h.deliver_text(text, GW_A);
+    assert_eq!(h.statuses(GW_A), vec![100]);
+    let inv = h.one_request(FRONT_END, Method::Invite);
+    h.deliver_resp(
+        &reply(
+            &inv,
+            200,
+            "fetag",
+            "sip:bob@10.0.0.2",
+            Some(FRONT_END_ANSWER),
+        ),
+        FRONT_END,
+    );
+    let ok = h.responses(GW_A).remove(0);
+    let offer = String::from_utf8(ok.body.clone()).unwrap();
+    assert!(offer.contains("RTP/AVP 0 8 101"), "gw-a's codecs: {offer}");
+    assert_eq!(
+        add_legs(&h.take_media()).len(),
+        1,
+        "the gateway leg waits for the ACK's answer"
+    );
+    let ack = format!(
+        "ACK sip:mediation@10.0.0.1:5060 SIP/2.0
+Via: SIP/2.0/UDP 192.0.2.10:5060;branch=z9hG4bKgwack
+Max-Forwards: 70
+From: \"Bob\" <sip:2065550199@192.0.2.10;user=phone>;tag=gwfrom1
+To: <sip:4255550100@10.0.0.1;user=phone>;tag={}
+Call-ID: gwcall-1@192.0.2.10
+CSeq: 101 ACK
+Content-Type: application/sdp
+
+{}",
+        ok.headers.to().unwrap().tag().unwrap(),
+        gateway_sdp(30010, "sendrecv")
+            .replace("0 101", "8")
+            .replace(":0 PCMU/8000", ":8 PCMA/8000")
+            .replace("a=rtpmap:101 telephone-event/8000\na=fmtp:101 0-16\n", "")
+    );
+    h.deliver_text(&ack, GW_A);
+    let cmds = h.take_media();
+    let legs = add_legs(&cmds);
+    assert_eq!(legs.len(), 1, "{cmds:?}");
+    assert_eq!(legs[0].1.codec.name, "PCMA");
+    assert_eq!(legs[0].1.remote_rtp, addr("192.0.2.10:30010"));
+    assert!(cmds.iter().any(|c| matches!(c, Command::Connect { .. })));
+}

@@ -381,3 +381,36 @@ fn a_gateway_that_does_not_refresh_is_hung_up() {
     assert!(bye.headers.other("Reason").next().unwrap().contains("408"));
     assert_eq!(h.distinct_requests(FRONT_END, Method::Bye).len(), 1);
 }
+
+#[test]
+fn an_update_hold_from_the_gateway_reaches_the_client_as_a_reinvite() {
+    let mut c = connected();
+    let up = from_gateway(
+        &c,
+        Method::Update,
+        101,
+        "z9hG4bKgwup",
+        Some(&gateway_sdp(30000, "inactive")),
+    );
+    c.h.deliver_req(&up, GW_A);
+    let rs = c.h.responses(GW_A);
+    assert_eq!(rs.len(), 1);
+    assert_eq!(rs[0].status.code(), 200);
+    assert!(
+        body(&rs[0].body).contains("a=inactive"),
+        "{}",
+        body(&rs[0].body)
+    );
+    assert_eq!(
+        updates(&c.h.take_media()),
+        vec![(c.gw_leg, MediaDir::Inactive)]
+    );
+    let re = c.h.one_request(FRONT_END, Method::Invite);
+    assert!(body(&re.body).contains("a=inactive"));
+    assert!(
+        body(&re.body).contains("RTP/SAVP"),
+        "the client leg keeps SRTP: {}",
+        body(&re.body)
+    );
+    assert_eq!(re.headers.to().and_then(|t| t.tag()), Some("alicetag1"));
+}
