@@ -58,6 +58,16 @@
 //! Gateway keep-alives run through the B2BUA's own transaction layer, so the runtime
 //! hands it every response that arrives on the mediation address.
 //!
+//! Per gateway profile: number rules both ways, caller identity (PAI/RPID, privacy),
+//! codecs, RFC 4733 or in-band DTMF, `Require: 100rel` (reliable 1xx are PRACKed) and an
+//! RFC 4028 session timer. An INVITE without SDP, from either side, gets our offer in
+//! the 2xx and its answer from the ACK.
+//!
+//! Not yet: 422 retry with a larger Session-Expires, a no-answer timer while the B leg
+//! rings, transfer (REFER is answered 501; the gateway leg is never sent REFER), media
+//! bypass, DTLS-SRTP, more than one audio stream, and RFC 3263 resolution (the runtime
+//! resolves named gateways into [`B2buaConfig::gateway_addrs`]).
+//!
 //! # Panics and errors
 //!
 //! Peer input never panics: a message that does not fit is answered with the status the
