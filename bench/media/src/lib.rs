@@ -18,3 +18,4 @@ pub mod bencode;
 pub mod ng;
 pub mod sdp;
 pub mod stamp;
+pub mod sys;
