@@ -153,11 +153,7 @@ fn decode_at(input: &[u8], pos: &mut usize, depth: usize) -> Result<Value, Decod
             let end = find(input, start + 1, b'e')?;
             let text = &input[start + 1..end];
             // No leading zeros or "-0", as the format requires; parse checks the digits.
-            let canonical = match text {
-                [b'0'] => true,
-                [b'-', b'1'..=b'9', ..] | [b'1'..=b'9', ..] => true,
-                _ => false,
-            };
+            let canonical = matches!(text, [b'0'] | [b'-', b'1'..=b'9', ..] | [b'1'..=b'9', ..]);
             let n = std::str::from_utf8(text)
                 .ok()
                 .filter(|_| canonical)
