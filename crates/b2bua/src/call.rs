@@ -77,6 +77,11 @@ pub(crate) struct Leg {
     /// Retransmits our last 2xx to an INVITE from this leg until its ACK (§13.3.1.4).
     pub uas_2xx: Option<Uas2xxRetransmitter>,
     pub reoffer: Option<PendingReoffer>,
+    /// Our SDES key material on this leg, drawn once: every SDP we send on the leg
+    /// carries the same key, so a peer that does not re-key on a re-INVITE (baresip 1.0
+    /// keeps its first keys) still decrypts what we send (RFC 4568 §7.1.4 lets a
+    /// modified session keep its keys).
+    pub srtp_keys: Vec<u8>,
     /// The gateway this leg faces, if any.
     pub gateway: Option<GatewayName>,
     /// This leg holds one of the gateway's call slots ([`sb_gateways::GatewayMonitor::reserve`]).
@@ -107,6 +112,7 @@ impl Leg {
             answer_in_ack: false,
             uas_2xx: None,
             reoffer: None,
+            srtp_keys: Vec::new(),
             gateway: None,
             reserved: false,
             st_config: None,

@@ -427,13 +427,17 @@ impl B2bua {
     /// The gateway a request came from, by source IP (gateways often send from a port
     /// other than the one they listen on).
     pub(crate) fn gateway_by_source(&self, from: &Peer) -> Option<GatewayName> {
-        self.cfg
-            .gateways
-            .gateways()
-            .iter()
-            .find(|g| {
-                self.gateway_peer(g)
-                    .is_some_and(|p| p.addr.ip() == from.addr.ip())
+        // The exact address first: several gateways (or the front end) may share a host,
+        // as on a single test machine; then the IP alone, for gateways that send from
+        // another port or over a connection of their own.
+        let gws = self.cfg.gateways.gateways();
+        gws.iter()
+            .find(|g| self.gateway_peer(g).is_some_and(|p| p.addr == from.addr))
+            .or_else(|| {
+                gws.iter().find(|g| {
+                    self.gateway_peer(g)
+                        .is_some_and(|p| p.addr.ip() == from.addr.ip())
+                })
             })
             .map(|g| g.name().clone())
     }
@@ -668,6 +672,14 @@ impl B2bua {
         let mut k = vec![0u8; 46];
         self.keys.fill(&mut k);
         k
+    }
+
+    /// A leg's SDES key material: drawn on first use, the same afterwards.
+    pub(crate) fn keys_for(&mut self, keys: &mut Vec<u8>) -> Vec<u8> {
+        if keys.is_empty() {
+            *keys = self.key_material();
+        }
+        keys.clone()
     }
 
     pub(crate) fn ice_bytes(&mut self) -> [u8; 24] {

@@ -175,6 +175,7 @@ impl B2bua {
             }
             None => return self.reply(now, call, kind, tsx, req, StatusCode::OK, None),
         };
+        let keys = self.keys_for(&mut call.leg_mut(kind).srtp_keys);
         let leg = call.leg(kind);
         let gw = leg
             .gateway
@@ -191,7 +192,7 @@ impl B2bua {
             self.cfg.media.ip,
             leg.port,
             leg.sdp_session,
-            self.key_material(),
+            keys,
             ice.as_ref()
                 .map(|i| i.local_ice(self.cfg.media.ip, call.leg(kind).port)),
         );

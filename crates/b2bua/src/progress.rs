@@ -254,7 +254,7 @@ impl B2bua {
                     self.cfg.media.ip,
                     call.a.port,
                     call.a.sdp_session,
-                    self.key_material(),
+                    self.keys_for(&mut call.a.srtp_keys),
                     None,
                 );
                 let offer = sb_sdp::offer(&caps, &local, &opts);

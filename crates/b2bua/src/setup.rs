@@ -95,7 +95,12 @@ impl B2bua {
                 .extend(unsupported.into_iter().map(Header::Unsupported));
             return self.respond(now, tsx, resp);
         }
-        let gateway = self.gateway_by_source(&from);
+        // The front end's own address is never a gateway, even on a shared host.
+        let gateway = if from.addr == self.cfg.client.front_end {
+            None
+        } else {
+            self.gateway_by_source(&from)
+        };
         let direction = match &gateway {
             Some(_) => CallDirection::Inbound,
             None if from.addr.ip() == self.cfg.client.front_end.ip() => CallDirection::Outbound,
@@ -235,7 +240,7 @@ impl B2bua {
             self.cfg.media.ip,
             call.a.port,
             call.a.sdp_session,
-            self.key_material(),
+            self.keys_for(&mut call.a.srtp_keys),
             ice.as_ref()
                 .map(|i| i.local_ice(self.cfg.media.ip, call.a.port)),
         );
@@ -320,7 +325,7 @@ impl B2bua {
                 self.cfg.media.ip,
                 call.b.port,
                 call.b.sdp_session,
-                self.key_material(),
+                self.keys_for(&mut call.b.srtp_keys),
                 None,
             );
             let offer = sb_sdp::offer(&caps, &local, &opts);
@@ -447,7 +452,7 @@ impl B2bua {
             self.cfg.media.ip,
             call.b.port,
             call.b.sdp_session,
-            self.key_material(),
+            self.keys_for(&mut call.b.srtp_keys),
             None,
         );
         let offer = sb_sdp::offer(&caps, &local, &opts);

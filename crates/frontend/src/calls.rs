@@ -212,7 +212,9 @@ impl Calls {
     }
 
     /// The trunk a request came from, by its source address (IP and port; over a stream
-    /// transport the port is the client's ephemeral one, so the IP alone).
+    /// transport the port is the client's ephemeral one, so the IP alone, and only for
+    /// trunks reached over a stream: a UDP trunk sends from its own address, so a client
+    /// connecting from the same host, as on a single machine, is not taken for it).
     pub(crate) fn trunk_at(&self, source: &Source) -> Option<TrunkName> {
         let exact = self
             .settings
@@ -224,10 +226,10 @@ impl Calls {
             .or_else(|| {
                 stream
                     .then(|| {
-                        self.settings
-                            .trunks
-                            .iter()
-                            .find(|t| t.peer.addr.ip() == source.addr.ip())
+                        self.settings.trunks.iter().find(|t| {
+                            t.peer.transport != TransportKind::Udp
+                                && t.peer.addr.ip() == source.addr.ip()
+                        })
                     })
                     .flatten()
             })

@@ -22,14 +22,11 @@ const ALICE_HZ: f64 = 1000.0;
 const BOB_HZ: f64 = 1500.0;
 
 fn spec(user: &str, t: SipTransport, codec: &'static str, secure: bool, hz: f64) -> PhoneSpec {
-    PhoneSpec {
-        user: user.into(),
-        password: format!("{user}-secret"),
-        transport: t,
-        codec,
-        srtp: secure,
-        ice: secure,
-        tone_hz: hz,
+    let p = PhoneSpec::user(user, &format!("{user}-secret"), t, codec).tone(hz);
+    if secure {
+        p.secure()
+    } else {
+        p
     }
 }
 

@@ -84,6 +84,44 @@ pub struct PhoneSpec {
     pub ice: bool,
     /// The tone this phone sends, in Hz.
     pub tone_hz: f64,
+    /// Play a PSTN gateway instead of a user's phone: listen for SIP on this UDP port,
+    /// never register, answer whatever INVITE arrives (`user` and `password` unused).
+    pub gateway_port: Option<u16>,
+}
+
+impl PhoneSpec {
+    /// A user's phone.
+    pub fn user(user: &str, password: &str, transport: SipTransport, codec: &'static str) -> Self {
+        PhoneSpec {
+            user: user.into(),
+            password: password.into(),
+            transport,
+            codec,
+            srtp: false,
+            ice: false,
+            tone_hz: 1000.0,
+            gateway_port: None,
+        }
+    }
+
+    /// A gateway on UDP `port` speaking plain RTP with `codec`.
+    pub fn gateway(name: &str, port: u16, codec: &'static str) -> Self {
+        PhoneSpec {
+            gateway_port: Some(port),
+            ..PhoneSpec::user(name, "", SipTransport::Udp, codec)
+        }
+    }
+
+    pub fn secure(mut self) -> Self {
+        self.srtp = true;
+        self.ice = true;
+        self
+    }
+
+    pub fn tone(mut self, hz: f64) -> Self {
+        self.tone_hz = hz;
+        self
+    }
 }
 
 /// A running baresip with a control connection, killed by pid on drop.
@@ -112,12 +150,12 @@ impl Softphone {
         let snd = dir.path().join("snd");
         std::fs::create_dir_all(&snd).unwrap();
         // baresip listens for TLS one port above its UDP/TCP port.
-        let sip_port = loop {
+        let sip_port = spec.gateway_port.unwrap_or_else(|| loop {
             let p = free_port();
             if p < u16::MAX && std::net::TcpListener::bind(("127.0.0.1", p + 1)).is_ok() {
                 break p;
             }
-        };
+        });
         let ctrl_port = free_port();
         let cafile = dir.path().join("ca.pem");
         std::fs::copy(site.cert(), &cafile).expect("the server's certificate (start it first)");
@@ -162,11 +200,19 @@ impl Softphone {
         if spec.ice {
             params.push_str(";medianat=ice");
         }
-        let account = format!(
-            "<sip:{user}@127.0.0.1;transport={t}>;{params};\
-             outbound=\"sip:127.0.0.1:{server_port};transport={t}\"\n",
-            user = spec.user
-        );
+        let account = match spec.gateway_port {
+            Some(port) => format!(
+                "<sip:{user}@127.0.0.1:{port};transport=udp>;answermode=auto;\
+                 audio_codecs={codec};regint=0\n",
+                user = spec.user,
+                codec = spec.codec
+            ),
+            None => format!(
+                "<sip:{user}@127.0.0.1;transport={t}>;{params};\
+                 outbound=\"sip:127.0.0.1:{server_port};transport={t}\"\n",
+                user = spec.user
+            ),
+        };
         std::fs::write(dir.path().join("accounts"), account).unwrap();
         let log = std::fs::File::create(dir.path().join("baresip.log")).unwrap();
         let child = Command::new("baresip")
@@ -281,16 +327,26 @@ impl Softphone {
         files.pop()
     }
 
+    /// Seconds of the call's audio the phone has decoded so far.
+    pub fn decoded_secs(&self) -> f64 {
+        self.decoded_path()
+            .and_then(|p| read_wav_first_channel(&p))
+            .map_or(0.0, |(rate, s)| s.len() as f64 / f64::from(rate))
+    }
+
     /// Waits until the phone has decoded at least `secs` seconds of the call's audio.
     pub fn wait_decoded(&self, secs: f64, within: Duration) {
-        super::wait_for(
-            &format!("{} to decode {secs} s of audio", self.spec.user),
-            within,
-            || {
-                let (rate, samples) = read_wav_first_channel(&self.decoded_path()?)?;
-                (samples.len() as f64 >= secs * f64::from(rate)).then_some(())
-            },
-        );
+        let deadline = Instant::now() + within;
+        while self.decoded_secs() < secs {
+            assert!(
+                Instant::now() < deadline,
+                "{} decoded only {:.1} s of audio within {within:?}:\n{}",
+                self.spec.user,
+                self.decoded_secs(),
+                self.log()
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
     }
 
     /// The audio the phone decoded (first channel) and its sample rate.
