@@ -5,7 +5,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-SHELL_CRATES="sb-runtime sb-admin switchboard sb-netsim sb-store"
+# Benchmark tools (bench/) drive real sockets and clocks on purpose.
+SHELL_CRATES="sb-runtime sb-admin switchboard sb-netsim sb-store sb-bench-media"
 FORBIDDEN_DEPS="tokio mio socket2 async-std smol sqlx rusqlite postgres tokio-postgres hyper axum reqwest"
 CLOCK_CALLS='(Instant::now|SystemTime::now|std::time::SystemTime|chrono::Utc::now|Local::now)'
 
