@@ -9,6 +9,7 @@ use sb_bench_media::bencode::Value;
 use sb_bench_media::ng::{NgClient, NgError};
 use sb_bench_media::sdp::{self, Format};
 use sb_bench_media::stamp::Stamp;
+use sb_srtp::{SrtpContext, SrtpSuite};
 
 /// Kills the relay by its pid whatever the test does.
 struct Relay(Child);
@@ -214,4 +215,110 @@ fn an_offer_asking_for_transcoding_offers_the_callee_the_new_codec_only() {
         matches!(unknown, Err(NgError::Refused { ref reason, .. }) if reason.contains("not supported")),
         "{unknown:?}"
     );
+}
+
+fn srtp(key_salt: &[u8]) -> SrtpContext {
+    SrtpContext::new(
+        SrtpSuite::AesCm128HmacSha1_80,
+        &key_salt[..16],
+        &key_salt[16..],
+        None,
+    )
+    .unwrap()
+}
+
+#[test]
+fn an_srtp_caller_and_a_plain_callee_hear_each_other() {
+    let (_relay, mut ng) = start_relay();
+    let a = UdpSocket::bind("127.0.0.1:0").unwrap();
+    let b = UdpSocket::bind("127.0.0.1:0").unwrap();
+    let wait = Duration::from_secs(1);
+    let a_key = sdp::SdesKey {
+        tag: 1,
+        suite: "AES_CM_128_HMAC_SHA1_80".into(),
+        key_salt: (1..=30).collect(),
+    };
+    let offer = sdp::write_audio(
+        1,
+        a.local_addr().unwrap(),
+        "RTP/SAVP",
+        &[Format::pcmu()],
+        Some(&a_key),
+    );
+    let reply = ng
+        .request(
+            &Value::dict([
+                ("command", Value::str("offer")),
+                ("call-id", Value::str("t3")),
+                ("from-tag", Value::str("a")),
+                ("sdp", Value::str(&offer)),
+                ("transport-protocol", Value::str("RTP/AVP")),
+            ]),
+            wait,
+            3,
+        )
+        .unwrap();
+    let to_b = sdp_of(&reply);
+    assert_eq!(to_b.proto, "RTP/AVP");
+    let answer = sdp::write_audio(
+        2,
+        b.local_addr().unwrap(),
+        "RTP/AVP",
+        &[Format::pcmu()],
+        None,
+    );
+    let reply = ng
+        .request(
+            &Value::dict([
+                ("command", Value::str("answer")),
+                ("call-id", Value::str("t3")),
+                ("from-tag", Value::str("a")),
+                ("to-tag", Value::str("b")),
+                ("sdp", Value::str(&answer)),
+            ]),
+            wait,
+            3,
+        )
+        .unwrap();
+    let to_a = sdp_of(&reply);
+    assert_eq!(to_a.proto, "RTP/SAVP");
+    let relay_key = to_a.keys.first().expect("the relay's key for the caller");
+    assert_eq!(
+        relay_key.tag, 1,
+        "the answer echoes the offered tag (RFC 4568 §7.1.2)"
+    );
+    assert_ne!(
+        relay_key.key_salt, a_key.key_salt,
+        "the relay keys its own direction"
+    );
+
+    // Caller to callee: protected with the caller's key, arrives in the clear.
+    let mut tx = srtp(&a_key.key_salt);
+    b.set_read_timeout(Some(Duration::from_millis(20))).unwrap();
+    let deadline = Instant::now() + Duration::from_secs(5);
+    let mut buf = [0u8; 2048];
+    let mut seq = 0u16;
+    let clear = loop {
+        assert!(Instant::now() < deadline, "nothing reached the callee");
+        let stamp = Stamp {
+            stream: 5,
+            index: u64::from(seq),
+            sent_ns: 9,
+        };
+        let mut p = rtp(seq, stamp);
+        tx.protect_rtp(&mut p).unwrap();
+        a.send_to(&p, to_a.addr).unwrap();
+        if let Ok(n) = b.recv(&mut buf) {
+            break buf[..n].to_vec();
+        }
+        seq = seq.wrapping_add(1);
+    };
+    assert_eq!(Stamp::read(&clear[12..]).map(|s| s.stream), Some(5));
+
+    // Callee to caller: sent in the clear, arrives protected with the relay's key.
+    let mut got = relay_one(&b, to_b.addr, &a, 6);
+    srtp(&relay_key.key_salt)
+        .unprotect_rtp(&mut got)
+        .expect("the relay protects with the key it announced");
+    assert_eq!(Stamp::read(&got[12..]).map(|s| s.stream), Some(6));
 }
