@@ -46,6 +46,9 @@ const TICK_NS: u64 = 1_000_000;
 const PHASES: usize = 20;
 const BATCH: usize = 512;
 const SUITE: &str = "AES_CM_128_HMAC_SHA1_80";
+/// Room for an RTP header, a 160-byte G.711 payload (Opus ones are smaller) and an
+/// SRTP tag.
+const SEND_BUF: usize = 256;
 
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 enum Mode {
@@ -546,16 +549,13 @@ fn main() -> anyhow::Result<()> {
         .iter()
         .filter_map(|s| s.local_addr().ok().map(|a| a.port()))
         .collect();
-    let max_payload = 200;
     let mut g = Gen {
         socks,
         streams,
         by_port,
         stamped: o.mode != Mode::Transcode,
         window: Window::default(),
-        send_bufs: (0..BATCH)
-            .map(|_| Vec::with_capacity(max_payload + 40))
-            .collect(),
+        send_bufs: (0..BATCH).map(|_| Vec::with_capacity(SEND_BUF)).collect(),
         recv_bufs: vec![[0u8; 2048]; 256],
     };
 
