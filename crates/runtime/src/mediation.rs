@@ -9,7 +9,10 @@
 //!
 //! Metrics: `mediation_calls` (gauge: calls in progress), `mediation_calls_total{outcome}`
 //! (answered, or the final status of a call that never connected), `mediation_gateway_up
-//! {gateway}` (gauge, 1 up, 0 down), `mediation_gateway_failures_total{gateway,status}`.
+//! {gateway}` (gauge, 1 up, 0 down, absent until its first keep-alive is answered or
+//! missed), `mediation_gateway_calls{gateway}` (gauge: calls on it now),
+//! `mediation_gateway_failures_total{gateway,status}`. `switchboard gateway list` reads
+//! them to show live state.
 
 use std::time::Instant;
 
@@ -34,7 +37,27 @@ impl MediationCore {
     pub fn new(b2bua: B2bua, media: MediaHost) -> MediationCore {
         let mut core = MediationCore { b2bua, media };
         core.after_input();
+        core.publish_gateways();
         core
+    }
+
+    /// Each gateway's health and calls as gauges.
+    fn publish_gateways(&self) {
+        use sb_gateways::Health;
+        for (name, state) in self.b2bua.monitor().states() {
+            let gateway = name.to_string();
+            match state.health {
+                Health::Up => {
+                    metrics::gauge!("mediation_gateway_up", "gateway" => gateway.clone()).set(1.0)
+                }
+                Health::Down => {
+                    metrics::gauge!("mediation_gateway_up", "gateway" => gateway.clone()).set(0.0)
+                }
+                _ => {}
+            }
+            metrics::gauge!("mediation_gateway_calls", "gateway" => gateway)
+                .set(f64::from(state.active_calls));
+        }
     }
 
     pub fn b2bua(&self) -> &B2bua {
@@ -52,8 +75,13 @@ impl MediationCore {
         while let Some(cmd) = self.b2bua.poll_media() {
             self.media.command(cmd);
         }
+        let mut any = false;
         while let Some(ev) = self.b2bua.poll_event() {
             record(&ev);
+            any = true;
+        }
+        if any {
+            self.publish_gateways();
         }
         metrics::gauge!("mediation_calls").set(self.b2bua.len() as f64);
     }
@@ -92,11 +120,9 @@ fn record(ev: &B2buaEvent) {
         }
         B2buaEvent::Gateway(MonitorEvent::GatewayUp { gateway, reason }) => {
             tracing::info!(gateway = %gateway, reason = ?reason, "gateway up");
-            metrics::gauge!("mediation_gateway_up", "gateway" => gateway.to_string()).set(1.0);
         }
         B2buaEvent::Gateway(MonitorEvent::GatewayDown { gateway, reason }) => {
             tracing::warn!(gateway = %gateway, reason = ?reason, "gateway down");
-            metrics::gauge!("mediation_gateway_up", "gateway" => gateway.to_string()).set(0.0);
         }
         #[allow(unreachable_patterns)]
         other => tracing::debug!(event = ?other, "mediation event"),

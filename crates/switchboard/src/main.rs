@@ -3,6 +3,7 @@
 
 mod config;
 mod directory;
+mod gateway_cmd;
 mod http_get;
 mod lint;
 mod mediation;
@@ -44,6 +45,10 @@ enum Command {
         #[command(subcommand)]
         command: SiteCommand,
     },
+    /// PSTN gateways (configured in `[[gateways]]`): `gateway list` and `gateway show NAME`
+    /// with their live state from the running server. Exit status: 0 shown, 1 no such
+    /// gateway, 2 usage, configuration or I/O error.
+    Gateway(gateway_cmd::GatewayArgs),
     /// SIP tools.
     Sip {
         #[command(subcommand)]
@@ -85,6 +90,7 @@ fn main() -> ExitCode {
         } => ExitCode::from(provision::user_cmd::run_site_apply(args)),
         Command::User(args) => ExitCode::from(provision::user_cmd::run(args)),
         Command::Route(args) => ExitCode::from(route_cmd::run(args)),
+        Command::Gateway(args) => ExitCode::from(gateway_cmd::run(args)),
         Command::Presence(args) => ExitCode::from(presence_cmd::run(args)),
         Command::Serve(args) => match serve::run(args) {
             Ok(()) => ExitCode::SUCCESS,

@@ -123,6 +123,23 @@ fn a_secure_client_calls_the_pstn_and_both_sides_hear_each_other() {
             );
             std::thread::sleep(Duration::from_millis(50));
         }
+        // The CLI shows the gateway, its pool and its live state (answered keep-alives,
+        // one call on it now) from the running server.
+        let list = site.cli(&["gateway", "list"]);
+        let row = list
+            .lines()
+            .find(|l| l.starts_with("gw-a "))
+            .unwrap_or_else(|| panic!("gw-a in `gateway list`:\n{list}"));
+        assert!(
+            row.contains("pstn") && row.contains(" up ") && row.trim_end().ends_with('1'),
+            "{list}"
+        );
+        let missing = site.cli_output(&["gateway", "show", "gw-nope"]);
+        assert_eq!(
+            missing.status.code(),
+            Some(1),
+            "an unknown gateway is exit 1"
+        );
         let menc = alice.wait_event("CALL_MENC", Duration::from_secs(30));
         assert!(menc.contains("AES_CM_128_HMAC_SHA1"), "{menc}");
 
