@@ -53,8 +53,8 @@ pub mod via;
 mod ws;
 
 pub use crate::core::{Core, Transmit};
-pub use sb_sip_core::{ConnId, Peer, TransportKind};
-pub use server::{Control, ControlHandle, RuntimeConfig, RuntimeError, Server, ShutdownHandle};
 pub use media::{LegPorts, MediaHost, MediaHostConfig};
 pub use mediation::MediationCore;
+pub use sb_sip_core::{ConnId, Peer, TransportKind};
+pub use server::{Control, ControlHandle, RuntimeConfig, RuntimeError, Server, ShutdownHandle};
 pub use server_core::ServerCore;
