@@ -18,8 +18,13 @@
 //! wall-clock step never moves it); the wall clock is read once, for RTCP's NTP stamps.
 //! Legs with ICE get `sb-ice`'s full agent ([`sb_media::ice_agent::AgentFactory`]).
 //!
+//! Overload: datagrams wait for the engine in a bounded queue (4096 datagrams); when it
+//! is full, readers drop what arrives (`media_packets_dropped_total{reason="overload"}`)
+//! so every call degrades a little instead of all of them queueing for seconds.
+//!
 //! Metrics: `media_legs` and `media_sessions` (gauges), `media_ports_in_use` (gauge),
-//! `media_packets_sent_total`, `media_send_errors_total`, `media_command_errors_total`.
+//! `media_packets_sent_total`, `media_packets_dropped_total`, `media_send_errors_total`,
+//! `media_command_errors_total`, `media_bind_errors_total`.
 
 use std::collections::HashMap;
 use std::io;
@@ -74,12 +79,22 @@ enum Input {
     Command(Box<Command>),
     Socket(SocketAddr, StdUdpSocket),
     Release(LegPorts),
-    Packet {
-        local: SocketAddr,
-        from: SocketAddr,
-        bytes: Vec<u8>,
-    },
 }
+
+/// A datagram read from one of the host's sockets.
+struct Packet {
+    local: SocketAddr,
+    from: SocketAddr,
+    bytes: Vec<u8>,
+}
+
+/// Datagrams waiting for the engine. When the engine falls behind, readers drop what does
+/// not fit rather than queue it: a packet that waited longer than a few tens of
+/// milliseconds is useless to the listener, and an unbounded queue turns an overload into
+/// seconds of delay and growing memory for every call at once.
+const PACKET_QUEUE: usize = 4096;
+/// Datagrams handled per turn of the loop before the engine's output is flushed.
+const PACKET_BATCH: usize = 64;
 
 /// The next pair to try and which pairs are taken.
 struct PortPool {
@@ -162,7 +177,7 @@ impl MediaHost {
         on_event: impl FnMut(Event) + Send + 'static,
     ) -> (MediaHost, JoinHandle<()>) {
         let (tx, rx) = mpsc::unbounded_channel();
-        let task = tokio::spawn(run(engine, origin, rx, tx.clone(), on_event));
+        let task = tokio::spawn(run(engine, origin, rx, on_event));
         let host = MediaHost {
             tx,
             pool: Arc::new(Mutex::new(PortPool::new(config.port_min, config.port_max))),
@@ -238,13 +253,11 @@ async fn run(
     mut engine: MediaEngine,
     origin: Instant,
     mut rx: mpsc::UnboundedReceiver<Input>,
-    tx: mpsc::UnboundedSender<Input>,
     mut on_event: impl FnMut(Event) + Send + 'static,
 ) {
-    // The reader tasks hold senders too; keep only a weak one here so the loop ends when
-    // every handle is gone.
-    let weak = tx.downgrade();
-    drop(tx);
+    // The loop ends when every handle is gone (the command channel closes); readers only
+    // hold the packet queue's senders.
+    let (pkt_tx, mut pkt_rx) = mpsc::channel::<Packet>(PACKET_QUEUE);
     let now_us = |at: Instant| at.saturating_duration_since(origin).as_micros() as u64;
     let mut sockets: HashMap<SocketAddr, Socket> = HashMap::new();
     // The sockets each leg's AddLeg named, closed with the leg.
@@ -253,16 +266,32 @@ async fn run(
         let deadline = engine
             .poll_timeout()
             .map(|us| origin + Duration::from_micros(us));
-        let input = match deadline {
-            Some(at) => tokio::select! {
-                i = rx.recv() => i,
-                _ = tokio::time::sleep_until(at.into()) => {
-                    engine.handle_timeout(now_us(Instant::now()));
-                    flush(&mut engine, &sockets, &mut on_event);
-                    continue;
+        let timer = async {
+            match deadline {
+                Some(at) => tokio::time::sleep_until(at.into()).await,
+                None => std::future::pending().await,
+            }
+        };
+        let input = tokio::select! {
+            // Commands first: a hang-up must not wait behind a queue of media.
+            biased;
+            i = rx.recv() => i,
+            p = pkt_rx.recv() => {
+                let Some(p) = p else { break };
+                let now = now_us(Instant::now());
+                engine.handle_packet(now, p.local, p.from, &p.bytes);
+                for _ in 1..PACKET_BATCH {
+                    let Ok(p) = pkt_rx.try_recv() else { break };
+                    engine.handle_packet(now, p.local, p.from, &p.bytes);
                 }
-            },
-            None => rx.recv().await,
+                flush(&mut engine, &sockets, &mut on_event);
+                continue;
+            }
+            _ = timer => {
+                engine.handle_timeout(now_us(Instant::now()));
+                flush(&mut engine, &sockets, &mut on_event);
+                continue;
+            }
         };
         let Some(input) = input else { break };
         let now = now_us(Instant::now());
@@ -277,12 +306,11 @@ async fn run(
                     ..
                 } = &*cmd
                 {
-                    let Some(tx) = weak.upgrade() else { break };
                     let mut addrs = Vec::new();
                     for addr in std::iter::once(*local).chain(*local_rtcp) {
                         if !sockets.contains_key(&addr) {
                             match bind(addr.ip(), addr.port()) {
-                                Ok(s) => open_socket(&mut sockets, addr, s, tx.clone()),
+                                Ok(s) => open_socket(&mut sockets, addr, s, pkt_tx.clone()),
                                 Err(e) => {
                                     tracing::warn!(%addr, error = %e, "media port not bound");
                                     metrics::counter!("media_bind_errors_total").increment(1);
@@ -321,8 +349,7 @@ async fn run(
                 }
             }
             Input::Socket(local, std_sock) => {
-                let Some(tx) = weak.upgrade() else { break };
-                open_socket(&mut sockets, local, std_sock, tx);
+                open_socket(&mut sockets, local, std_sock, pkt_tx.clone());
             }
             Input::Release(ports) => {
                 for local in [ports.rtp, ports.rtcp] {
@@ -330,9 +357,6 @@ async fn run(
                         s.reader.abort();
                     }
                 }
-            }
-            Input::Packet { local, from, bytes } => {
-                engine.handle_packet(now, local, from, &bytes);
             }
         }
         flush(&mut engine, &sockets, &mut on_event);
@@ -346,7 +370,7 @@ fn open_socket(
     sockets: &mut HashMap<SocketAddr, Socket>,
     local: SocketAddr,
     std_sock: StdUdpSocket,
-    tx: mpsc::UnboundedSender<Input>,
+    tx: mpsc::Sender<Packet>,
 ) {
     let Ok(sock) = UdpSocket::from_std(std_sock) else {
         return;
@@ -380,18 +404,23 @@ fn flush(
     }
 }
 
-async fn read_socket(sock: Arc<UdpSocket>, local: SocketAddr, tx: mpsc::UnboundedSender<Input>) {
+async fn read_socket(sock: Arc<UdpSocket>, local: SocketAddr, tx: mpsc::Sender<Packet>) {
     let mut buf = vec![0u8; 2048];
     loop {
         match sock.recv_from(&mut buf).await {
             Ok((n, from)) => {
-                let input = Input::Packet {
+                let p = Packet {
                     local,
                     from,
                     bytes: buf[..n].to_vec(),
                 };
-                if tx.send(input).is_err() {
-                    return;
+                match tx.try_send(p) {
+                    Ok(()) => {}
+                    Err(mpsc::error::TrySendError::Full(_)) => {
+                        metrics::counter!("media_packets_dropped_total", "reason" => "overload")
+                            .increment(1);
+                    }
+                    Err(mpsc::error::TrySendError::Closed(_)) => return,
                 }
             }
             // ICMP port unreachable surfaces as an error on some systems; keep reading.
