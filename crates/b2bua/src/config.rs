@@ -55,6 +55,11 @@ pub struct ClientSideConfig {
     /// only do plain RTP; clients that need SRTP offer it themselves on outbound calls,
     /// and then get it.
     pub offer_srtp: bool,
+    /// Offer ICE (RFC 8445 §5.1: our host candidates, ufrag and password) on calls we
+    /// place toward the front end. On by default: a peer without ICE ignores it (§5.4),
+    /// while clients that run ICE may send no media at all to an offer without it
+    /// (baresip 1.0 with `medianat=ice` waits for ICE that never completes).
+    pub offer_ice: bool,
     /// What a client hears while a gateway rings without sending early media.
     pub ringback: Tone,
 }
@@ -90,6 +95,7 @@ impl ClientSideConfig {
                 CryptoSuite::AesCm128HmacSha1_32,
             ],
             offer_srtp: false,
+            offer_ice: true,
             ringback: Tone::ringback_europe(),
         }
     }

@@ -448,13 +448,22 @@ impl B2bua {
         };
         let caps = media::capabilities(&self.cfg, Side::Client, None);
         let opts = media::offer_options(&self.cfg, Side::Client, None);
+        // The answer decides whether ICE runs: without ICE attributes in it the leg's
+        // spec carries none and media flows to the answer's c=/m= address.
+        let ice = self
+            .cfg
+            .client
+            .offer_ice
+            .then(|| IceCreds::from_bytes(&self.ice_bytes()));
         let local = media::local_media(
             self.cfg.media.ip,
             call.b.port,
             call.b.sdp_session,
             self.keys_for(&mut call.b.srtp_keys),
-            None,
+            ice.as_ref()
+                .map(|i| i.local_ice(self.cfg.media.ip, call.b.port)),
         );
+        call.b.ice = ice;
         let offer = sb_sdp::offer(&caps, &local, &opts);
         let to = NameAddr::new(uri.clone());
         self.send_b_invite(now, call, uri, from, to, extra, offer);

@@ -118,6 +118,7 @@ fn inbound_call_reaches_the_front_end_with_e164_numbers_and_connects() {
         .unwrap();
     assert!(!gw.1.symmetric_latching, "a gateway's SDP is trusted");
     assert!(fe.1.symmetric_latching);
+    assert!(fe.1.ice.is_none(), "an answer without ICE runs no ICE");
     assert!(cmds.contains(&Command::Connect { a: gw.0, b: fe.0 }));
 
     // The gateway ACKs; the front end hangs up; the gateway gets the BYE.
@@ -303,4 +304,63 @@ Content-Type: application/sdp
     assert_eq!(legs[0].1.codec.name, "PCMA");
     assert_eq!(legs[0].1.remote_rtp, addr("192.0.2.10:30010"));
     assert!(cmds.iter().any(|c| matches!(c, Command::Connect { .. })));
+}
+
+/// A client that runs ICE may send no media to an offer without it (baresip 1.0 with
+/// `medianat=ice` never starts its stream), so our offer toward the front end carries
+/// host candidates for RTP and RTCP, and an answer with ICE makes us the controlling
+/// agent (RFC 8445 §6.1.1).
+#[test]
+fn the_offer_toward_the_front_end_carries_ice_and_an_ice_answer_runs_it() {
+    let mut h = Harness::new();
+    let inv = to_front_end(&mut h, false);
+    let offer = String::from_utf8(inv.body.clone()).unwrap();
+    let port: u16 = offer
+        .lines()
+        .find_map(|l| l.strip_prefix("m=audio "))
+        .and_then(|r| r.split(' ').next())
+        .and_then(|p| p.parse().ok())
+        .expect("an audio m= line");
+    let ufrag = offer
+        .lines()
+        .find_map(|l| l.strip_prefix("a=ice-ufrag:"))
+        .expect("a=ice-ufrag in our offer")
+        .to_string();
+    assert!(offer.contains("a=ice-pwd:"), "{offer}");
+    for (component, p) in [(1, port), (2, port + 1)] {
+        let want = format!(" {component} UDP ");
+        assert!(
+            offer.lines().any(|l| l.starts_with("a=candidate:")
+                && l.contains(&want)
+                && l.contains(&format!("10.0.0.1 {p} typ host"))),
+            "no host candidate for component {component} on port {p}:\n{offer}"
+        );
+    }
+
+    let ice_answer = FRONT_END_ANSWER.replace(
+        "a=sendrecv\n",
+        "a=sendrecv\na=ice-ufrag:fe01\na=ice-pwd:fepassword0123456789abcd\n\
+         a=candidate:1 1 UDP 2130706431 198.51.100.20 42000 typ host\n\
+         a=candidate:1 2 UDP 2130706430 198.51.100.20 42001 typ host\n",
+    );
+    h.deliver_resp(
+        &reply(&inv, 200, "fetag", "sip:bob@10.0.0.2", Some(&ice_answer)),
+        FRONT_END,
+    );
+    let cmds = h.take_media();
+    let legs = add_legs(&cmds);
+    let fe = legs
+        .iter()
+        .find(|l| l.1.remote_rtp == addr("198.51.100.20:42000"))
+        .unwrap_or_else(|| panic!("a leg toward the client: {cmds:?}"));
+    let ice = fe.1.ice.as_ref().expect("ICE on the client leg");
+    assert!(ice.controlling, "the offerer controls");
+    assert_eq!(ice.local_ufrag, ufrag);
+    assert_eq!(ice.remote_ufrag, "fe01");
+    assert_eq!(ice.remote_candidates.len(), 2);
+    let gw = legs
+        .iter()
+        .find(|l| l.1.remote_rtp == addr("192.0.2.10:30010"))
+        .unwrap();
+    assert!(gw.1.ice.is_none(), "no ICE toward the gateway");
 }
