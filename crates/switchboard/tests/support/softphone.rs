@@ -283,6 +283,73 @@ impl Softphone {
             .expect("send to baresip");
     }
 
+    /// Sends one of baresip's menu commands over ctrl_tcp (`hold`, `resume`,
+    /// `sndcode`, ...) with its parameter text (no quotes or backslashes in it).
+    pub fn send_command(&mut self, command: &str, params: &str) {
+        self.command(command, params);
+    }
+
+    /// [`Softphone::wait_event`] that prints `context` (other traces, the server's log)
+    /// when it fails.
+    pub fn wait_event_or(
+        &self,
+        kind: &str,
+        within: Duration,
+        context: &dyn Fn() -> String,
+    ) -> String {
+        let needle = format!("\"type\":\"{kind}\"");
+        let deadline = Instant::now() + within;
+        loop {
+            if let Some(e) = self.events().into_iter().find(|e| e.contains(&needle)) {
+                return e;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "{}: no {kind} within {within:?}; events: {:?}\n{}",
+                self.spec.user,
+                self.events(),
+                context()
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    /// How many events of `kind` have arrived so far.
+    pub fn count_events(&self, kind: &str) -> usize {
+        let needle = format!("\"type\":\"{kind}\"");
+        self.events().iter().filter(|e| e.contains(&needle)).count()
+    }
+
+    /// Waits until `n` events of `kind` have arrived in all (for a phone's second or
+    /// third call) and returns the `n`th.
+    pub fn wait_events(&self, kind: &str, n: usize, within: Duration) -> String {
+        let needle = format!("\"type\":\"{kind}\"");
+        let deadline = Instant::now() + within;
+        loop {
+            if let Some(e) = self
+                .events()
+                .into_iter()
+                .filter(|e| e.contains(&needle))
+                .nth(n.saturating_sub(1))
+            {
+                return e;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "{}: fewer than {n} {kind} within {within:?}; events: {:?}\n{}",
+                self.spec.user,
+                self.events(),
+                self.log()
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    /// Whether baresip is still running.
+    pub fn is_running(&mut self) -> bool {
+        matches!(self.child.try_wait(), Ok(None))
+    }
+
     /// Calls `uri` (no `;transport=`: baresip uses its account's).
     pub fn dial(&mut self, uri: &str) {
         self.command("dial", uri);
@@ -498,4 +565,131 @@ pub fn steady(samples: &[i16], rate: u32, skip: f64, secs: f64) -> &[i16] {
     let inner = &samples[skip..samples.len() - skip];
     let want = (secs * f64::from(rate)) as usize;
     &inner[..inner.len().min(want)]
+}
+
+/// Waits until every phone in `phones` has an established call (`n` of them in all, for
+/// a phone's later calls); `context` is printed on failure beside the phones' traces.
+pub fn wait_all_established(
+    phones: &[&Softphone],
+    n: usize,
+    within: Duration,
+    context: &dyn Fn() -> String,
+) {
+    let deadline = Instant::now() + within;
+    let needle = "\"type\":\"CALL_ESTABLISHED\"";
+    loop {
+        let done = phones
+            .iter()
+            .all(|p| p.events().iter().filter(|e| e.contains(needle)).count() >= n);
+        if done {
+            return;
+        }
+        if Instant::now() >= deadline {
+            let traces: String = phones
+                .iter()
+                .map(|p| format!("--- {} ---\n{}\n", p.spec.user, p.log()))
+                .collect();
+            panic!(
+                "the call did not connect within {within:?}\n{traces}{}",
+                context()
+            );
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// Asserts that the `secs` seconds of `samples` carry the tone at `hears` (at least 90 %
+/// of 20 ms blocks) and never the phone's own tone `own` (no echo path).
+pub fn assert_tone(
+    who: &str,
+    samples: &[i16],
+    rate: u32,
+    hears: f64,
+    own: f64,
+    context: &dyn Fn() -> String,
+) {
+    assert!(
+        samples.len() as f64 >= 1.0 * f64::from(rate),
+        "{who}: too little audio decoded ({} samples)\n{}",
+        samples.len(),
+        context()
+    );
+    let heard = tone_share(samples, rate, hears);
+    assert!(
+        heard >= 0.9,
+        "{who} should hear {hears} Hz: {:.0} % of 20 ms blocks carry it\n{}",
+        heard * 100.0,
+        context()
+    );
+    assert_eq!(
+        tone_share(samples, rate, own),
+        0.0,
+        "{who} hears its own tone\n{}",
+        context()
+    );
+}
+
+/// The value of header `name` (or its compact form `short`) in the first request in a
+/// baresip trace whose request line starts with `request_line` (`"INVITE sip:"`), after
+/// skipping `skip` such requests.
+pub fn request_header(log: &str, request_line: &str, skip: usize, name: &str) -> Option<String> {
+    let start = log.match_indices(request_line).nth(skip)?.0;
+    log[start..]
+        .lines()
+        .take_while(|l| !l.trim().is_empty())
+        .find_map(|l| {
+            let (n, v) = l.split_once(':')?;
+            n.trim()
+                .eq_ignore_ascii_case(name)
+                .then(|| v.trim().to_string())
+        })
+}
+
+/// The SIP messages of a baresip trace (`-s`) that start with `start_line_prefix`
+/// (`"INVITE sip:"`, `"SIP/2.0 200"`), each as its text up to the end of its body.
+pub fn traced_messages(log: &str, start_line_prefix: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut rest = log;
+    while let Some(i) = rest.find(start_line_prefix) {
+        let msg = &rest[i..];
+        // The trace separates messages with blank lines around the body; a message ends
+        // where the next start line or a baresip log line begins.
+        let end = msg[1..]
+            .find("\nSIP/2.0 ")
+            .into_iter()
+            .chain(
+                [
+                    "\nINVITE ",
+                    "\nACK ",
+                    "\nBYE ",
+                    "\nOPTIONS ",
+                    "\nUPDATE ",
+                    "\nCANCEL ",
+                    "\nPRACK ",
+                    "\nINFO ",
+                    "\nREGISTER ",
+                ]
+                .iter()
+                .filter_map(|m| msg[1..].find(m)),
+            )
+            .min()
+            .map_or(msg.len(), |e| e + 1);
+        out.push(msg[..end].to_string());
+        rest = &msg[end..];
+    }
+    out
+}
+
+/// The phones' traces, the server's log and its metrics, for a failure message.
+pub fn report(phones: &[&Softphone], server: &super::Server) -> String {
+    let mut out: String = phones
+        .iter()
+        .map(|p| format!("--- {} ---\n{}\n", p.spec.user, p.log()))
+        .collect();
+    out.push_str(&format!(
+        "--- server ---\n{}\n--- metrics ---\n{}",
+        server.log(),
+        server.metrics()
+    ));
+    out
 }
