@@ -645,39 +645,20 @@ pub fn request_header(log: &str, request_line: &str, skip: usize, name: &str) ->
         })
 }
 
-/// The SIP messages of a baresip trace (`-s`) that start with `start_line_prefix`
-/// (`"INVITE sip:"`, `"SIP/2.0 200"`), each as its text up to the end of its body.
+/// The SIP messages of a baresip trace (`-s`) whose start line begins with
+/// `start_line_prefix` (`"INVITE sip:"`, `"SIP/2.0 200"`), in order, each from its start
+/// line to the end of its body. baresip prints each message between a colour escape
+/// (`ESC[36;1m#` and the addresses) and a reset (`ESC[;m`).
 pub fn traced_messages(log: &str, start_line_prefix: &str) -> Vec<String> {
-    let mut out = Vec::new();
-    let mut rest = log;
-    while let Some(i) = rest.find(start_line_prefix) {
-        let msg = &rest[i..];
-        // The trace separates messages with blank lines around the body; a message ends
-        // where the next start line or a baresip log line begins.
-        let end = msg[1..]
-            .find("\nSIP/2.0 ")
-            .into_iter()
-            .chain(
-                [
-                    "\nINVITE ",
-                    "\nACK ",
-                    "\nBYE ",
-                    "\nOPTIONS ",
-                    "\nUPDATE ",
-                    "\nCANCEL ",
-                    "\nPRACK ",
-                    "\nINFO ",
-                    "\nREGISTER ",
-                ]
-                .iter()
-                .filter_map(|m| msg[1..].find(m)),
-            )
-            .min()
-            .map_or(msg.len(), |e| e + 1);
-        out.push(msg[..end].to_string());
-        rest = &msg[end..];
-    }
-    out
+    log.split("\u{1b}[;m")
+        .filter_map(|chunk| {
+            let start = chunk
+                .match_indices(start_line_prefix)
+                .map(|(i, _)| i)
+                .find(|&i| i == 0 || chunk.as_bytes()[i - 1] == b'\n')?;
+            Some(chunk[start..].to_string())
+        })
+        .collect()
 }
 
 /// The phones' traces, the server's log and its metrics, for a failure message.
