@@ -245,7 +245,10 @@ fn usage_and_configuration_errors_exit_2() {
     let out = cmd.output().unwrap();
     assert_eq!(out.status.code(), Some(2));
     let err = String::from_utf8_lossy(&out.stderr);
-    assert!(err.contains("trunk \"nope\""), "{err}");
+    assert!(
+        err.contains("\"nope\" is neither a [[trunks]] nor a [[pools]] name"),
+        "{err}"
+    );
     // No store at all.
     let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_switchboard"));
     cmd.args([
