@@ -587,7 +587,14 @@ pub fn wait_all_established(
         if Instant::now() >= deadline {
             let traces: String = phones
                 .iter()
-                .map(|p| format!("--- {} ---\n{}\n", p.spec.user, p.log()))
+                .map(|p| {
+                    format!(
+                        "--- {} (events {:?}) ---\n{}\n",
+                        p.spec.user,
+                        p.events(),
+                        p.log()
+                    )
+                })
                 .collect();
             panic!(
                 "the call did not connect within {within:?}\n{traces}{}",
