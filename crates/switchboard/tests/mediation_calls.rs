@@ -50,6 +50,11 @@ gateways = ["gw-a"]
 
 [mediation]
 udp = ["127.0.0.1:{mediation_port}"]
+
+# Media on the phones' address, where their ICE candidates are (see mediation_inbound.rs):
+# baresip answers a check sent to 127.0.0.2 from 127.0.0.1, which fails the pair.
+[media]
+address = "127.0.0.2"
 "#
     );
     Site::new("mediation", &extra)
