@@ -7,6 +7,11 @@
 //! `mediation_gateway_up{gateway="gw-a"} 0`) and a new call is answered by gw-b. A new
 //! gw-a is started on the same port: once it answers a keep-alive it is up again (1) and
 //! the next call reaches it.
+//!
+//! The kill lets the host refuse keep-alives at once (ICMP port unreachable). A gateway
+//! that hangs refuses nothing: the second test stops gw-a's process (SIGSTOP), so its
+//! keep-alive goes unanswered and only the answer timeout marks it down; once continued
+//! (SIGCONT) it answers again and is up.
 
 mod support;
 
@@ -192,6 +197,61 @@ fn a_dead_gateway_is_skipped_until_it_answers_keep_alives_again() {
             1,
             "gw-b took a call after gw-a came back"
         );
+        drop(server);
+    });
+}
+
+fn signal(phone: &Softphone, sig: libc::c_int) {
+    let pid = libc::pid_t::try_from(phone.pid()).expect("a pid fits pid_t");
+    // SAFETY: kill(2) sends a signal to a child process this test started; it touches no
+    // memory of ours.
+    let rc = unsafe { libc::kill(pid, sig) };
+    assert_eq!(rc, 0, "kill: {}", std::io::Error::last_os_error());
+}
+
+#[test]
+fn a_hung_gateway_is_marked_down_by_the_answer_timeout_and_up_when_it_answers_again() {
+    in_private_network(|| {
+        let (port_a, port_b, mediation_port) = (free_port(), free_port(), free_port());
+        let site = site(port_a, port_b, mediation_port);
+        site.add_user("sip:alice@127.0.0.1", "alice-secret");
+        let server = site.start();
+
+        let gw_a = gateway(&site, port_a, 1500.0);
+        let gw_b = gateway(&site, port_b, 1700.0);
+        let mut alice = Softphone::start(
+            &site,
+            PhoneSpec::user("alice", "alice-secret", SipTransport::Tls, "opus/48000/2")
+                .secure()
+                .tone(1000.0),
+        );
+        alice.wait_registered(Duration::from_secs(30));
+        let context = |alice: &Softphone| report(&[alice, &gw_a, &gw_b], &server);
+        let both_up = Duration::from_secs(INTERVAL_S) + SLACK;
+        wait_gateway_state(&server, "gw-a", true, both_up, &|| context(&alice));
+        wait_gateway_state(&server, "gw-b", true, both_up, &|| context(&alice));
+
+        signal(&gw_a, libc::SIGSTOP);
+        let limit = Duration::from_secs(INTERVAL_S + ANSWER_TIMEOUT_S);
+        let took = wait_gateway_state(&server, "gw-a", false, limit + SLACK, &|| context(&alice));
+        assert!(
+            took <= limit + Duration::from_secs(2),
+            "the hung gw-a was marked down after {took:?}, more than the {limit:?} of one \
+             interval plus the answer timeout\n{}",
+            context(&alice)
+        );
+        call_through(&mut alice, &gw_b, 1, 1, &context);
+
+        signal(&gw_a, libc::SIGCONT);
+        wait_gateway_state(
+            &server,
+            "gw-a",
+            true,
+            Duration::from_secs(INTERVAL_S) + SLACK,
+            &|| context(&alice),
+        );
+        call_through(&mut alice, &gw_a, 1, 2, &context);
+        assert_eq!(gw_b.count_events("CALL_ESTABLISHED"), 1);
         drop(server);
     });
 }

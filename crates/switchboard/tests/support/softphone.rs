@@ -345,6 +345,11 @@ impl Softphone {
         }
     }
 
+    /// baresip's process id (to stop and continue it with signals).
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
     /// Whether baresip is still running.
     pub fn is_running(&mut self) -> bool {
         matches!(self.child.try_wait(), Ok(None))
