@@ -84,7 +84,7 @@ pub fn sockaddr_v4(v4: SocketAddrV4) -> libc::sockaddr_in {
 
 /// Binds a non-blocking loopback socket with large buffers, so a burst of a whole phase
 /// of packets is not dropped at this end (the forced variants need root; the plain ones
-/// are capped by net.core.[rw]mem_max).
+/// are capped by `net.core.{r,w}mem_max`).
 pub fn bind_socket() -> anyhow::Result<UdpSocket> {
     let s = UdpSocket::bind("127.0.0.1:0")?;
     s.set_nonblocking(true)?;
