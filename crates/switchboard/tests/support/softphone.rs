@@ -18,7 +18,7 @@ use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use super::{free_port, Dir, Site};
+use super::{Dir, Site};
 
 /// The interface with the media address inside the namespace.
 pub const MEDIA_IF: &str = "sbm0";
@@ -150,13 +150,11 @@ impl Softphone {
         let snd = dir.path().join("snd");
         std::fs::create_dir_all(&snd).unwrap();
         // baresip listens for TLS one port above its UDP/TCP port.
-        let sip_port = spec.gateway_port.unwrap_or_else(|| loop {
-            let p = free_port();
-            if p < u16::MAX && std::net::TcpListener::bind(("127.0.0.1", p + 1)).is_ok() {
-                break p;
-            }
-        });
-        let ctrl_port = free_port();
+        // Ports outside the ephemeral range: the control connection's retries (and any
+        // other outgoing connection) take ephemeral ports, and one of them took a port
+        // free_port() had just handed out before baresip could bind it.
+        let sip_port = spec.gateway_port.unwrap_or_else(|| quiet_port(2));
+        let ctrl_port = quiet_port(1);
         let cafile = dir.path().join("ca.pem");
         std::fs::copy(site.cert(), &cafile).expect("the server's certificate (start it first)");
         let config = format!(
@@ -433,6 +431,30 @@ impl Drop for Softphone {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
+}
+
+/// The first of `n` consecutive ports, free for TCP and UDP on 127.0.0.1, picked from
+/// 10000-19999: below both the kernel's ephemeral range (32768 up), from which outgoing
+/// connections take their ports, and mediation's default media ports (20000 up).
+pub fn quiet_port(n: u16) -> u16 {
+    use std::net::{TcpListener, UdpSocket};
+    use std::sync::atomic::{AtomicU32, Ordering};
+    static NEXT: AtomicU32 = AtomicU32::new(0);
+    let seed = std::process::id().wrapping_mul(7919)
+        ^ std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.subsec_nanos());
+    for _ in 0..2000 {
+        let k = NEXT.fetch_add(1, Ordering::SeqCst);
+        let first = 10_000 + (seed.wrapping_add(k.wrapping_mul(97)) % 9_990) as u16;
+        let free = (first..first + n).all(|p| {
+            TcpListener::bind(("127.0.0.1", p)).is_ok() && UdpSocket::bind(("127.0.0.1", p)).is_ok()
+        });
+        if free {
+            return first;
+        }
+    }
+    panic!("no free port below the ephemeral range");
 }
 
 /// Whether a baresip trace shows a 200 to a REGISTER.
