@@ -85,11 +85,20 @@ impl IceFactory for AgentFactory {
             origin: self.origin,
             local,
             components: if rtcp.is_empty() { 1 } else { 2 },
+            now_us,
+            failed_since: None,
         };
         handler.update(now_us, spec);
         Ok(Box::new(handler))
     }
 }
+
+/// How long every pair may stay failed before the leg's ICE counts as failed (and the
+/// call ends). A peer's own check arriving meanwhile starts a triggered check on the
+/// failed pair (RFC 8445 §7.3.1.4), which can still succeed: our checks can fail for a
+/// reason that the peer's do not share (a reply from another address of a multi-homed
+/// host fails the pair, §7.2.5.2.1), and the peer may simply be slower to start.
+pub const FAILURE_GRACE_US: u64 = 10_000_000;
 
 struct AgentHandler {
     agent: IceAgent,
@@ -97,6 +106,10 @@ struct AgentHandler {
     local: SocketAddr,
     /// 1 with rtcp-mux, 2 with a separate RTCP socket.
     components: u16,
+    /// The latest time an input carried.
+    now_us: u64,
+    /// Since when the agent has reported failure (cleared when it recovers).
+    failed_since: Option<u64>,
 }
 
 impl AgentHandler {
@@ -105,9 +118,20 @@ impl AgentHandler {
     }
 
     /// The engine reads [`IceHandler::state`] rather than events; drop the agent's
-    /// events so they do not pile up.
-    fn drain_events(&mut self) {
+    /// events so they do not pile up, and note when failure began or ended.
+    fn after_input(&mut self, now_us: u64) {
         while self.agent.poll_event().is_some() {}
+        self.now_us = self.now_us.max(now_us);
+        if matches!(self.agent.state(), sb_ice::IceState::Failed) {
+            self.failed_since.get_or_insert(self.now_us);
+        } else {
+            self.failed_since = None;
+        }
+    }
+
+    /// When a failure becomes final, if the agent is failing now.
+    fn failure_deadline(&self) -> Option<u64> {
+        self.failed_since.map(|t| t + FAILURE_GRACE_US)
     }
 }
 
@@ -119,7 +143,7 @@ impl IceHandler for AgentHandler {
     fn handle_stun_on(&mut self, now_us: u64, local: SocketAddr, from: SocketAddr, bytes: &[u8]) {
         let now = self.at(now_us);
         self.agent.handle_packet(now, local, from, bytes);
-        self.drain_events();
+        self.after_input(now_us);
     }
 
     fn poll_transmit_from(&mut self) -> Option<(Option<SocketAddr>, SocketAddr, Vec<u8>)> {
@@ -139,7 +163,7 @@ impl IceHandler for AgentHandler {
     fn handle_timeout(&mut self, now_us: u64) {
         let now = self.at(now_us);
         self.agent.handle_timeout(now);
-        self.drain_events();
+        self.after_input(now_us);
     }
 
     fn poll_transmit(&mut self) -> Option<(SocketAddr, Vec<u8>)> {
@@ -148,15 +172,22 @@ impl IceHandler for AgentHandler {
     }
 
     fn poll_timeout(&self) -> Option<u64> {
-        self.agent
+        let agent = self
+            .agent
             .poll_timeout()
-            .map(|at| at.saturating_duration_since(self.origin).as_micros() as u64)
+            .map(|at| at.saturating_duration_since(self.origin).as_micros() as u64);
+        let grace = self.failure_deadline().filter(|&t| t > self.now_us);
+        agent.into_iter().chain(grace).min()
     }
 
     fn state(&self) -> IceState {
         match self.agent.state() {
             sb_ice::IceState::Selected(p) => IceState::Selected { remote: p.remote },
             sb_ice::IceState::Checking => IceState::Checking,
+            sb_ice::IceState::Failed => match self.failure_deadline() {
+                Some(t) if self.now_us >= t => IceState::Failed,
+                _ => IceState::Checking,
+            },
             // Consent lost means "send nothing" (RFC 7675 §5.1), as after a failure.
             _ => IceState::Failed,
         }
@@ -181,7 +212,7 @@ impl IceHandler for AgentHandler {
         let fresh = local_credentials(spec);
         self.agent
             .set_remote_parts(now, remote, spec.remote_lite, candidates, || fresh);
-        self.drain_events();
+        self.after_input(now_us);
     }
 }
 
@@ -358,6 +389,104 @@ mod tests {
             "RTCP from the RTCP pair is taken"
         );
         assert!(!ha.accepts_media_on(a2, b), "but not from the RTP address");
+    }
+
+    /// Runs `h` alone (its checks go nowhere) until the agent has given up on every pair,
+    /// and returns the time.
+    fn run_until_agent_fails(h: &mut Box<dyn IceHandler>, mut now: u64) -> u64 {
+        // While checking, the agent's timers are at most a few seconds apart (RTO capped
+        // at 3 s); once it has given up, only the grace timer is left, far ahead.
+        for _ in 0..10_000 {
+            while h.poll_transmit_from().is_some() {}
+            let next = h
+                .poll_timeout()
+                .expect("a timer while checking or in the grace");
+            if next > now + 5_000_000 {
+                return now;
+            }
+            now = next.max(now);
+            h.handle_timeout(now);
+        }
+        panic!("the agent never gave up");
+    }
+
+    /// Our checks failing is not the end: within the grace the peer's own checks can
+    /// still make a pair (a triggered check on the failed pair), and only a failure that
+    /// lasts the whole grace ends the leg.
+    #[test]
+    fn a_failure_is_final_only_after_the_grace() {
+        let origin = Instant::now();
+        let a_addr: SocketAddr = "192.0.2.1:40000".parse().unwrap();
+        let b_addr: SocketAddr = "192.0.2.2:50000".parse().unwrap();
+        let (ac, bc) = (
+            ("aaaa", "aaaaaaaaaaaaaaaaaaaaaaaa"),
+            ("bbbb", "bbbbbbbbbbbbbbbbbbbbbbbb"),
+        );
+        let mut f = AgentFactory::new(origin, 9);
+
+        // Nobody answers: Checking through the agent's retransmissions and the grace,
+        // then Failed.
+        let mut lonely = f.create(0, a_addr, &spec(false, ac, bc, b_addr)).unwrap();
+        let mut now = 0;
+        let mut saw_failed_at = None;
+        while now < 60_000_000 {
+            while lonely.poll_transmit_from().is_some() {}
+            let Some(t) = lonely.poll_timeout() else {
+                break;
+            };
+            now = t.max(now + 1);
+            lonely.handle_timeout(now);
+            if lonely.state() == IceState::Failed {
+                saw_failed_at = Some(now);
+                break;
+            }
+        }
+        let failed_at = saw_failed_at.expect("a leg nobody answers fails in the end");
+        assert!(
+            failed_at >= FAILURE_GRACE_US,
+            "not before the grace: failed at {failed_at} µs"
+        );
+
+        // Our checks all fail first, then the peer starts: the pair still forms.
+        let mut a = f.create(0, a_addr, &spec(false, ac, bc, b_addr)).unwrap();
+        let t_fail = run_until_agent_fails(&mut a, 0);
+        assert_eq!(a.state(), IceState::Checking, "within the grace");
+        let mut b = f
+            .create(t_fail, b_addr, &spec(true, bc, ac, a_addr))
+            .unwrap();
+        let mut now = t_fail;
+        for _ in 0..4000 {
+            let mut moved = false;
+            while let Some((_, to, bytes)) = b.poll_transmit_from() {
+                assert_eq!(to, a_addr);
+                a.handle_stun_on(now, a_addr, b_addr, &bytes);
+                moved = true;
+            }
+            while let Some((_, to, bytes)) = a.poll_transmit_from() {
+                if to == b_addr {
+                    b.handle_stun_on(now, b_addr, a_addr, &bytes);
+                }
+                moved = true;
+            }
+            if matches!(a.state(), IceState::Selected { .. }) {
+                break;
+            }
+            if !moved {
+                let next = [a.poll_timeout(), b.poll_timeout()]
+                    .into_iter()
+                    .flatten()
+                    .min()
+                    .expect("a pending timer");
+                now = next.max(now + 1);
+                a.handle_timeout(now);
+                b.handle_timeout(now);
+            }
+        }
+        assert_eq!(a.state(), IceState::Selected { remote: b_addr });
+        assert!(
+            now < t_fail + FAILURE_GRACE_US,
+            "recovered within the grace"
+        );
     }
 
     #[test]
