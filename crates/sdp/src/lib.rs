@@ -13,7 +13,9 @@
 //!   [`SessionDescription::reoffer_with_direction`] the re-offers that hold and resume.
 //! - [`negotiated`] reads an offer and its answer into the facts the media engine needs:
 //!   codec and payload types, remote address and RTCP port, SRTP keys per direction,
-//!   remote ICE credentials and candidates, direction and hold.
+//!   remote ICE credentials and candidates, direction and hold, and the telephone-event
+//!   with its own clock rate (which need not be the codec's: Opus with
+//!   `telephone-event/8000`).
 //!
 //! ```
 //! use sb_sdp::{parse, Direction};
@@ -48,10 +50,13 @@ pub use model::{
     Address, Bandwidth, Connection, Direction, MediaDescription, Origin, OtherLine, Proto, Pt,
     SessionDescription, Timing,
 };
-pub use negotiated::{negotiated, NegotiationError, RemoteIce, Role, Session, SrtpKeys, Stream};
+pub use negotiated::{
+    negotiated, NegotiationError, RemoteIce, Role, Session, SrtpKeys, Stream, TelephoneEvent,
+};
 pub use offer::{offer, OfferOptions};
 pub use offer_answer::{
     answer, answer_direction, connection, declared_direction, is_hold, rtpmap, Answer,
     Capabilities, Codec, LocalIce, LocalMedia, NotAcceptable, PtMap, Rejection,
+    TELEPHONE_EVENT_FALLBACK_RATE,
 };
 pub use parse::{parse, parse_str, ParseError, ParseErrorKind, MAX_LINES, MAX_MEDIA, MAX_SIZE};

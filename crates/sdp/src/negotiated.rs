@@ -4,7 +4,9 @@
 use crate::attr::{Attribute, Candidate};
 use crate::crypto::{Crypto, CryptoSuite, KeyParam};
 use crate::model::*;
-use crate::offer_answer::{connection, declared_direction, is_hold, rtpmap, Codec};
+use crate::offer_answer::{
+    connection, declared_direction, is_hold, rtpmap, Codec, TELEPHONE_EVENT_FALLBACK_RATE,
+};
 
 /// Which side of the exchange we were.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -56,8 +58,8 @@ pub struct Stream {
     pub send_pt: Pt,
     /// Payload type we said we receive it with.
     pub recv_pt: Pt,
-    /// telephone-event: the remote end's payload type, and ours.
-    pub telephone_event: Option<(Pt, Pt)>,
+    /// telephone-event, when both ends have it at a common rate.
+    pub telephone_event: Option<TelephoneEvent>,
     pub remote_address: String,
     pub remote_port: u16,
     /// Where RTCP goes: the RTP port with rtcp-mux, `a=rtcp`, or RTP port + 1.
@@ -73,6 +75,19 @@ pub struct Stream {
     pub remote_hold: bool,
     pub srtp: Option<SrtpKeys>,
     pub remote_ice: Option<RemoteIce>,
+}
+
+/// The telephone-event both ends agreed on (RFC 4733 §7.1.1).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TelephoneEvent {
+    /// The payload type the remote end wants to receive events with.
+    pub send_pt: Pt,
+    /// The payload type we said we receive events with.
+    pub recv_pt: Pt,
+    /// The events' clock rate: event durations count at this rate, which is the audio
+    /// codec's or, when that rate has no telephone-event (Opus with only
+    /// `telephone-event/8000`, RFC 4733 §2.1), a rate of its own.
+    pub clock_rate: u32,
 }
 
 /// The facts of an exchange: the accepted streams, in m-line order.
@@ -111,6 +126,40 @@ fn remote_ice(sd: &SessionDescription, m: &MediaDescription) -> Option<RemoteIce
             })
             .collect(),
     })
+}
+
+/// The payload type of `m`'s telephone-event at `rate`.
+fn te_pt(m: &MediaDescription, rate: u32) -> Option<Pt> {
+    m.payload_types().find(|&pt| {
+        rtpmap(m, pt).is_some_and(|r| {
+            r.encoding.eq_ignore_ascii_case("telephone-event") && r.clock_rate == rate
+        })
+    })
+}
+
+/// The telephone-event both sections have: at the audio codec's rate when both have it,
+/// else at 8000 Hz (what an Opus client pairs with its 48 kHz codec, RFC 7874 §3), else
+/// at the first other rate they share.
+fn telephone_event(
+    remote: &MediaDescription,
+    local: &MediaDescription,
+    codec_rate: u32,
+) -> Option<TelephoneEvent> {
+    let other_rates = remote.payload_types().filter_map(|pt| {
+        rtpmap(remote, pt)
+            .filter(|r| r.encoding.eq_ignore_ascii_case("telephone-event"))
+            .map(|r| r.clock_rate)
+    });
+    [codec_rate, TELEPHONE_EVENT_FALLBACK_RATE]
+        .into_iter()
+        .chain(other_rates)
+        .find_map(|rate| {
+            Some(TelephoneEvent {
+                send_pt: te_pt(remote, rate)?,
+                recv_pt: te_pt(local, rate)?,
+                clock_rate: rate,
+            })
+        })
 }
 
 /// What an offer and its answer agreed on, seen from `we_are`'s side.
@@ -167,15 +216,7 @@ pub fn negotiated(
             })
             .next()
             .ok_or(NegotiationError::NoCodec(index))?;
-        let te_pt = |m: &MediaDescription| {
-            m.payload_types().find(|&pt| {
-                rtpmap(m, pt).is_some_and(|r| {
-                    r.encoding.eq_ignore_ascii_case("telephone-event")
-                        && r.clock_rate == codec.clock_rate
-                })
-            })
-        };
-        let telephone_event = te_pt(remote).zip(te_pt(local));
+        let telephone_event = telephone_event(remote, local, codec.clock_rate);
         let addr = connection(remote_sd, remote)
             .ok_or(NegotiationError::NoConnection(index))?
             .address

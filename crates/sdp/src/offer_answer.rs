@@ -136,7 +136,9 @@ pub struct Answer {
     pub index: usize,
     /// Codecs in the offerer's order, with payload type mappings.
     pub codecs: Vec<PtMap>,
-    /// telephone-event, one per clock rate of an answered codec (RFC 4733 §7.1.1).
+    /// telephone-event, one per clock rate of an answered codec (RFC 4733 §7.1.1), and
+    /// the 8000 Hz one when the chosen codec's rate has none (see
+    /// [`answered_telephone_events`]).
     pub telephone_events: Vec<PtMap>,
     /// The offered crypto line we accepted and our own line in the answer.
     pub crypto: Option<(Crypto, Crypto)>,
@@ -290,6 +292,37 @@ fn rejected_section(m: &MediaDescription) -> MediaDescription {
     }
 }
 
+/// Which offered telephone-events (already narrowed to the rates we take) go into the
+/// answer, given the codecs answered (`codecs[0]` is the one media will run).
+///
+/// RFC 4733 §7.1.1 pairs an event rate with the audio rate, so every answered codec keeps
+/// the telephone-event of its own rate when the offer has one. But RFC 4733 §2.1 lets the
+/// events run at a rate of their own, and RFC 7874 §3 and common practice (browsers,
+/// baresip and most softphones) pair `opus/48000/2` with only `telephone-event/8000`: when
+/// the chosen codec's rate has no telephone-event, the 8000 Hz one is answered, so the
+/// key presses of an Opus client are not lost. Its durations then count at 8 kHz.
+fn answered_telephone_events(offered: Vec<PtMap>, codecs: &[PtMap]) -> Vec<PtMap> {
+    let Some(chosen) = codecs.first() else {
+        return Vec::new();
+    };
+    let chosen_has_own = offered
+        .iter()
+        .any(|t| t.codec.clock_rate == chosen.codec.clock_rate);
+    offered
+        .into_iter()
+        .filter(|t| {
+            codecs
+                .iter()
+                .any(|c| c.codec.clock_rate == t.codec.clock_rate)
+                || (!chosen_has_own && t.codec.clock_rate == TELEPHONE_EVENT_FALLBACK_RATE)
+        })
+        .collect()
+}
+
+/// The telephone-event rate used when the audio codec's rate has none of its own
+/// (RFC 4733 §2.1's default rate; RFC 7874 §3 makes it mandatory for WebRTC endpoints).
+pub const TELEPHONE_EVENT_FALLBACK_RATE: u32 = 8000;
+
 struct Accepted {
     codecs: Vec<PtMap>,
     te: Vec<PtMap>,
@@ -344,13 +377,7 @@ fn accept(m: &MediaDescription, caps: &Capabilities) -> Result<Accepted, Rejecti
     if codecs.is_empty() {
         return Err(Rejection::NoCodec);
     }
-    // telephone-event must match the rate of a codec we answer (RFC 4733 §2.5.1.2 ties
-    // its timestamps to the audio clock).
-    te.retain(|t| {
-        codecs
-            .iter()
-            .any(|c| c.codec.clock_rate == t.codec.clock_rate)
-    });
+    te = answered_telephone_events(te, &codecs);
     let crypto = if m.proto.is_sdes() {
         Some(pick_crypto(m, caps)?)
     } else {

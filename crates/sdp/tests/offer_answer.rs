@@ -8,6 +8,11 @@ fn te_pts(a: &Answer) -> Vec<u8> {
     a.telephone_events.iter().map(|t| t.theirs.get()).collect()
 }
 
+/// (send payload type, receive payload type, clock rate) of a negotiated telephone-event.
+fn te_of(t: TelephoneEvent) -> (u8, u8, u32) {
+    (t.send_pt.get(), t.recv_pt.get(), t.clock_rate)
+}
+
 fn pt(n: u8) -> Pt {
     Pt::new(n).unwrap()
 }
@@ -41,7 +46,7 @@ fn gateway_g711_offer() {
     assert!(!printed.contains("ice-"));
     assert_eq!(us.codec.name, "PCMU");
     assert_eq!((us.send_pt, us.recv_pt), (pt(0), pt(0)));
-    assert_eq!(us.telephone_event, Some((pt(101), pt(101))));
+    assert_eq!(us.telephone_event.map(te_of), Some((101, 101, 8000)));
     assert_eq!(
         (us.remote_address.as_str(), us.remote_port),
         ("198.51.100.20", 16384)
@@ -89,6 +94,8 @@ fn baresip_sdes_offer_keeps_its_payload_types_and_order() {
     assert!(printed.contains("a=candidate:1 1 UDP 2130706431 192.0.2.1 20000 typ host\r\n"));
     assert_eq!(us.codec.name, "opus");
     assert_eq!(us.send_pt, pt(111));
+    // Opus with only telephone-event/8000: the events keep their own rate.
+    assert_eq!(us.telephone_event.map(te_of), Some((101, 101, 8000)));
     assert!(us.rtcp_mux);
     assert_eq!(
         us.remote_rtcp_port, 10002,
@@ -124,7 +131,7 @@ fn linphone_avpf_offer_without_crypto() {
     // telephone-event matched by rate: 100 is the 8 kHz one, not 101 (48 kHz).
     assert_eq!(te_pts(&a), [100]);
     assert_eq!(us.remote_rtcp_port, 7079);
-    assert_eq!(us.telephone_event, Some((pt(100), pt(100))));
+    assert_eq!(us.telephone_event.map(te_of), Some((100, 100, 8000)));
     // The client side refuses plain RTP.
     let e = answer(&sdp(LINPHONE), &client_caps(), &local(false)).unwrap_err();
     assert_eq!(e.reasons, [(0, Rejection::PlainRtp)]);
@@ -157,7 +164,7 @@ fn chrome_sdes_offer_picks_first_supported_suite_and_rejects_data_channel() {
     // One telephone-event per rate of an answered codec (RFC 4733 §7.1.1).
     assert_eq!(te_pts(&a), [110, 126]);
     assert_eq!(a.sdp.media[0].formats, ["111", "9", "0", "8", "110", "126"]);
-    assert_eq!(us.telephone_event, Some((pt(110), pt(110))));
+    assert_eq!(us.telephone_event.map(te_of), Some((110, 110, 48000)));
     assert_eq!(us.remote_address, "203.0.113.50");
     assert_eq!(us.remote_ice.unwrap().candidates.len(), 3);
 }
@@ -363,7 +370,7 @@ fn negotiated_as_offerer_uses_the_answerers_payload_types() {
     let st = &s.streams[0];
     assert_eq!((st.send_pt, st.recv_pt), (pt(111), pt(100)));
     assert_eq!(st.codec.pt, pt(100));
-    assert_eq!(st.telephone_event, Some((pt(96), pt(101))));
+    assert_eq!(st.telephone_event.map(te_of), Some((96, 101, 48000)));
     assert_eq!(
         (
             st.remote_address.as_str(),
@@ -406,7 +413,10 @@ fn our_offers_answered_and_read_back_consistently() {
     assert_eq!(a.sdp.media[0].formats, ["0", "8", "102"]);
     let s = negotiated(&ours, &a.sdp, Role::Offerer).unwrap();
     assert_eq!(s.streams[0].codec.name, "PCMU");
-    assert_eq!(s.streams[0].telephone_event, Some((pt(102), pt(102))));
+    assert_eq!(
+        s.streams[0].telephone_event.map(te_of),
+        Some((102, 102, 8000))
+    );
 
     let opts = OfferOptions {
         proto: Proto::RtpSavp,
