@@ -72,7 +72,8 @@ pub(crate) fn capabilities(cfg: &B2buaConfig, side: Side, gw: Option<&Gateway>) 
             }
         }
         _ => Capabilities {
-            telephone_event_rates: rates(&cfg.client.codecs),
+            // 8000 Hz too whatever the codecs: clients pair it with Opus (RFC 7874 §3).
+            telephone_event_rates: with_fallback_rate(rates(&cfg.client.codecs)),
             codecs: cfg.client.codecs.clone(),
             crypto_suites: cfg.client.crypto_suites.clone(),
             max_mki_len: 4,
@@ -86,6 +87,13 @@ fn rates(codecs: &[sb_sdp::Codec]) -> Vec<u32> {
     let mut r: Vec<u32> = codecs.iter().map(|c| c.clock_rate).collect();
     r.dedup();
     r
+}
+
+fn with_fallback_rate(mut rates: Vec<u32>) -> Vec<u32> {
+    if !rates.contains(&sb_sdp::TELEPHONE_EVENT_FALLBACK_RATE) {
+        rates.push(sb_sdp::TELEPHONE_EVENT_FALLBACK_RATE);
+    }
+    rates
 }
 
 /// How our offer is carried on a side.
@@ -236,13 +244,13 @@ fn stream_spec(
         } else {
             api::RtcpSpec::Separate(addr(&s.remote_rtcp_address, s.remote_rtcp_port)?)
         },
-        telephone_event: s
-            .telephone_event
-            .map(|(theirs, ours)| api::TelephoneEventSpec {
-                send_pt: api::PayloadType(theirs.get()),
-                recv_pt: api::PayloadType(ours.get()),
-                clock_rate: codec.clock_rate,
-            }),
+        // The events' own rate, which is not the codec's for an Opus client that pairs
+        // opus/48000 with telephone-event/8000 (RFC 4733 §2.1): durations count at it.
+        telephone_event: s.telephone_event.map(|t| api::TelephoneEventSpec {
+            send_pt: api::PayloadType(t.send_pt.get()),
+            recv_pt: api::PayloadType(t.recv_pt.get()),
+            clock_rate: t.clock_rate,
+        }),
         codec,
         ptime_ms: s.remote_ptime.unwrap_or(20),
         direction: match s.direction {
