@@ -187,6 +187,8 @@ pub(crate) struct Call {
     pub connected_media: bool,
     /// While cancelling: when to stop waiting for the B leg's final response.
     pub give_up_at: Option<Instant>,
+    /// A transfer by the client side in progress.
+    pub transfer: Option<Box<crate::transfer::Transfer>>,
 }
 
 impl Call {
@@ -217,6 +219,7 @@ impl Call {
             })
             .flatten()
             .chain(self.give_up_at)
+            .chain(self.transfer.as_ref().and_then(|t| t.deadline))
             .min()
     }
 }

@@ -49,6 +49,9 @@ pub enum B2buaEvent {
     },
     /// A gateway went up or down.
     Gateway(MonitorEvent),
+    /// The client side transferred the call: the transfer target answered and took
+    /// the transferor's place; the gateway leg stayed.
+    CallTransferred { call: CallRef },
 }
 
 /// Who a client transaction of ours belongs to.
@@ -64,6 +67,8 @@ pub(crate) enum Owner {
     Fire,
     /// A gateway keep-alive.
     KeepAlive(GatewayName),
+    /// The INVITE toward a transfer target.
+    TransferInvite(CallRef),
 }
 
 /// The mediation back-to-back user agent. See the crate docs for the run loop.
@@ -328,6 +333,17 @@ impl B2bua {
                 ));
                 self.with_call(id, |b, call| b.on_b_response(now, call, tsx, resp));
             }
+            Some(Owner::TransferInvite(id)) => {
+                let req = self
+                    .calls
+                    .get(&id)
+                    .and_then(|c| c.transfer.as_ref())
+                    .and_then(|t| t.invite.clone());
+                if let Some(req) = req {
+                    let resp = response_for(&req, status);
+                    self.with_call(id, |b, call| b.on_transfer_response(now, call, tsx, resp));
+                }
+            }
             Some(Owner::Reoffer(id, _)) => {
                 // A re-INVITE that timed out or could not be sent ends the dialog
                 // (§12.2.1.2), and with it the call.
@@ -345,6 +361,9 @@ impl B2bua {
             }
             Some(Owner::Reoffer(id, leg)) => {
                 self.with_call(id, |b, call| b.on_reoffer_response(now, call, leg, resp))
+            }
+            Some(Owner::TransferInvite(id)) => {
+                self.with_call(id, |b, call| b.on_transfer_response(now, call, tsx, resp))
             }
             _ => {}
         }
@@ -480,6 +499,9 @@ impl B2bua {
             self.forget(call, Some(StatusCode::REQUEST_TERMINATED));
             return false;
         }
+        if !self.on_transfer_timer(now, call) {
+            return false;
+        }
         for kind in [LegKind::A, LegKind::B] {
             let leg = call.leg_mut(kind);
             let mut resend = None;
@@ -555,6 +577,11 @@ impl B2bua {
     /// Forgets a call: media torn down, ports and the gateway reservation released.
     /// The caller already sent whatever final messages the call needed.
     pub(crate) fn forget(&mut self, call: &mut Call, status: Option<StatusCode>) {
+        if let Some(t) = call.transfer.take() {
+            if t.leg.port != 0 {
+                self.ports.put(t.leg.port);
+            }
+        }
         if call.session_created {
             self.media.push_back(Command::DestroySession {
                 session: call.session,
@@ -608,6 +635,7 @@ impl B2bua {
             self.forget(call, Some(StatusCode::REQUEST_TERMINATED));
             return false;
         }
+        self.abandon_transfer(now, call);
         for kind in [LegKind::A, LegKind::B] {
             let peer = call.leg(kind).peer;
             let confirmed = call

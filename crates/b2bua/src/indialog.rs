@@ -56,8 +56,12 @@ impl B2bua {
                 self.reply(now, call, kind, tsx, req, StatusCode::OK, None);
                 true
             }
-            // REFER and the rest: transfer is done by holding the gateway leg and moving
-            // the call, never by passing REFER to a gateway.
+            // Transfer is done by holding the gateway leg and moving the call, never by
+            // passing REFER to a gateway (see the transfer module).
+            Method::Refer => {
+                self.on_refer(now, call, kind, tsx, req);
+                true
+            }
             _ => {
                 self.reply(now, call, kind, tsx, req, StatusCode::NOT_IMPLEMENTED, None);
                 true
@@ -68,7 +72,7 @@ impl B2bua {
     /// Answers a request of a leg's dialog, keeping the dialog's bookkeeping; a 2xx to
     /// an INVITE is retransmitted until its ACK on unreliable transports (§13.3.1.4).
     #[allow(clippy::too_many_arguments)]
-    fn reply(
+    pub(crate) fn reply(
         &mut self,
         now: Instant,
         call: &mut Call,
@@ -119,6 +123,9 @@ impl B2bua {
         req: &Request,
     ) -> bool {
         self.reply(now, call, kind, tsx, req, StatusCode::OK, None);
+        if call.phase == Phase::Connected && self.transferor_left(call, kind) {
+            return true;
+        }
         let reason = wire::reasons(&req.headers);
         match call.phase {
             Phase::Connected => self.end_call(now, call, None, &reason),

@@ -63,8 +63,12 @@
 //! RFC 4028 session timer. An INVITE without SDP, from either side, gets our offer in
 //! the 2xx and its answer from the ACK.
 //!
+//! Transfer by a client (REFER, and REFER with Replaces) is served by the B2BUA itself:
+//! the gateway leg is held, the target called, and the gateway re-INVITEd toward it; the
+//! gateway never receives REFER (see `transfer.rs`).
+//!
 //! Not yet: 422 retry with a larger Session-Expires, a no-answer timer while the B leg
-//! rings, transfer (REFER is answered 501; the gateway leg is never sent REFER), media
+//! rings, media
 //! bypass, DTLS-SRTP, more than one audio stream, and RFC 3263 resolution (the runtime
 //! resolves named gateways into [`B2buaConfig::gateway_addrs`]).
 //!
@@ -81,6 +85,7 @@ mod indialog;
 mod media;
 mod progress;
 mod setup;
+mod transfer;
 mod wire;
 
 pub use crate::call::CallDirection;
@@ -88,3 +93,4 @@ pub use crate::config::{B2buaConfig, ClientSideConfig, MediaConfig, Side};
 pub use crate::core::{B2bua, B2buaEvent};
 pub use crate::ids::{CallRef, KeySource};
 pub use crate::media::MediaError;
+pub use crate::transfer::NO_ANSWER as TRANSFER_NO_ANSWER;

@@ -180,6 +180,7 @@ impl B2bua {
             early_answer_sent: false,
             connected_media: false,
             give_up_at: None,
+            transfer: None,
         };
         self.by_tag.insert(a_tag.clone(), (id, LegKind::A));
         self.by_tag.insert(b_tag, (id, LegKind::B));
@@ -472,7 +473,7 @@ impl B2bua {
 }
 
 /// `sip:NUMBER@DOMAIN;user=phone` (RFC 3261 §19.1.6).
-fn number_uri(number: &str, domain: &str) -> Uri {
+pub(crate) fn number_uri(number: &str, domain: &str) -> Uri {
     let mut params = Params::new();
     params.set("user", Some("phone"));
     Uri::Sip(SipUri {
