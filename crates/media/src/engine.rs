@@ -498,7 +498,7 @@ impl MediaEngine {
         let partner = self.legs.get(&leg.partner?)?;
         Some(PartnerView {
             mode: leg.mode?,
-            has_telephone_event: partner.has_telephone_event(),
+            telephone_event_rate: partner.telephone_event_rate(),
         })
     }
 

@@ -66,7 +66,22 @@ pub(crate) enum Mode {
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct PartnerView {
     pub mode: Mode,
-    pub has_telephone_event: bool,
+    /// The partner's telephone-event clock rate, when it negotiated telephone-event.
+    pub telephone_event_rate: Option<u32>,
+}
+
+impl PartnerView {
+    pub fn has_telephone_event(&self) -> bool {
+        self.telephone_event_rate.is_some()
+    }
+
+    /// Whether RFC 4733 packets received at `rate` go to the partner as they are: the
+    /// audio is relayed and the partner counts events at the same rate. An Opus client's
+    /// telephone-event/8000 toward a telephone-event/48000 peer is regenerated instead,
+    /// since its durations would be read six times too short.
+    fn relays_events_at(&self, rate: Option<u32>) -> bool {
+        self.mode == Mode::Relay && rate.is_some() && self.telephone_event_rate == rate
+    }
 }
 
 pub(crate) fn codec_of(spec: &LegSpec) -> Option<Codec> {
@@ -169,6 +184,8 @@ pub(crate) struct Leg {
     pub tone: Override,
     tone_tick_us: Option<u64>,
     dtmf_tx: Option<DtmfSender>,
+    /// The leg's RTP timestamp when `dtmf_tx` was made, where its clock starts.
+    dtmf_ts0: u32,
     // RTCP.
     pub rtt: RttEstimator,
     pub remote_report: Option<sb_media_api::RemoteReport>,
@@ -250,6 +267,7 @@ impl Leg {
             tone: Override::default(),
             tone_tick_us: None,
             dtmf_tx: None,
+            dtmf_ts0: 0,
             rtt: RttEstimator::new(),
             remote_report: None,
             next_rtcp_us: now_us + seeds.first_rtcp_us,
@@ -352,8 +370,10 @@ impl Leg {
         self.playout = None;
     }
 
-    pub fn has_telephone_event(&self) -> bool {
-        self.spec.telephone_event.is_some()
+    /// The clock rate RFC 4733 durations count at on this leg: the negotiated
+    /// telephone-event's, which need not be the codec's (RFC 4733 §2.1).
+    pub fn telephone_event_rate(&self) -> Option<u32> {
+        self.spec.telephone_event.map(|t| t.clock_rate.max(1))
     }
 
     pub fn rtp_target(&self) -> SocketAddr {
@@ -373,6 +393,25 @@ impl Leg {
         if self.spec.rtcp == RtcpSpec::Mux {
             self.rtcp_to = remote;
         }
+    }
+
+    /// An event's start timestamp from the RFC 4733 sender, whose clock runs at the
+    /// telephone-event rate from `dtmf_ts0`, moved onto the leg's audio clock.
+    ///
+    /// With Opus and telephone-event/8000 the two rates differ. The durations stay at the
+    /// event rate (RFC 4733 §2.5.1.3: that is what the receiver measures a press by), but
+    /// the start is stamped where the audio stream is at that moment: the events replace
+    /// audio on the same SSRC, whose timestamps must keep one monotone timeline (RFC 3550
+    /// §5.1) for the peer's jitter buffer and for our own rewriter, which keeps a source's
+    /// timestamp offset fixed. When the rates are equal this is the identity.
+    fn event_ts_on_audio_clock(&self, ts: u32, event_rate: u32) -> u32 {
+        let audio_rate = self.spec.codec.clock_rate;
+        if event_rate == audio_rate || event_rate == 0 {
+            return ts;
+        }
+        let units = u64::from(ts.wrapping_sub(self.dtmf_ts0));
+        let audio_units = u128::from(units) * u128::from(audio_rate) / u128::from(event_rate);
+        self.dtmf_ts0.wrapping_add(audio_units as u32)
     }
 
     fn gen_clock(&self, now_us: u64) -> u32 {
@@ -520,15 +559,9 @@ impl Leg {
                 return;
             }
         }
-        // Same codec and telephone-event on both sides: relay the packets themselves, so
-        // the far end sees the key press as it happens (RFC 4733 §2.3 timing kept).
-        let relay = matches!(
-            partner,
-            Some(PartnerView {
-                mode: Mode::Relay,
-                has_telephone_event: true
-            })
-        );
+        // Same codec and telephone-event rate on both sides: relay the packets themselves,
+        // so the far end sees the key press as it happens (RFC 4733 §2.3 timing kept).
+        let relay = partner.is_some_and(|p| p.relays_events_at(self.telephone_event_rate()));
         if relay {
             fwd.push(Forward::Relay {
                 packet: buf,
@@ -598,7 +631,7 @@ impl Leg {
                     duration_ms,
                     how: DtmfSource::InBand,
                 });
-                if partner.is_some_and(|p| p.has_telephone_event) {
+                if partner.is_some_and(|p| p.has_telephone_event()) {
                     fwd.push(Forward::Dtmf {
                         event: p.digit.event_code(),
                         duration_ms,
@@ -671,8 +704,8 @@ impl Leg {
         }
         if let Some(rx) = &mut self.dtmf_rx {
             rx.handle_timeout(now_us);
-            let regenerate =
-                partner.is_some_and(|p| !(p.mode == Mode::Relay && p.has_telephone_event));
+            let own = self.telephone_event_rate();
+            let regenerate = partner.is_some_and(|p| !p.relays_events_at(own));
             self.drain_dtmf_rx(regenerate, &mut fwd, out);
         }
         if let Some(tx) = &mut self.dtmf_tx {
@@ -683,11 +716,12 @@ impl Leg {
                 break;
             };
             self.gen_next = None;
+            let ts = self.event_ts_on_audio_clock(p.timestamp, te.clock_rate);
             self.send_generated(
                 now_us,
                 te.send_pt.0,
                 p.marker,
-                p.timestamp,
+                ts,
                 p.payload.to_bytes().to_vec(),
                 out,
             );

@@ -153,16 +153,20 @@ impl Leg {
         duration_ms: u32,
     ) -> Result<(), CommandError> {
         if let Some(te) = self.spec.telephone_event {
-            let ts_now = self.gen_clock(now_us);
-            let tx = self.dtmf_tx.get_or_insert_with(|| {
+            if self.dtmf_tx.is_none() {
+                // Durations count at the telephone-event rate, not the codec's (Opus with
+                // telephone-event/8000); `event_ts_on_audio_clock` places the starts.
                 let cfg = DtmfSenderConfig {
-                    clock_rate: te.clock_rate,
+                    clock_rate: te.clock_rate.max(1),
                     interval_ms: 20,
                     ..DtmfSenderConfig::default()
                 };
-                DtmfSender::new(cfg, now_us, ts_now)
-            });
-            tx.send_event(now_us, event, duration_ms);
+                self.dtmf_ts0 = self.gen_clock(now_us);
+                self.dtmf_tx = Some(DtmfSender::new(cfg, now_us, self.dtmf_ts0));
+            }
+            if let Some(tx) = &mut self.dtmf_tx {
+                tx.send_event(now_us, event, duration_ms);
+            }
             return Ok(());
         }
         let digit = DtmfDigit::from_event_code(event).ok_or(CommandError::BadDigit('?'))?;
