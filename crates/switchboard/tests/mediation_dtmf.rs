@@ -1,7 +1,10 @@
 //! Mediation end to end, DTMF from the client: during an outbound call (a secure baresip
 //! over TLS with SDES-SRTP and ICE calls a PSTN number; a second baresip on UDP with PCMU
 //! plays the gateway), alice presses keys (baresip's `sndcode`, sent as RFC 4733
-//! telephone-events). The gateway must get the same digits, in order:
+//! telephone-events). Alice uses Opus, as real clients do, and like them offers it with
+//! only `telephone-event/8000` (RFC 4733 §2.1: the events keep a rate of their own);
+//! one case keeps her on PCMU, where the rates agree. The gateway must get the same
+//! digits, in order:
 //!
 //! - as RFC 4733 events when its profile says `rfc4733 = true` (the default): baresip
 //!   reports each one it receives as a `CALL_DTMF_START` event;
@@ -13,11 +16,14 @@ mod support;
 use std::time::{Duration, Instant};
 
 use support::softphone::{
-    in_private_network, report, wait_all_established, PhoneSpec, SipTransport, Softphone,
+    in_private_network, report, traced_messages, wait_all_established, PhoneSpec, SipTransport,
+    Softphone,
 };
 use support::{free_port, Server, Site};
 
 const DIGITS: &str = "159#";
+const OPUS: &str = "opus/48000/2";
+const PCMU: &str = "PCMU/8000";
 
 fn site(gw_port: u16, mediation_port: u16, rfc4733: bool) -> Site {
     let extra = format!(
@@ -58,8 +64,12 @@ address = "127.0.0.2"
     Site::new("mediation-dtmf", &extra)
 }
 
-/// A connected call from alice to the gateway, with audio flowing both ways.
-fn connected_call(rfc4733: bool) -> (Site, Server, Softphone, Softphone) {
+/// A connected call from alice (on `client_codec`) to the gateway, with audio flowing both
+/// ways.
+fn connected_call(
+    rfc4733: bool,
+    client_codec: &'static str,
+) -> (Site, Server, Softphone, Softphone) {
     let gw_port = free_port();
     let mediation_port = free_port();
     let site = site(gw_port, mediation_port, rfc4733);
@@ -71,10 +81,7 @@ fn connected_call(rfc4733: bool) -> (Site, Server, Softphone, Softphone) {
     );
     let mut alice = Softphone::start(
         &site,
-        // G.711 on the client side too: baresip pairs telephone-event/8000 with Opus's
-        // 48 kHz clock, and mediation answers telephone-event only at the rate of the
-        // codec it answers (RFC 4733 §2.5.1.2), so an Opus baresip's keys are not taken.
-        PhoneSpec::user("alice", "alice-secret", SipTransport::Tls, "PCMU/8000")
+        PhoneSpec::user("alice", "alice-secret", SipTransport::Tls, client_codec)
             .secure()
             .tone(1000.0),
     );
@@ -101,31 +108,60 @@ fn received_digits(gateway: &Softphone) -> String {
         .collect()
 }
 
+/// The SDP lines of the 200 OK alice got for her INVITE: mediation's answer.
+fn answer_to_alice(alice: &Softphone) -> String {
+    traced_messages(&alice.log(), "SIP/2.0 200")
+        .into_iter()
+        .find(|m| m.contains("CSeq:") && m.contains("INVITE") && m.contains("m=audio"))
+        .unwrap_or_default()
+}
+
 #[test]
-fn digits_from_the_client_reach_the_gateway_as_rfc4733_events() {
+fn digits_from_an_opus_client_reach_the_gateway_as_rfc4733_events() {
     in_private_network(|| {
-        let (_site, server, mut alice, gateway) = connected_call(true);
-        alice.send_command("sndcode", DIGITS);
-        let deadline = Instant::now() + Duration::from_secs(20);
-        while received_digits(&gateway).len() < DIGITS.len() {
-            assert!(
-                Instant::now() < deadline,
-                "the gateway got the digits {:?} of {DIGITS:?} within 20 s\n{}",
-                received_digits(&gateway),
-                report(&[&alice, &gateway], &server)
-            );
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        assert_eq!(
-            received_digits(&gateway),
-            DIGITS,
-            "{}",
+        let (_site, server, mut alice, gateway) = connected_call(true, OPUS);
+        // baresip offers Opus with only telephone-event/8000; mediation answers it.
+        let answer = answer_to_alice(&alice);
+        assert!(
+            answer.contains("opus/48000") && answer.contains("telephone-event/8000"),
+            "mediation's answer to alice:\n{answer}\n{}",
             report(&[&alice, &gateway], &server)
         );
-        alice.hangup();
-        let context = || report(&[&alice, &gateway], &server);
-        gateway.wait_event_or("CALL_CLOSED", Duration::from_secs(30), &context);
+        digits_arrive_as_events(&server, &mut alice, &gateway);
     });
+}
+
+#[test]
+fn digits_from_a_pcmu_client_reach_the_gateway_as_rfc4733_events() {
+    in_private_network(|| {
+        let (_site, server, mut alice, gateway) = connected_call(true, PCMU);
+        digits_arrive_as_events(&server, &mut alice, &gateway);
+    });
+}
+
+/// Alice presses [`DIGITS`]; the gateway reports them as RFC 4733 events, in order; then
+/// alice hangs up.
+fn digits_arrive_as_events(server: &Server, alice: &mut Softphone, gateway: &Softphone) {
+    alice.send_command("sndcode", DIGITS);
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while received_digits(gateway).len() < DIGITS.len() {
+        assert!(
+            Instant::now() < deadline,
+            "the gateway got the digits {:?} of {DIGITS:?} within 20 s\n{}",
+            received_digits(gateway),
+            report(&[&*alice, gateway], server)
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert_eq!(
+        received_digits(gateway),
+        DIGITS,
+        "{}",
+        report(&[&*alice, gateway], server)
+    );
+    alice.hangup();
+    let context = || report(&[&*alice, gateway], server);
+    gateway.wait_event_or("CALL_CLOSED", Duration::from_secs(30), &context);
 }
 
 /// ITU-T Q.23: the low and high frequency of a key.
@@ -187,9 +223,9 @@ fn keys_heard(samples: &[i16], rate: u32) -> String {
 }
 
 #[test]
-fn digits_from_the_client_reach_a_gateway_without_rfc4733_as_tones() {
+fn digits_from_an_opus_client_reach_a_gateway_without_rfc4733_as_tones() {
     in_private_network(|| {
-        let (_site, server, mut alice, gateway) = connected_call(false);
+        let (_site, server, mut alice, gateway) = connected_call(false, OPUS);
         // No telephone-event toward this gateway.
         let gw_log = gateway.log();
         let invite = gw_log
