@@ -82,7 +82,10 @@ impl CodecSpec {
 pub struct TelephoneEventSpec {
     pub send_pt: PayloadType,
     pub recv_pt: PayloadType,
-    /// Normally the audio codec's clock rate (RFC 4733 §2.1).
+    /// The rate event durations count in: the audio codec's when the peer offered a
+    /// telephone-event at that rate (RFC 4733 §2.1), else 8000, which softphones pair
+    /// with Opus at 48 kHz (RFC 7587 §7 leaves the pairing open). Event timestamps stay on
+    /// the audio clock of the stream.
     pub clock_rate: u32,
 }
 
