@@ -517,3 +517,178 @@ fn a_transferor_gone_and_a_failed_target_end_the_call() {
     assert!(c.h.b2bua.is_empty());
     assert_eq!(c.h.b2bua.free_ports(), c.free_ports);
 }
+
+/// An inbound call (gateway → front end) whose client answers and then transfers: the
+/// client leg is the one we called, and the target sees the PSTN caller calling.
+#[test]
+fn an_inbound_call_transferred_by_its_client_reaches_the_target_from_the_caller() {
+    let mut h = Harness::new();
+    let free_ports = h.b2bua.free_ports();
+    h.deliver_text(
+        &format!(
+            "INVITE sip:4255550100@10.0.0.1:5060;user=phone SIP/2.0
+Via: SIP/2.0/UDP 192.0.2.10:5060;branch=z9hG4bKgwin1
+Max-Forwards: 70
+From: \"Carol\" <sip:2065550199@192.0.2.10;user=phone>;tag=gwfrom1
+To: <sip:4255550100@10.0.0.1;user=phone>
+Call-ID: gwcall-1@192.0.2.10
+CSeq: 101 INVITE
+Contact: <sip:gw@192.0.2.10:5060>
+Content-Type: application/sdp
+
+{}",
+            gateway_sdp(30010, "sendrecv")
+        ),
+        GW_A,
+    );
+    let inv = h.one_request(FRONT_END, Method::Invite);
+    let offer = body(&inv.body);
+    h.deliver_resp(
+        &reply(
+            &inv,
+            200,
+            "fetag",
+            "sip:alice@10.0.0.2",
+            Some(&target_sdp(&offer)),
+        ),
+        FRONT_END,
+    );
+    assert_eq!(h.distinct_requests(FRONT_END, Method::Ack).len(), 1);
+    let ok = h
+        .responses(GW_A)
+        .into_iter()
+        .find(|r| r.status.code() == 200)
+        .unwrap();
+    h.deliver_req(
+        &in_dialog(
+            Method::Ack,
+            &contact_of(&ok.headers),
+            "gwcall-1@192.0.2.10",
+            ok.headers.from().unwrap(),
+            ok.headers.to().unwrap(),
+            101,
+            "192.0.2.10:5060",
+            "z9hG4bKgwack",
+            None,
+        ),
+        GW_A,
+    );
+    let legs = add_legs(&h.take_media());
+    let gw_leg = legs.iter().find(|l| l.1.codec.name == "PCMU").unwrap().0;
+    // The client refers; it is the UAS of the dialog we made.
+    let mut r = in_dialog(
+        Method::Refer,
+        &contact_of(&inv.headers),
+        inv.headers.call_id().unwrap().as_str(),
+        &format!("{};tag=fetag", inv.headers.to().unwrap())
+            .parse()
+            .unwrap(),
+        inv.headers.from().unwrap(),
+        1,
+        "10.0.0.2:5060",
+        "z9hG4bKinrefer",
+        None,
+    );
+    r.headers
+        .push(sb_sip_msg::Header::Other(sb_sip_msg::OtherHeader {
+            name: "Refer-To".into(),
+            value: " <sip:bob@example.com>".into(),
+        }));
+    h.deliver_req(&r, FRONT_END);
+    assert_eq!(h.statuses(FRONT_END), vec![202]);
+    let trying = h.distinct_requests(FRONT_END, Method::Notify);
+    assert_eq!(trying.len(), 1);
+    assert_eq!(trying[0].headers.call_id(), inv.headers.call_id());
+    let hold = h.one_request(GW_A, Method::Invite);
+    assert!(body(&hold.body).contains("a=sendonly"));
+    h.deliver_resp(
+        &reply(
+            &hold,
+            200,
+            "gwfrom1",
+            "sip:gw@192.0.2.10",
+            Some(&gateway_sdp(30010, "recvonly")),
+        ),
+        GW_A,
+    );
+    let target = h.one_request(FRONT_END, Method::Invite);
+    let from = target.headers.from().unwrap().to_string();
+    assert!(
+        from.contains("+12065550199"),
+        "the PSTN caller calls the target: {from}"
+    );
+    assert!(target
+        .headers
+        .other("P-Asserted-Identity")
+        .any(|p| p.contains("+12065550199")));
+    let offer = body(&target.body);
+    h.take_media();
+    h.deliver_resp(
+        &reply(
+            &target,
+            200,
+            "bobtag",
+            "sip:bob@198.51.100.9",
+            Some(&target_sdp(&offer)),
+        ),
+        FRONT_END,
+    );
+    let media = h.take_media();
+    let new_leg = add_legs(&media)[0].0;
+    assert!(
+        media.contains(&Command::Connect {
+            a: gw_leg,
+            b: new_leg
+        }) || media.contains(&Command::Connect {
+            a: new_leg,
+            b: gw_leg
+        }),
+        "{media:?}"
+    );
+    let resume = h.one_request(GW_A, Method::Invite);
+    assert!(body(&resume.body).contains("a=sendrecv"));
+    let byes = h.distinct_requests(FRONT_END, Method::Bye);
+    assert_eq!(byes.len(), 1);
+    assert_eq!(byes[0].headers.call_id(), inv.headers.call_id());
+    assert_gateway_saw_no_transfer(&h, &target);
+    // A retransmitted 2xx from the target is ACKed again.
+    h.take_requests(FRONT_END, Method::Ack);
+    h.deliver_resp(
+        &reply(
+            &target,
+            200,
+            "bobtag",
+            "sip:bob@198.51.100.9",
+            Some(&target_sdp(&offer)),
+        ),
+        FRONT_END,
+    );
+    assert_eq!(h.take_requests(FRONT_END, Method::Ack).len(), 1);
+    // The caller hangs up: the target gets the BYE.
+    h.deliver_resp(
+        &reply(
+            &resume,
+            200,
+            "gwfrom1",
+            "sip:gw@192.0.2.10",
+            Some(&gateway_sdp(30010, "sendrecv")),
+        ),
+        GW_A,
+    );
+    let gw_bye = in_dialog(
+        Method::Bye,
+        &contact_of(&ok.headers),
+        "gwcall-1@192.0.2.10",
+        ok.headers.from().unwrap(),
+        ok.headers.to().unwrap(),
+        102,
+        "192.0.2.10:5060",
+        "z9hG4bKgwbye",
+        None,
+    );
+    h.deliver_req(&gw_bye, GW_A);
+    let bye = h.one_request(FRONT_END, Method::Bye);
+    assert_eq!(bye.headers.call_id(), target.headers.call_id());
+    assert!(h.b2bua.is_empty());
+    assert_eq!(h.b2bua.free_ports(), free_ports);
+}
