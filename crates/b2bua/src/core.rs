@@ -69,6 +69,9 @@ pub(crate) enum Owner {
     KeepAlive(GatewayName),
     /// The INVITE toward a transfer target.
     TransferInvite(CallRef),
+    /// A transfer target's INVITE whose call ended first; the request is kept in
+    /// `B2bua::orphans` so that a 2xx crossing our CANCEL is ACKed and hung up.
+    OrphanInvite,
 }
 
 /// The mediation back-to-back user agent. See the crate docs for the run loop.
@@ -84,6 +87,7 @@ pub struct B2bua {
     /// matched by the tag we chose.
     pub(crate) by_tag: HashMap<String, (CallRef, LegKind)>,
     pub(crate) tsxs: HashMap<TsxId, Owner>,
+    pub(crate) orphans: HashMap<TsxId, Request>,
     pub(crate) next_id: u64,
     pub(crate) transmits: VecDeque<Transmit>,
     pub(crate) media: VecDeque<Command>,
@@ -119,6 +123,7 @@ impl B2bua {
             calls: HashMap::new(),
             by_tag: HashMap::new(),
             tsxs: HashMap::new(),
+            orphans: HashMap::new(),
             next_id: 1,
             transmits: VecDeque::new(),
             media: VecDeque::new(),
@@ -310,6 +315,7 @@ impl B2bua {
             }
             TsxEvent::Terminated { tsx } => {
                 self.tsxs.remove(&tsx);
+                self.orphans.remove(&tsx);
             }
             _ => {}
         }
@@ -365,6 +371,7 @@ impl B2bua {
             Some(Owner::TransferInvite(id)) => {
                 self.with_call(id, |b, call| b.on_transfer_response(now, call, tsx, resp))
             }
+            Some(Owner::OrphanInvite) => self.on_orphan_response(now, tsx, &resp),
             _ => {}
         }
     }

@@ -443,10 +443,35 @@ impl B2bua {
         }
         if let Some(tsx) = t.tsx {
             let _ = self.layer.cancel_with_headers(now, tsx, &[]);
+            if let Some(inv) = t.invite.take() {
+                self.tsxs.insert(tsx, Owner::OrphanInvite);
+                self.orphans.insert(tsx, inv);
+            }
         }
         let peer = t.leg.peer;
         if let Some(Ok(bye)) = t.leg.live_dialog().map(|d| d.request(Method::Bye)) {
             self.send_on_leg(now, peer, bye, Owner::Fire);
+        }
+    }
+
+    /// A 2xx from a target whose call ended while it rang crossed our CANCEL (RFC 3261
+    /// §9.1): confirm the dialog and end it at once, so the target is not left waiting
+    /// for an ACK.
+    pub(crate) fn on_orphan_response(&mut self, now: Instant, tsx: TsxId, resp: &Response) {
+        if !resp.status.is_success() {
+            return;
+        }
+        let Some(inv) = self.orphans.get(&tsx).cloned() else {
+            return;
+        };
+        let peer = Peer::new(self.cfg.client.transport, self.cfg.client.front_end);
+        if let Ok((mut d, _)) = Dialog::uac(&inv, resp) {
+            if let Ok(ack) = d.ack(None) {
+                self.send_on_leg(now, peer, ack, Owner::Fire);
+            }
+            if let Ok(bye) = d.request(Method::Bye) {
+                self.send_on_leg(now, peer, bye, Owner::Fire);
+            }
         }
     }
 

@@ -692,3 +692,48 @@ Content-Type: application/sdp
     assert!(h.b2bua.is_empty());
     assert_eq!(h.b2bua.free_ports(), free_ports);
 }
+
+#[test]
+fn a_target_answering_after_the_call_ended_is_acked_and_hung_up() {
+    let mut c = connected();
+    let inv = start_transfer(&mut c, "<sip:bob@example.com>");
+    c.h.deliver_resp(
+        &reply(&inv, 180, "bobtag", "sip:bob@198.51.100.9", None),
+        FRONT_END,
+    );
+    let gw_from: sb_sip_msg::NameAddr = format!("{};tag=gwtag", c.inv.headers.to().unwrap())
+        .parse()
+        .unwrap();
+    let gw_bye = in_dialog(
+        Method::Bye,
+        &contact_of(&c.inv.headers),
+        c.inv.headers.call_id().unwrap().as_str(),
+        &gw_from,
+        c.inv.headers.from().unwrap(),
+        9,
+        "192.0.2.10:5060",
+        "z9hG4bKgwbye",
+        None,
+    );
+    c.h.deliver_req(&gw_bye, GW_A);
+    assert!(c.h.b2bua.is_empty());
+    let cancel = c.h.one_request(FRONT_END, Method::Cancel);
+    assert_eq!(cancel.headers.call_id(), inv.headers.call_id());
+    c.h.take_requests(FRONT_END, Method::Bye);
+    // The target's 200 crossed the CANCEL.
+    let offer = body(&inv.body);
+    c.h.deliver_resp(
+        &reply(
+            &inv,
+            200,
+            "bobtag",
+            "sip:bob@198.51.100.9",
+            Some(&target_sdp(&offer)),
+        ),
+        FRONT_END,
+    );
+    assert_eq!(c.h.take_requests(FRONT_END, Method::Ack).len(), 1);
+    let bye = c.h.one_request(FRONT_END, Method::Bye);
+    assert_eq!(bye.headers.call_id(), inv.headers.call_id());
+    assert_eq!(c.h.b2bua.free_ports(), c.free_ports);
+}
