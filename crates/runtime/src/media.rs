@@ -18,7 +18,7 @@
 //! wall-clock step never moves it); the wall clock is read once, for RTCP's NTP stamps.
 //! Legs with ICE get `sb-ice`'s full agent ([`sb_media::ice_agent::AgentFactory`]).
 //!
-//! Overload: datagrams wait for the engine in a bounded queue (4096 datagrams); when it
+//! Overload: datagrams wait for the engine in a bounded queue (32,768 datagrams); when it
 //! is full, readers drop what arrives (`media_packets_dropped_total{reason="overload"}`)
 //! so every call degrades a little instead of all of them queueing for seconds.
 //!
@@ -89,10 +89,11 @@ struct Packet {
 }
 
 /// Datagrams waiting for the engine. When the engine falls behind, readers drop what does
-/// not fit rather than queue it: a packet that waited longer than a few tens of
-/// milliseconds is useless to the listener, and an unbounded queue turns an overload into
-/// seconds of delay and growing memory for every call at once.
-const PACKET_QUEUE: usize = 4096;
+/// not fit rather than queue it without end: an unbounded queue turns a sustained overload
+/// into seconds of delay and growing memory for every call at once. The bound is large
+/// enough to absorb a burst (a sender that stalled and caught up, a scheduling hiccup) of
+/// about a third of a second at 100,000 packets a second, and caps the memory at a few MB.
+const PACKET_QUEUE: usize = 32_768;
 /// Datagrams handled per turn of the loop before the engine's output is flushed.
 const PACKET_BATCH: usize = 64;
 
@@ -283,6 +284,11 @@ async fn run(
                 for _ in 1..PACKET_BATCH {
                     let Ok(p) = pkt_rx.try_recv() else { break };
                     engine.handle_packet(now, p.local, p.from, &p.bytes);
+                }
+                // A steady stream of packets must not starve the engine's timers
+                // (playout ticks of transcoded legs, RTCP, ICE).
+                if deadline.is_some_and(|d| Instant::now() >= d) {
+                    engine.handle_timeout(now_us(Instant::now()));
                 }
                 flush(&mut engine, &sockets, &mut on_event);
                 continue;
