@@ -376,8 +376,14 @@ impl Calls {
         RouteDecision::Forward(plan)
     }
 
-    /// Resolves an in-dialog next hop that is not an IP literal: a trunk's configured host.
+    /// Resolves an in-dialog next hop: a trunk's configured host, or an IP literal over a
+    /// stream transport that is no registered device (sent to the address itself).
     pub(crate) fn resolve_next_hop(&self, next_hop: &Uri) -> RouteDecision {
+        if let Some(peer) = sb_proxy::literal_peer(next_hop) {
+            let mut plan = Plan::parallel(vec![Target::new(next_hop.clone(), peer)]);
+            plan.record_route = false;
+            return RouteDecision::Forward(plan);
+        }
         let Some(sip) = next_hop.as_sip() else {
             return reject(StatusCode(416), "next hop is not a SIP URI");
         };

@@ -397,10 +397,26 @@ impl Frontend {
     }
 
     /// An in-dialog request whose next hop is a name, not an address: a trunk's host.
+    ///
+    /// Also asked for an IP-literal next hop over a stream transport (TLS, TCP, WS): when
+    /// it is a registered device's Contact, the request goes over the connection the
+    /// device registered on (it accepts no connections of its own, RFC 5626 §5); the
+    /// address itself otherwise.
     pub fn handle_next_hop(&mut self, key: ReqKey, next_hop: &Uri) {
-        let decision = match self.calls.as_ref() {
-            Some(calls) => calls.resolve_next_hop(next_hop),
-            None => crate::calls::reject(StatusCode::NOT_FOUND, "no routing"),
+        let flow = self
+            .services
+            .as_ref()
+            .and_then(|s| s.registrar.binding_with_contact(next_hop));
+        let decision = match (flow, self.calls.as_ref()) {
+            (Some(b), _) => {
+                let peer = crate::calls::peer_of(&b.source);
+                let mut plan =
+                    sb_proxy::Plan::parallel(vec![sb_proxy::Target::new(next_hop.clone(), peer)]);
+                plan.record_route = false;
+                RouteDecision::Forward(plan)
+            }
+            (None, Some(calls)) => calls.resolve_next_hop(next_hop),
+            (None, None) => crate::calls::reject(StatusCode::NOT_FOUND, "no routing"),
         };
         self.routes.push_back((key, decision));
     }

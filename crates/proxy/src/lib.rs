@@ -79,6 +79,7 @@ mod route;
 mod types;
 
 pub use proxy::Proxy;
+pub use route::literal_peer;
 pub use types::{
     ContextId, Failover, Group, Listen, Plan, ProxyConfig, ProxyEvent, Query, QueryId,
     RouteDecision, RouteKind, Target,

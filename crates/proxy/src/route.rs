@@ -229,7 +229,7 @@ fn transport_of(uri: &SipUri) -> TransportKind {
 }
 
 /// The next hop of a URI whose host is an IP literal (no RFC 3263 lookup needed).
-pub(crate) fn literal_peer(uri: &Uri) -> Option<Peer> {
+pub fn literal_peer(uri: &Uri) -> Option<Peer> {
     let u = uri.as_sip()?;
     let ip = match &u.host {
         Host::V4(a) => IpAddr::V4(*a),

@@ -216,8 +216,10 @@ pub enum RouteKind {
     /// A request outside a dialog, after §16.3 validation and §16.4 preprocessing.
     Initial,
     /// A request inside a dialog whose next hop (top Route, else Request-URI) is not an IP
-    /// literal: resolve it and answer with one target. When the next hop is a Route, only
-    /// the target's `peer` is used: the Request-URI (the remote target) stays (§16.12).
+    /// literal, or is one over a stream transport (a device that registered over its own
+    /// connection accepts none: the caller maps its Contact to that flow): resolve it and
+    /// answer with one target. When the next hop is a Route, only the target's `peer` is
+    /// used: the Request-URI (the remote target) stays (§16.12).
     InDialog { next_hop: Uri },
     /// A request inside a dialog (a To tag) that has no Route left after §16.4
     /// preprocessing and whose Request-URI names a user at one of this proxy's own

@@ -235,6 +235,20 @@ impl Registrar {
     }
 
     /// The bindings of an AOR for routing: highest q first, then most recently refreshed.
+    /// The binding whose Contact is `uri` (compared as RFC 3261 §19.1.4 keys), if any:
+    /// how a request inside a dialog, sent to a device's Contact, finds the connection
+    /// the device registered over. A scan of every binding; it runs only for in-dialog
+    /// requests toward stream-connected devices.
+    pub fn binding_with_contact(&self, uri: &sb_sip_msg::Uri) -> Option<Binding> {
+        let key = crate::binding::uri_key(uri);
+        self.aors
+            .values()
+            .flatten()
+            .filter(|b| crate::binding::uri_key(&b.contact.uri) == key)
+            .max_by_key(|b| (b.updated_at, b.seq))
+            .cloned()
+    }
+
     pub fn bindings(&self, aor: &Aor) -> Vec<Binding> {
         let mut v = self.aors.get(aor).cloned().unwrap_or_default();
         v.sort_by(|a, b| {

@@ -91,7 +91,7 @@ fn a_secure_client_calls_the_pstn_and_both_sides_hear_each_other() {
         site.add_user("sip:alice@127.0.0.1", "alice-secret");
         let server = site.start();
 
-        let gateway = Softphone::start(
+        let mut gateway = Softphone::start(
             &site,
             // baresip answers only calls to its account's user: the number dialled.
             PhoneSpec::gateway("+14255551212", gw_port, "PCMU/8000").tone(GATEWAY_HZ),
@@ -166,9 +166,11 @@ fn a_secure_client_calls_the_pstn_and_both_sides_hear_each_other() {
             );
             std::thread::sleep(Duration::from_millis(50));
         }
-        alice.hangup();
-        alice.wait_event("CALL_CLOSED", Duration::from_secs(30));
+        // The PSTN side hangs up: its BYE crosses mediation and reaches alice over the
+        // TLS connection she registered on (she accepts no connections of her own).
+        gateway.hangup();
         gateway.wait_event("CALL_CLOSED", Duration::from_secs(30));
+        alice.wait_event("CALL_CLOSED", Duration::from_secs(30));
 
         for (phone, hears, own) in [
             (&alice, GATEWAY_HZ, CLIENT_HZ),

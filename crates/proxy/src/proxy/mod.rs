@@ -342,7 +342,11 @@ impl Proxy {
             // Our own address as the next hop: a lookup, not a loop (§16.5).
             Some(uri) => (RouteKind::InDialogToUser { uri }, None),
             None if in_dialog => {
-                let direct = route::literal_peer(&next_hop);
+                // Over UDP an IP-literal next hop is the address to send to. Over a
+                // stream it may be a device that only talks over the connection it
+                // opened (a registered TLS client): the caller knows its flows.
+                let direct = route::literal_peer(&next_hop)
+                    .filter(|p| p.transport == sb_sip_core::TransportKind::Udp);
                 (RouteKind::InDialog { next_hop }, direct)
             }
             None => (RouteKind::Initial, None),
@@ -535,7 +539,8 @@ impl Proxy {
             return self.ask(now, Pending::Ack(req.clone()), kind, req, from);
         }
         let next = route::next_hop_uri(&req);
-        match route::literal_peer(&next) {
+        match route::literal_peer(&next).filter(|p| p.transport == sb_sip_core::TransportKind::Udp)
+        {
             Some(peer) => self.forward_ack(req, peer),
             None => self.ask(
                 now,
