@@ -128,11 +128,9 @@ fn a_client_transfers_a_pstn_call_and_the_gateway_never_sees_refer() {
         );
         let mut alice = Softphone::start(
             &site,
-            // SIP over UDP: the NOTIFYs and BYE mediation sends alice inside her dialog
-            // must reach her, and the front end forwards in-dialog requests to a TLS
-            // client only over a connection to her Contact's address, which baresip's
-            // outbound flow is not (a front end limitation, see docs/mediation.md).
-            PhoneSpec::user("alice", "alice-secret", SipTransport::Udp, "opus/48000/2")
+            // SIP over TLS: the NOTIFYs and the BYE mediation sends her inside the dialog
+            // reach her over the connection she registered on.
+            PhoneSpec::user("alice", "alice-secret", SipTransport::Tls, "opus/48000/2")
                 .secure()
                 .tone(ALICE_HZ),
         );
