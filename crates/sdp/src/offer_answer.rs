@@ -137,8 +137,8 @@ pub struct Answer {
     /// Codecs in the offerer's order, with payload type mappings.
     pub codecs: Vec<PtMap>,
     /// telephone-event, one per clock rate of an answered codec (RFC 4733 §7.1.1), and
-    /// the 8000 Hz one when the chosen codec's rate has none (see
-    /// [`answered_telephone_events`]).
+    /// the 8000 Hz one when the chosen codec's rate has none
+    /// ([`crate::TELEPHONE_EVENT_FALLBACK_RATE`]).
     pub telephone_events: Vec<PtMap>,
     /// The offered crypto line we accepted and our own line in the answer.
     pub crypto: Option<(Crypto, Crypto)>,
