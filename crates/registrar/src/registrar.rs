@@ -199,6 +199,9 @@ pub struct Registrar {
     aors: HashMap<Aor, Vec<Binding>>,
     /// (expires_at, aor, key): one entry per live binding.
     timers: BTreeSet<(u64, Aor, BindingKey)>,
+    /// Contact URI key (RFC 3261 §19.1.4 comparison) → the bindings with that Contact, so
+    /// an in-dialog request sent to a device's Contact finds its flow without a scan.
+    by_contact: HashMap<String, Vec<(Aor, BindingKey)>>,
     effects: VecDeque<Effect>,
     seq: u64,
 }
@@ -235,16 +238,15 @@ impl Registrar {
     }
 
     /// The bindings of an AOR for routing: highest q first, then most recently refreshed.
-    /// The binding whose Contact is `uri` (compared as RFC 3261 §19.1.4 keys), if any:
-    /// how a request inside a dialog, sent to a device's Contact, finds the connection
-    /// the device registered over. A scan of every binding; it runs only for in-dialog
-    /// requests toward stream-connected devices.
+    /// The binding whose Contact is `uri` (compared as RFC 3261 §19.1.4 keys), if any,
+    /// the most recently registered when several share it: how a request inside a
+    /// dialog, sent to a device's Contact, finds the connection the device registered
+    /// over.
     pub fn binding_with_contact(&self, uri: &sb_sip_msg::Uri) -> Option<Binding> {
-        let key = crate::binding::uri_key(uri);
-        self.aors
-            .values()
-            .flatten()
-            .filter(|b| crate::binding::uri_key(&b.contact.uri) == key)
+        self.by_contact
+            .get(&crate::binding::uri_key(uri))?
+            .iter()
+            .filter_map(|(aor, key)| self.aors.get(aor)?.iter().find(|b| b.key == *key))
             .max_by_key(|b| (b.updated_at, b.seq))
             .cloned()
     }
@@ -575,6 +577,10 @@ impl Registrar {
         self.take(&b.aor, &b.key);
         self.timers
             .insert((b.expires_at, b.aor.clone(), b.key.clone()));
+        self.by_contact
+            .entry(crate::binding::uri_key(&b.contact.uri))
+            .or_default()
+            .push((b.aor.clone(), b.key.clone()));
         self.aors.entry(b.aor.clone()).or_default().push(b);
     }
 
@@ -588,6 +594,13 @@ impl Registrar {
         }
         self.timers
             .remove(&(b.expires_at, aor.clone(), key.clone()));
+        let contact = crate::binding::uri_key(&b.contact.uri);
+        if let Some(v) = self.by_contact.get_mut(&contact) {
+            v.retain(|(a, k)| !(a == aor && k == key));
+            if v.is_empty() {
+                self.by_contact.remove(&contact);
+            }
+        }
         Some(b)
     }
 

@@ -705,3 +705,51 @@ fn the_port_in_to_names_the_same_address_of_record() {
         Aor::from_user("alice", "example.com")
     );
 }
+
+/// An in-dialog request sent to a device's Contact finds the binding (and so the flow the
+/// device registered on) by that Contact, compared as RFC 3261 URIs; refreshed, it is
+/// still found once; unregistered or expired, it is gone.
+#[test]
+fn a_binding_is_found_by_its_contact_until_it_goes() {
+    let uri = |s: &str| s.parse::<sb_sip_msg::Uri>().unwrap();
+    let mut r = Registrar::new(config());
+    send(
+        &mut r,
+        T0,
+        &reg().contact("<sip:alice-1@192.0.2.10:5061;transport=tls>"),
+    );
+    send(&mut r, T0, &reg().cseq(2).contact("<sip:alice@192.0.2.11>"));
+    let b = r
+        .binding_with_contact(&uri("sip:alice-1@192.0.2.10:5061;transport=TLS"))
+        .expect("found with the parameter's case changed");
+    assert_eq!(b.aor, alice());
+    assert!(r
+        .binding_with_contact(&uri("sip:alice-1@192.0.2.10:5062;transport=tls"))
+        .is_none());
+
+    send(
+        &mut r,
+        T0 + 10,
+        &reg()
+            .cseq(3)
+            .contact("<sip:alice-1@192.0.2.10:5061;transport=tls>"),
+    );
+    assert!(r
+        .binding_with_contact(&uri("sip:alice-1@192.0.2.10:5061;transport=tls"))
+        .is_some());
+
+    send(
+        &mut r,
+        T0 + 20,
+        &reg()
+            .cseq(4)
+            .contact("<sip:alice-1@192.0.2.10:5061;transport=tls>;expires=0"),
+    );
+    assert!(r
+        .binding_with_contact(&uri("sip:alice-1@192.0.2.10:5061;transport=tls"))
+        .is_none());
+    r.handle_timeout(T0 + 3600 * 2);
+    assert!(r
+        .binding_with_contact(&uri("sip:alice@192.0.2.11"))
+        .is_none());
+}
