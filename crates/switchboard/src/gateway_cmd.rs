@@ -189,44 +189,34 @@ fn write_table(out: &mut impl Write, rows: &[Row]) -> std::io::Result<()> {
     Ok(())
 }
 
-fn json_str(s: &str) -> String {
-    let mut o = String::from('"');
-    for c in s.chars() {
-        match c {
-            '"' => o.push_str("\\\""),
-            '\\' => o.push_str("\\\\"),
-            c if (c as u32) < 0x20 => o.push_str(&format!("\\u{:04x}", c as u32)),
-            c => o.push(c),
-        }
-    }
-    o.push('"');
-    o
+/// One gateway as `--json` prints it.
+#[derive(serde::Serialize)]
+struct JsonRow<'a> {
+    name: &'a str,
+    address: &'a str,
+    transport: &'a str,
+    codecs: &'a [String],
+    pools: &'a [String],
+    state: &'a str,
+    calls: Option<u64>,
+    capacity: Option<u32>,
 }
 
 fn json(rows: &[Row]) -> String {
-    let list = |v: &[String]| {
-        format!(
-            "[{}]",
-            v.iter().map(|s| json_str(s)).collect::<Vec<_>>().join(",")
-        )
-    };
-    let items: Vec<String> = rows
+    let items: Vec<JsonRow<'_>> = rows
         .iter()
-        .map(|r| {
-            format!(
-                "{{\"name\":{},\"address\":{},\"transport\":{},\"codecs\":{},\"pools\":{},\"state\":{},\"calls\":{},\"capacity\":{}}}",
-                json_str(&r.name),
-                json_str(&r.address),
-                json_str(&r.transport),
-                list(&r.codecs),
-                list(&r.pools),
-                json_str(r.state.split(' ').next().unwrap_or("")),
-                r.calls.map_or("null".into(), |c| c.to_string()),
-                r.capacity.map_or("null".into(), |c| c.to_string()),
-            )
+        .map(|r| JsonRow {
+            name: &r.name,
+            address: &r.address,
+            transport: &r.transport,
+            codecs: &r.codecs,
+            pools: &r.pools,
+            state: r.state.split(' ').next().unwrap_or(""),
+            calls: r.calls,
+            capacity: r.capacity,
         })
         .collect();
-    format!("[{}]", items.join(","))
+    serde_json::to_string(&items).unwrap_or_else(|_| "[]".into())
 }
 
 /// The gateways' gauges from the running server's `/metrics`.
