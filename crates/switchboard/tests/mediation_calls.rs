@@ -13,6 +13,7 @@ mod support;
 
 use std::time::Duration;
 
+use support::mediation::{mediation_site, Gw};
 use support::softphone::{
     in_private_network, steady, tone_share, PhoneSpec, SipTransport, Softphone,
 };
@@ -22,42 +23,12 @@ const CLIENT_HZ: f64 = 1000.0;
 const GATEWAY_HZ: f64 = 1500.0;
 
 fn site(gw_port: u16, mediation_port: u16) -> Site {
-    let extra = format!(
-        r#"
-[routing]
-domains = ["127.0.0.1"]
-default_voice_policy = "national"
-
-[[routing.routes]]
-name = "us"
-pattern = '^\+1\d{{10}}$'
-usage = "national"
-trunks = ["pstn"]
-
-[[routing.voice_policies]]
-name = "national"
-usages = ["national"]
-
-[[gateways]]
-name = "gw-a"
-address = "127.0.0.1:{gw_port}"
-codecs = ["PCMU"]
-options_interval_s = 5
-
-[[pools]]
-name = "pstn"
-gateways = ["gw-a"]
-
-[mediation]
-udp = ["127.0.0.1:{mediation_port}"]
-
-# Media on the phones' address, where their ICE candidates are (see mediation_inbound.rs):
-# baresip answers a check sent to 127.0.0.2 from 127.0.0.1, which fails the pair.
-[media]
-address = "127.0.0.2"
-"#
-    );
-    Site::new("mediation", &extra)
+    let gw = Gw {
+        name: "gw-a",
+        port: gw_port,
+        extra: "options_interval_s = 5",
+    };
+    mediation_site("mediation", &[gw], mediation_port, "")
 }
 
 /// The first value of header `name` in the first message of `log` (a baresip trace) that

@@ -15,6 +15,7 @@ mod support;
 
 use std::time::{Duration, Instant};
 
+use support::mediation::{mediation_site, Gw};
 use support::softphone::{
     in_private_network, report, traced_messages, wait_all_established, PhoneSpec, SipTransport,
     Softphone,
@@ -26,42 +27,13 @@ const OPUS: &str = "opus/48000/2";
 const PCMU: &str = "PCMU/8000";
 
 fn site(gw_port: u16, mediation_port: u16, rfc4733: bool) -> Site {
-    let extra = format!(
-        r#"
-[routing]
-domains = ["127.0.0.1"]
-default_voice_policy = "national"
-
-[[routing.routes]]
-name = "us"
-pattern = '^\+1\d{{10}}$'
-usage = "national"
-trunks = ["pstn"]
-
-[[routing.voice_policies]]
-name = "national"
-usages = ["national"]
-
-[[gateways]]
-name = "gw-a"
-address = "127.0.0.1:{gw_port}"
-codecs = ["PCMU"]
-rfc4733 = {rfc4733}
-options_interval_s = 5
-
-[[pools]]
-name = "pstn"
-gateways = ["gw-a"]
-
-[mediation]
-udp = ["127.0.0.1:{mediation_port}"]
-
-# Media on the phones' address, where their ICE candidates are (see mediation_inbound.rs).
-[media]
-address = "127.0.0.2"
-"#
-    );
-    Site::new("mediation-dtmf", &extra)
+    let extra = format!("rfc4733 = {rfc4733}\noptions_interval_s = 5");
+    let gw = Gw {
+        name: "gw-a",
+        port: gw_port,
+        extra: &extra,
+    };
+    mediation_site("mediation-dtmf", &[gw], mediation_port, "")
 }
 
 /// A connected call from alice (on `client_codec`) to the gateway, with audio flowing both

@@ -17,6 +17,7 @@ mod support;
 
 use std::time::{Duration, Instant};
 
+use support::mediation::{mediation_site, Gw};
 use support::softphone::{
     in_private_network, report, wait_all_established, PhoneSpec, SipTransport, Softphone,
 };
@@ -30,50 +31,20 @@ const ANSWER_TIMEOUT_S: u64 = INTERVAL_S;
 const SLACK: Duration = Duration::from_secs(10);
 
 fn site(gw_a: u16, gw_b: u16, mediation_port: u16) -> Site {
-    let extra = format!(
-        r#"
-[routing]
-domains = ["127.0.0.1"]
-default_voice_policy = "national"
-
-[[routing.routes]]
-name = "us"
-pattern = '^\+1\d{{10}}$'
-usage = "national"
-trunks = ["pstn"]
-
-[[routing.voice_policies]]
-name = "national"
-usages = ["national"]
-
-[[gateways]]
-name = "gw-a"
-address = "127.0.0.1:{gw_a}"
-codecs = ["PCMU"]
-options_interval_s = {INTERVAL_S}
-down_after = 1
-
-[[gateways]]
-name = "gw-b"
-address = "127.0.0.1:{gw_b}"
-codecs = ["PCMU"]
-options_interval_s = {INTERVAL_S}
-down_after = 1
-
-[[pools]]
-name = "pstn"
-gateways = ["gw-a", "gw-b"]
-strategy = "priority"
-
-[mediation]
-udp = ["127.0.0.1:{mediation_port}"]
-
-# Media on the phones' address, where their ICE candidates are (see mediation_inbound.rs).
-[media]
-address = "127.0.0.2"
-"#
-    );
-    Site::new("mediation-failover", &extra)
+    let extra = format!("options_interval_s = {INTERVAL_S}\ndown_after = 1");
+    let gws = [
+        Gw {
+            name: "gw-a",
+            port: gw_a,
+            extra: &extra,
+        },
+        Gw {
+            name: "gw-b",
+            port: gw_b,
+            extra: &extra,
+        },
+    ];
+    mediation_site("mediation-failover", &gws, mediation_port, "")
 }
 
 fn gateway(site: &Site, port: u16, hz: f64) -> Softphone {

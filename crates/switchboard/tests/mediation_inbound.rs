@@ -14,6 +14,7 @@ mod support;
 
 use std::time::Duration;
 
+use support::mediation::{mediation_site, Gw};
 use support::softphone::{
     assert_tone, in_private_network, report, request_header, steady, wait_all_established,
     PhoneSpec, SipTransport, Softphone,
@@ -31,47 +32,14 @@ const CALLER_NATIONAL: &str = "4255551212";
 const CALLER_E164: &str = "+14255551212";
 
 fn site(gw_port: u16, mediation_port: u16) -> Site {
-    let extra = format!(
-        r#"
-[routing]
-domains = ["127.0.0.1"]
-default_voice_policy = "national"
-
-[[routing.routes]]
-name = "us"
-pattern = '^\+1\d{{10}}$'
-usage = "national"
-trunks = ["pstn"]
-
-[[routing.voice_policies]]
-name = "national"
-usages = ["national"]
-
-[[gateways]]
-name = "gw-a"
-address = "127.0.0.1:{gw_port}"
-codecs = ["PCMU"]
-options_interval_s = 5
-inbound = [ {{ match = "NXXNXXXXXX", convert = {{ to = "e164", country_code = "1" }} }} ]
-
-[[pools]]
-name = "pstn"
-gateways = ["gw-a"]
-
-[mediation]
-udp = ["127.0.0.1:{mediation_port}"]
-# The client takes only SRTP (mediaenc=srtp-mand): our offer toward it must carry keys.
-offer_srtp = true
-
-# Media on the phones' address. baresip binds its media sockets to the wildcard address,
-# so what it sends to 127.0.0.1 leaves from 127.0.0.1, not from the 127.0.0.2 of its
-# candidates; an ICE check we sent to 127.0.0.2 would be answered from elsewhere, which
-# fails the pair (RFC 8445 §7.2.5.2.1). On a real network the addresses agree.
-[media]
-address = "127.0.0.2"
-"#
-    );
-    Site::new("mediation-in", &extra)
+    let gw = Gw {
+        name: "gw-a",
+        port: gw_port,
+        extra: "options_interval_s = 5\n\
+                inbound = [ { match = \"NXXNXXXXXX\", convert = { to = \"e164\", country_code = \"1\" } } ]",
+    };
+    // The client takes only SRTP (mediaenc=srtp-mand): our offer toward it must carry keys.
+    mediation_site("mediation-in", &[gw], mediation_port, "offer_srtp = true")
 }
 
 /// The user part of the URI in a From or P-Asserted-Identity value.

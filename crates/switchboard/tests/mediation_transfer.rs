@@ -11,6 +11,7 @@ mod support;
 
 use std::time::{Duration, Instant};
 
+use support::mediation::{mediation_site, Gw};
 use support::softphone::{
     assert_tone, in_private_network, report, tone_share, traced_messages, wait_all_established,
     PhoneSpec, SipTransport, Softphone,
@@ -22,43 +23,18 @@ const GATEWAY_HZ: f64 = 1500.0;
 const BOB_HZ: f64 = 2000.0;
 
 fn site(gw_port: u16, mediation_port: u16) -> Site {
-    let extra = format!(
-        r#"
-[routing]
-domains = ["127.0.0.1"]
-default_voice_policy = "national"
-
-[[routing.routes]]
-name = "us"
-pattern = '^\+1\d{{10}}$'
-usage = "national"
-trunks = ["pstn"]
-
-[[routing.voice_policies]]
-name = "national"
-usages = ["national"]
-
-[[gateways]]
-name = "gw-a"
-address = "127.0.0.1:{gw_port}"
-codecs = ["PCMU"]
-options_interval_s = 5
-
-[[pools]]
-name = "pstn"
-gateways = ["gw-a"]
-
-[mediation]
-udp = ["127.0.0.1:{mediation_port}"]
-# Bob takes only SRTP (mediaenc=srtp-mand): our offer toward him must carry keys.
-offer_srtp = true
-
-# Media on the phones' address, where their ICE candidates are (see mediation_inbound.rs).
-[media]
-address = "127.0.0.2"
-"#
-    );
-    Site::new("mediation-transfer", &extra)
+    let gw = Gw {
+        name: "gw-a",
+        port: gw_port,
+        extra: "options_interval_s = 5",
+    };
+    // Bob takes only SRTP (mediaenc=srtp-mand): our offer toward him must carry keys.
+    mediation_site(
+        "mediation-transfer",
+        &[gw],
+        mediation_port,
+        "offer_srtp = true",
+    )
 }
 
 /// The direction attribute of an SDP body (RFC 4566 §6; sendrecv when absent).

@@ -405,6 +405,7 @@ pub fn received(messages: &str) -> Vec<String> {
 pub mod baresip;
 pub mod calls;
 pub mod kamailio;
+pub mod mediation;
 pub mod presence;
 pub mod sipp_peer;
 pub mod softphone;
